@@ -1,0 +1,3 @@
+from stagecfg.cli import main
+
+main()

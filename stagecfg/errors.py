@@ -1,0 +1,132 @@
+"""The one exception hierarchy of stagecfg, and the located problems that validation reports.
+
+Every error a user can cause derives from :class:`StagecfgError`. The CLI's single error boundary
+turns it into a message on stderr and the exit code that README's exit-code table gives; nothing
+else in the package prints or exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+#: Exit codes, documented in README.md ("Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2  # only with --detailed-exitcode
+EXIT_INTERNAL = 3  # a bug in stagecfg: a crash report was written
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a manifest file; line and col are 1-based, like compilers print them."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the manifests: where, which JSON path, what, and what to do instead."""
+
+    location: Location | None
+    path: str  # JSON path such as "$.call_types.livestream.settings.backstage.enabled"
+    message: str
+    severity: Severity = "error"
+    suggestion: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location or Location("")
+        return (loc.file, loc.line, loc.col, self.path, self.message)
+
+    def render(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        tag = "warning: " if self.severity == "warning" else ""
+        hint = f" ({self.suggestion})" if self.suggestion else ""
+        return f"{where}{self.path}: {tag}{self.message}{hint}"
+
+
+class StagecfgError(Exception):
+    """Base of every error stagecfg reports to a user. ``exit_code`` picks the process exit code."""
+
+    exit_code: int = EXIT_ERROR
+
+
+class UsageError(StagecfgError):
+    """A flag, argument or environment setting is wrong."""
+
+
+class ManifestError(StagecfgError):
+    """The manifests cannot be used; carries every problem found, sorted."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=Problem.sort_key)
+        first = self.problems[0].render() if self.problems else "invalid manifests"
+        extra = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(first + extra)
+
+
+@dataclass
+class BackendFailure:
+    """What went wrong talking to a backend, in Stream's terms."""
+
+    status: int | None = None  # HTTP status, or None for transport errors
+    code: int | None = None  # Stream error code (4, 9, 16, 17, 43, ...)
+    message: str = ""
+    unrecoverable: bool = False
+    retry_after: float | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class BackendError(StagecfgError):
+    """A backend refused or failed an operation; names the operation, kind and object."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        kind: str = "",
+        name: str = "",
+        failure: BackendFailure | None = None,
+    ) -> None:
+        self.operation = operation
+        self.kind = kind
+        self.name = name
+        self.failure = failure or BackendFailure(message=message)
+        parts = [p for p in (operation, kind, name) if p]
+        prefix = " ".join(parts) + ": " if parts else ""
+        code = ""
+        if self.failure.code is not None:
+            code = f" (Stream code {self.failure.code}"
+            code += f", HTTP {self.failure.status})" if self.failure.status else ")"
+        super().__init__(f"{prefix}{message}{code}")
+
+    @property
+    def retryable(self) -> bool:
+        """Transport errors, 429 and 5xx are worth another try unless Stream says otherwise."""
+        f = self.failure
+        if f.unrecoverable:
+            return False
+        return f.status is None or f.status == 429 or f.status >= 500
+
+
+class ConfigError(StagecfgError):
+    """Backend settings are missing or inconsistent (credentials, URLs, sandbox path)."""
+
+
+class PlanRefused(StagecfgError):
+    """A safety rule stops the plan: stale saved plan, too many deletes, disruptive changes."""
+
+
+class ApplyFailed(StagecfgError):
+    """Some changes failed during apply; the report says which succeeded and which did not."""

@@ -1,0 +1,151 @@
+"""The data stagecfg reasons about: desired state from manifests, actual state from a backend.
+
+Both sides use Stream's own JSON shapes for settings, grants and notification settings, so a
+settings dict here is exactly what a CallSettingsRequest/-Response would carry. Timestamps are
+RFC 3339 strings normalised to UTC (see :mod:`stagecfg.timestamps`); they are compared as
+instants, never as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stagecfg.errors import Location
+
+Json = dict[str, Any]
+
+BUILTIN_CALL_TYPES: tuple[str, ...] = ("audio_room", "default", "development", "livestream")
+
+#: Key in a call's ``custom`` data that marks it as created by stagecfg for one project.
+#: Prune deletes only calls whose marker names the current project.
+PROJECT_MARKER_KEY = "stagecfg_project"
+
+KIND_CALL_TYPE = "call_type"
+KIND_CALL = "call"
+KIND_USER = "user"
+
+
+def split_cid(cid: str) -> tuple[str, str]:
+    """``"livestream:show-1"`` -> ``("livestream", "show-1")``."""
+    call_type, _, call_id = cid.partition(":")
+    return call_type, call_id
+
+
+# --- desired state (from manifests) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallTypeSpec:
+    """A call type as declared. ``None`` means the manifest does not manage that part."""
+
+    name: str
+    settings: Json | None = None
+    grants: Mapping[str, list[str]] | None = None
+    notification_settings: Json | None = None
+    external_storage: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """A call as declared. ``live`` None = live state not managed."""
+
+    cid: str
+    created_by_id: str | None = None
+    starts_at: str | None = None
+    settings_override: Json | None = None
+    custom: Json | None = None
+    team: str | None = None
+    live: bool | None = None
+    go_live: Json | None = None
+    members: Mapping[str, str] | None = None  # user_id -> call role
+    location: Location | None = None
+
+    @property
+    def type(self) -> str:
+        return split_cid(self.cid)[0]
+
+    @property
+    def id(self) -> str:
+        return split_cid(self.cid)[1]
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """An app user the manifests declare (call members must exist)."""
+
+    id: str
+    role: str | None = None
+    name: str | None = None
+    custom: Json | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the merged manifests declare."""
+
+    call_types: Mapping[str, CallTypeSpec] = field(default_factory=dict)
+    calls: Mapping[str, CallSpec] = field(default_factory=dict)
+    users: Mapping[str, UserSpec] = field(default_factory=dict)
+    project: str | None = None
+    digest: str = ""  # sha256 over the manifests' bytes, in source order
+    sources: tuple[str, ...] = ()  # the files that were loaded, in order
+
+
+# --- actual state (from a backend) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallTypeState:
+    name: str
+    settings: Json
+    grants: Mapping[str, list[str]]
+    notification_settings: Json
+    external_storage: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class CallState:
+    cid: str
+    created_by_id: str | None
+    starts_at: str | None
+    settings: Json  # effective settings (call type at creation, merged with overrides)
+    custom: Json
+    backstage: bool
+    team: str | None = None
+    members: Mapping[str, str] = field(default_factory=dict)  # user_id -> call role
+    created_at: str | None = None
+    updated_at: str | None = None
+    ended_at: str | None = None
+    live_started_at: str | None = None
+    live_ended_at: str | None = None
+
+    @property
+    def type(self) -> str:
+        return split_cid(self.cid)[0]
+
+    @property
+    def id(self) -> str:
+        return split_cid(self.cid)[1]
+
+
+@dataclass(frozen=True)
+class UserState:
+    id: str
+    role: str
+    name: str | None = None
+    custom: Json = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActualState:
+    """What a backend holds for the objects that were asked for (absent = does not exist)."""
+
+    call_types: Mapping[str, CallTypeState] = field(default_factory=dict)
+    calls: Mapping[str, CallState] = field(default_factory=dict)
+    users: Mapping[str, UserState] = field(default_factory=dict)
