@@ -1,0 +1,244 @@
+"""Plans and apply results as text, JSON, Markdown or GitHub annotations. Returns strings only.
+
+Text symbols, one per action (also used in Markdown):
+
+* ``+`` create, ``~`` update, ``-`` delete,
+* ``>`` go-live (the call leaves backstage), ``<`` stop-live (the call returns to backstage).
+
+A disruptive change gets a ``!`` line with its reason. Colour (ANSI) only when the caller asks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from stagecfg.errors import Location
+from stagecfg.plan import (
+    ACTION_CREATE,
+    ACTION_DELETE,
+    ACTION_GO_LIVE,
+    ACTION_STOP_LIVE,
+    ACTION_UPDATE,
+    Change,
+    FieldChange,
+    Note,
+    Plan,
+)
+
+FORMAT_VERSION = 1
+FORMATS = ("text", "json", "markdown", "github")
+
+NO_CHANGES = "No changes. The backend matches the manifests."
+
+#: GitHub's limit for one issue or pull-request comment.
+GITHUB_COMMENT_LIMIT = 65_536
+MARKDOWN_MARKER = "<!-- stagecfg-plan -->"
+
+SYMBOLS = {
+    ACTION_CREATE: "+",
+    ACTION_UPDATE: "~",
+    ACTION_DELETE: "-",
+    ACTION_GO_LIVE: ">",
+    ACTION_STOP_LIVE: "<",
+}
+
+_COLOURS = {
+    ACTION_CREATE: "32",  # green
+    ACTION_UPDATE: "33",  # yellow
+    ACTION_DELETE: "31",  # red
+    ACTION_GO_LIVE: "36",  # cyan
+    ACTION_STOP_LIVE: "35",  # magenta
+}
+_RED = "31"
+
+MAX_VALUE_CHARS = 80
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """JSON text of ``value``, cut to ``limit`` characters with ``...`` when longer."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if len(text) > limit:
+        return text[: limit - 3] + "..."
+    return text
+
+
+def summary_line(plan: Plan) -> str:
+    if plan.empty:
+        return NO_CHANGES
+    s = plan.summary()
+    live = f"{s['live']} live change" + ("" if s["live"] == 1 else "s")
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, {live}."
+    )
+
+
+def change_title(change: Change) -> str:
+    """``~ call livestream:show`` (plus the live action's name for go-live/stop-live)."""
+    title = f"{SYMBOLS.get(change.action, '?')} {change.kind} {change.name}"
+    if change.action in (ACTION_GO_LIVE, ACTION_STOP_LIVE):
+        title += f" {change.action}"
+    return title
+
+
+def _field_line(change: Change, fc: FieldChange) -> str:
+    if change.action == ACTION_CREATE:
+        return f"{fc.path}: {format_value(fc.after)}"
+    return f"{fc.path}: {format_value(fc.before)} -> {format_value(fc.after)}"
+
+
+def _where(location: Location | None) -> str:
+    return f"  ({location})" if location else ""
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def render_text(plan: Plan, *, backend: str, color: bool = False) -> str:
+    """Terraform-like text: a header naming the backend, one block per change, a summary."""
+    lines = [f"backend: {backend}", ""]
+    for change in plan.changes:
+        title = _paint(change_title(change), _COLOURS.get(change.action, "0"), color)
+        lines.append(title + _where(change.location))
+        lines += [f"    {_field_line(change, fc)}" for fc in change.fields]
+        if change.disruptive:
+            lines.append(_paint(f"    ! disruptive: {change.reason}", _RED, color))
+    lines += [render_note(note) for note in plan.notes]
+    if plan.changes or plan.notes:
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def render_note(note: Note) -> str:
+    return f"note: {note.kind} {note.name}: {note.message}{_where(note.location)}"
+
+
+# --- json ---------------------------------------------------------------------------------------
+
+
+def plan_document(plan: Plan, *, backend: str) -> dict[str, Any]:
+    data = plan.to_json()
+    return {
+        "format_version": FORMAT_VERSION,
+        "backend": backend,
+        "summary": data["summary"],
+        "changes": data["changes"],
+        "notes": data["notes"],
+        "options": data["options"],
+    }
+
+
+def render_json(plan: Plan, *, backend: str) -> str:
+    """The plan as JSON, keys sorted, documented in README ("JSON plan format")."""
+    return json.dumps(plan_document(plan, backend=backend), sort_keys=True, indent=2) + "\n"
+
+
+# --- markdown -----------------------------------------------------------------------------------
+
+
+def _markdown_section(change: Change) -> str:
+    symbol = SYMBOLS.get(change.action, "?")
+    where = f" (`{change.location}`)" if change.location else ""
+    head = f"- `{symbol}` {change.action} **{change.kind}** `{change.name}`{where}"
+    if change.disruptive:
+        head += f"\n  - :warning: **disruptive**: {change.reason}"
+    if not change.fields:
+        return head + "\n"
+    diff = []
+    for fc in change.fields:
+        if change.action != ACTION_CREATE:
+            diff.append(f"- {fc.path}: {format_value(fc.before)}")
+        diff.append(f"+ {fc.path}: {format_value(fc.after)}")
+    body = "\n".join(diff).replace("```", "'''")
+    return f"{head}\n\n  ```diff\n" + "\n".join(f"  {d}" for d in body.split("\n")) + "\n  ```\n"
+
+
+def render_markdown(plan: Plan, *, backend: str, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """A sticky pull-request comment that always fits in ``limit`` characters."""
+    title = "No changes" if plan.empty else summary_line(plan).removesuffix(".")
+    head = f"{MARKDOWN_MARKER}\n### stagecfg plan: {title}\n\nBackend: `{backend}`\n\n"
+    if plan.empty:
+        return head + NO_CHANGES + "\n"
+    parts = [head]
+    notes = "".join(f"- note: `{n.kind} {n.name}`: {n.message}\n" for n in plan.notes)
+    used = len(head) + len(notes) + 1
+    # Room for the truncation note, whatever the number of changes left.
+    reserve = 120
+    shown = 0
+    for change in plan.changes:
+        section = _markdown_section(change)
+        if used + len(section) + reserve > limit:
+            break
+        parts.append(section)
+        used += len(section)
+        shown += 1
+    hidden = len(plan.changes) - shown
+    if hidden:
+        parts.append(
+            f"\n... {hidden} more change{'s' if hidden != 1 else ''} not shown; "
+            "run stagecfg plan locally\n"
+        )
+    if notes:
+        parts.append("\n" + notes)
+    return "".join(parts)
+
+
+# --- github annotations -------------------------------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(level: str, location: Location | None, message: str) -> str:
+    props = ""
+    if location is not None:
+        props = f" file={_escape_property(location.file)}"
+        if location.line > 0:
+            props += f",line={location.line}"
+            if location.col > 0:
+                props += f",col={location.col}"
+    return f"::{level}{props}::{_escape_data(message)}"
+
+
+def render_github(plan: Plan, *, backend: str) -> str:
+    """GitHub workflow commands: one annotation per change and note, then the summary."""
+    lines = []
+    for change in plan.changes:
+        message = f"{change_title(change)}: " + (
+            "; ".join(_field_line(change, fc) for fc in change.fields[:10]) or change.action
+        )
+        if len(change.fields) > 10:
+            message += f"; ... {len(change.fields) - 10} more fields"
+        level = "notice"
+        if change.disruptive:
+            level = "warning"
+            message += f" (disruptive: {change.reason})"
+        lines.append(_annotation(level, change.location, message))
+    for note in plan.notes:
+        lines.append(
+            _annotation("warning", note.location, f"{note.kind} {note.name}: {note.message}")
+        )
+    lines.append(_annotation("notice", None, f"backend: {backend}: {summary_line(plan)}"))
+    return "\n".join(lines) + "\n"
+
+
+def render(plan: Plan, fmt: str, *, backend: str, color: bool = False) -> str:
+    """Dispatch on ``fmt`` (one of :data:`FORMATS`)."""
+    renderers: dict[str, Callable[[], str]] = {
+        "text": lambda: render_text(plan, backend=backend, color=color),
+        "json": lambda: render_json(plan, backend=backend),
+        "markdown": lambda: render_markdown(plan, backend=backend),
+        "github": lambda: render_github(plan, backend=backend),
+    }
+    return renderers[fmt]()

@@ -1,0 +1,253 @@
+"""Renderers: golden files for text and JSON, Markdown limits, GitHub annotations.
+
+Regenerate the golden files with ``STAGECFG_UPDATE_GOLDEN=1 pytest tests/test_render.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stagecfg.errors import Location
+from stagecfg.plan import Change, FieldChange, Note, Plan
+from stagecfg.render import (
+    GITHUB_COMMENT_LIMIT,
+    MARKDOWN_MARKER,
+    NO_CHANGES,
+    format_value,
+    render,
+    render_github,
+    render_json,
+    render_markdown,
+    render_text,
+    summary_line,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+BACKEND = "local sandbox .stagecfg/sandbox.db"
+
+
+def sample_plan() -> Plan:
+    loc = Location("examples/backstage/stagecfg.yaml", 12, 3)
+    return Plan(
+        changes=(
+            Change(
+                "user",
+                "john",
+                "create",
+                0,
+                {"id": "john", "role": "user"},
+                (FieldChange("role", None, "user"),),
+                Location("examples/backstage/stagecfg.yaml", 4, 3),
+            ),
+            Change(
+                "call_type",
+                "livestream",
+                "update",
+                1,
+                {"settings": {"backstage": {"join_ahead_time_seconds": 300}}},
+                (FieldChange("settings.backstage.join_ahead_time_seconds", 0, 300),),
+                Location("examples/backstage/stagecfg.yaml", 7, 3),
+            ),
+            Change(
+                "call",
+                "livestream:show",
+                "create",
+                2,
+                {"created_by_id": "john", "custom": {"title": "x" * 200}},
+                (
+                    FieldChange("created_by_id", None, "john"),
+                    FieldChange("custom.title", None, "x" * 200),
+                ),
+                loc,
+            ),
+            Change(
+                "call",
+                "livestream:show",
+                "go-live",
+                3,
+                {},
+                (FieldChange("backstage", True, False),),
+                loc,
+            ),
+            Change(
+                "call",
+                "livestream:old",
+                "stop-live",
+                3,
+                {},
+                (FieldChange("backstage", False, True),),
+                None,
+                disruptive=True,
+                reason="stop-live sends the call back to backstage and removes viewers",
+            ),
+            Change("call", "livestream:gone", "delete", 4),
+            Change(
+                "call_type",
+                "legacy",
+                "delete",
+                5,
+                disruptive=True,
+                reason="breaks 2 calls of this type",
+            ),
+        ),
+        notes=(Note("call", "livestream:show", "team cannot change", loc),),
+        fingerprints={"call_type:livestream": "abc"},
+        prune=True,
+        project="demo",
+        managed=6,
+    )
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("STAGECFG_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_text_golden() -> None:
+    check_golden("plan.txt", render_text(sample_plan(), backend=BACKEND))
+
+
+def test_json_golden() -> None:
+    check_golden("plan.json", render_json(sample_plan(), backend=BACKEND))
+
+
+def test_text_shape() -> None:
+    text = render_text(sample_plan(), backend=BACKEND)
+    lines = text.splitlines()
+    assert lines[0] == f"backend: {BACKEND}"
+    assert "~ call_type livestream  (examples/backstage/stagecfg.yaml:7:3)" in lines
+    assert "    settings.backstage.join_ahead_time_seconds: 0 -> 300" in lines
+    assert "> call livestream:show go-live  (examples/backstage/stagecfg.yaml:12:3)" in lines
+    assert "< call livestream:old stop-live" in lines
+    assert "- call livestream:gone" in lines
+    assert "    ! disruptive: breaks 2 calls of this type" in lines
+    assert lines[-1] == "Plan: 2 to create, 1 to update, 2 to delete, 2 live changes."
+    assert "\033[" not in text
+
+
+def test_text_colour_only_when_asked() -> None:
+    coloured = render_text(sample_plan(), backend=BACKEND, color=True)
+    assert "\033[31m    ! disruptive: breaks 2 calls of this type\033[0m" in coloured
+    assert "\033[32m+ call livestream:show\033[0m" in coloured
+
+
+def test_empty_plan() -> None:
+    text = render_text(Plan(), backend=BACKEND)
+    assert text == f"backend: {BACKEND}\n\n{NO_CHANGES}\n"
+    assert NO_CHANGES in render_markdown(Plan(), backend=BACKEND)
+    assert json.loads(render_json(Plan(), backend=BACKEND))["changes"] == []
+
+
+def test_summary_singular_live_change() -> None:
+    plan = Plan(changes=(Change("call", "a:b", "go-live", 3),))
+    assert summary_line(plan) == "Plan: 0 to create, 0 to update, 0 to delete, 1 live change."
+
+
+def test_long_values_are_truncated() -> None:
+    assert format_value("y" * 500).endswith("...")
+    assert len(format_value("y" * 500)) == 80
+    assert format_value({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+
+
+def test_json_document_fields() -> None:
+    doc = json.loads(render_json(sample_plan(), backend=BACKEND))
+    assert doc["format_version"] == 1
+    assert doc["backend"] == BACKEND
+    assert doc["summary"] == {"create": 2, "update": 1, "delete": 2, "live": 2}
+    first = doc["changes"][0]
+    assert set(first) == {
+        "kind",
+        "name",
+        "action",
+        "stage",
+        "body",
+        "fields",
+        "location",
+        "disruptive",
+        "reason",
+    }
+    assert first["location"] == {"file": "examples/backstage/stagecfg.yaml", "line": 4, "col": 3}
+
+
+def test_markdown_marker_and_diff() -> None:
+    md = render_markdown(sample_plan(), backend=BACKEND)
+    assert md.startswith(MARKDOWN_MARKER)
+    assert "### stagecfg plan: Plan: 2 to create" in md
+    assert "  - settings.backstage.join_ahead_time_seconds: 0" in md
+    assert "  + settings.backstage.join_ahead_time_seconds: 300" in md
+    assert "```diff" in md
+    assert "not shown" not in md
+
+
+def big_plan(n: int) -> Plan:
+    return Plan(
+        changes=tuple(
+            Change(
+                "call",
+                f"livestream:show-{i:05d}",
+                "create",
+                2,
+                {},
+                tuple(FieldChange(f"custom.k{j}", None, "v" * 60) for j in range(5)),
+                Location("big.yaml", i + 1, 3),
+            )
+            for i in range(n)
+        )
+    )
+
+
+def test_markdown_truncates_to_github_limit() -> None:
+    plan = big_plan(2000)
+    md = render_markdown(plan, backend=BACKEND)
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    shown = md.count("- `+` create")
+    assert 0 < shown < 2000
+    assert f"... {2000 - shown} more changes not shown; run stagecfg plan locally" in md
+    assert md.startswith(MARKDOWN_MARKER)
+
+
+@pytest.mark.parametrize("limit", [2_000, 10_000])
+def test_markdown_respects_any_limit(limit: int) -> None:
+    md = render_markdown(big_plan(300), backend=BACKEND, limit=limit)
+    assert len(md) <= limit
+    assert "more changes not shown" in md
+
+
+def test_markdown_small_plan_is_complete() -> None:
+    md = render_markdown(big_plan(10), backend=BACKEND)
+    assert md.count("- `+` create") == 10
+    assert "not shown" not in md
+
+
+def test_github_annotations() -> None:
+    out = render_github(sample_plan(), backend=BACKEND).splitlines()
+    assert out[0] == (
+        '::notice file=examples/backstage/stagecfg.yaml,line=4,col=3::+ user john: role: "user"'
+    )
+    assert any(
+        line.startswith("::warning::- call_type legacy: delete (disruptive: breaks 2 calls")
+        for line in out
+    )
+    assert out[-1] == (
+        f"::notice::backend: {BACKEND}: Plan: 2 to create, 1 to update, 2 to delete, "
+        "2 live changes."
+    )
+
+
+def test_github_escapes_newlines() -> None:
+    plan = Plan(notes=(Note("call", "a:b", "line1\nline2", Location("f,1.yaml", 2, 1)),))
+    out = render_github(plan, backend=BACKEND)
+    assert "::warning file=f%2C1.yaml,line=2,col=1::call a:b: line1%0Aline2" in out
+
+
+def test_render_dispatch() -> None:
+    plan = sample_plan()
+    assert render(plan, "json", backend=BACKEND) == render_json(plan, backend=BACKEND)
+    assert render(plan, "text", backend=BACKEND) == render_text(plan, backend=BACKEND)
