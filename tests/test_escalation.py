@@ -1,0 +1,169 @@
+"""Grant change classification and join-window comparison."""
+
+from __future__ import annotations
+
+import pytest
+
+from stagecfg.escalation import (
+    GrantChange,
+    base_permission,
+    classify_grants,
+    describe_window,
+    describe_window_change,
+    format_duration,
+    join_window,
+)
+
+START = "2026-12-01T18:00:00Z"
+
+
+def _by_key(changes: list[GrantChange]) -> dict[tuple[str, str], GrantChange]:
+    return {(c.role, c.permission): c for c in changes}
+
+
+def test_grant_and_revoke_are_labelled() -> None:
+    changes = classify_grants(
+        {"host": ["join-call", "send-video"]}, {"host": ["join-call", "screenshare"]}
+    )
+    assert [(c.permission, c.direction) for c in changes] == [
+        ("screenshare", "grant"),
+        ("send-video", "revoke"),
+    ]
+    assert not any(c.escalation for c in changes)
+
+
+@pytest.mark.parametrize(
+    "permission",
+    [
+        "join-backstage",
+        "join-backstage-owner",
+        "update-call-settings",
+        "update-call-permissions-any-team",
+        "end-call",
+        "kick-user-owner",
+    ],
+)
+def test_privileged_permission_gain_is_an_escalation_for_any_role(permission: str) -> None:
+    (change,) = classify_grants({"host": []}, {"host": [permission]})
+    assert change.escalation
+    assert change.direction == "grant"
+    assert change.describe() == f"role host gains {permission}"
+
+
+@pytest.mark.parametrize("role", ["user", "guest", "anonymous"])
+def test_broad_role_gaining_anything_is_an_escalation(role: str) -> None:
+    (change,) = classify_grants({role: ["join-call"]}, {role: ["join-call", "read-call"]})
+    assert change.escalation
+    assert "read-call" in change.reason
+
+
+def test_user_gaining_join_backstage_names_both_reasons() -> None:
+    (change,) = classify_grants({"user": []}, {"user": ["join-backstage"]})
+    assert change.escalation
+    assert change.reason == "every signed-in user may join while the call is in backstage"
+
+
+def test_revoking_a_privileged_permission_is_not_an_escalation() -> None:
+    (change,) = classify_grants({"user": ["join-backstage"]}, {"user": []})
+    assert change.direction == "revoke"
+    assert not change.escalation
+    assert change.describe() == "role user loses join-backstage"
+
+
+def test_ordinary_permission_for_a_call_role_is_not_an_escalation() -> None:
+    (change,) = classify_grants({}, {"moderator": ["send-audio"]})
+    assert not change.escalation
+
+
+def test_new_call_type_grants_everything() -> None:
+    changes = classify_grants(None, {"admin": ["end-call"], "user": ["join-call"]})
+    assert [(c.role, c.permission, c.direction, c.escalation) for c in changes] == [
+        ("admin", "end-call", "grant", True),
+        ("user", "join-call", "grant", True),
+    ]
+
+
+def test_roles_missing_from_after_are_left_alone_by_default() -> None:
+    before = {"host": ["join-backstage"], "user": ["join-call"]}
+    assert classify_grants(before, {"user": ["join-call"]}) == []
+    (change,) = classify_grants(before, {"user": ["join-call"]}, replace_missing_roles=True)
+    assert (change.role, change.permission) == ("host", "join-backstage")
+    assert change.direction == "revoke"
+
+
+def test_changes_are_sorted_and_stable() -> None:
+    after = {"z": ["b", "a"], "a": ["c"]}
+    first = classify_grants({}, after)
+    assert first == classify_grants({}, dict(reversed(list(after.items()))))
+    assert [(c.role, c.permission) for c in first] == [("a", "c"), ("z", "a"), ("z", "b")]
+
+
+def test_base_permission_strips_scope_suffixes() -> None:
+    assert base_permission("join-backstage-owner") == "join-backstage"
+    assert base_permission("join-call-any-team") == "join-call"
+    assert base_permission("join-call") == "join-call"
+
+
+def test_join_window_kinds() -> None:
+    assert join_window(False, 600, START).kind == "always"
+    assert join_window(True, 0, START).kind == "go-live"
+    assert join_window(True, 600, None).kind == "go-live"
+    window = join_window(True, 300, START)
+    assert window.kind == "ahead"
+    assert window.opens_at == "2026-12-01T17:55:00Z"
+
+
+def test_join_window_compares_instants_not_text() -> None:
+    a = join_window(True, 300, "2026-12-01T18:00:00Z")
+    b = join_window(True, 300, "2026-12-01T19:00:00+01:00")
+    assert a.same_as(b)
+    assert describe_window_change("livestream:x", a, b) is None
+
+
+def test_window_change_in_minutes_matches_review_wording() -> None:
+    before = join_window(True, 300, START)
+    after = join_window(True, 600, START)
+    assert (
+        describe_window_change("livestream:launch", before, after)
+        == "viewers of `livestream:launch` can now join 10 minutes before start instead of 5"
+    )
+
+
+def test_window_change_across_units_spells_both() -> None:
+    before = join_window(True, 90, START)
+    after = join_window(True, 3600, START)
+    assert describe_window_change("livestream:launch", before, after) == (
+        "viewers of `livestream:launch` can now join 1 hour before start instead of 90 seconds"
+    )
+
+
+def test_window_change_when_backstage_is_disabled() -> None:
+    before = join_window(True, 300, START)
+    after = join_window(False, 300, START)
+    assert describe_window_change("livestream:launch", before, after) == (
+        "viewers of `livestream:launch` can now join at any time (backstage disabled) "
+        "instead of 5 minutes before start (2026-12-01T17:55:00Z)"
+    )
+
+
+def test_window_change_when_starts_at_moves() -> None:
+    before = join_window(True, 300, START)
+    after = join_window(True, 300, "2026-12-01T19:00:00Z")
+    text = describe_window_change("livestream:launch", before, after)
+    assert text is not None
+    assert "(2026-12-01T18:55:00Z) instead of" in text
+
+
+def test_window_without_join_ahead_is_go_live_whatever_starts_at() -> None:
+    before = join_window(True, 0, START)
+    after = join_window(True, 0, "2027-01-01T00:00:00Z")
+    assert describe_window_change("livestream:launch", before, after) is None
+    assert describe_window(after) == "only after go-live"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1, "1 second"), (59, "59 seconds"), (60, "1 minute"), (300, "5 minutes"), (7200, "2 hours")],
+)
+def test_format_duration(seconds: int, text: str) -> None:
+    assert format_duration(seconds) == text
