@@ -1,0 +1,208 @@
+"""Running the emulator on uvicorn: in the foreground (``stagecfg emulator``) or in a thread.
+
+``run_in_thread`` is the Python API tests and the benchmark use: it binds 127.0.0.1 on a free
+port, starts uvicorn in a daemon thread, waits until it accepts connections and returns a handle
+with ``.url``, ``.stats()`` and ``.stop()``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stagecfg.emulator.app import (
+    DEFAULT_MAX_BODY_BYTES,
+    Emulator,
+    EmulatorSettings,
+    Faults,
+    build_app,
+)
+from stagecfg.errors import ConfigError, UsageError
+from stagecfg.redact import register_secret
+
+
+def check_host(host: str, *, allow_remote: bool = False) -> None:
+    """Refuse to listen beyond loopback unless explicitly asked: the emulator has no real auth."""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"refusing to listen on {host}: the emulator is for local use; "
+            "use --host 127.0.0.1, or pass --allow-remote if you really mean it"
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def open_engine(sandbox_path: str | os.PathLike[str]) -> Any:
+    """The sandbox Engine on ``sandbox_path`` (created with built-in call types if new)."""
+    from stagecfg.sandbox.engine import Engine
+
+    return Engine(sandbox_path)
+
+
+def make_server(
+    sandbox_path: str | os.PathLike[str],
+    settings: EmulatorSettings,
+    *,
+    log_level: str = "warning",
+) -> tuple[uvicorn.Server, Emulator]:
+    register_secret(settings.api_secret)
+    engine = open_engine(sandbox_path)
+    app = build_app(engine, settings)
+    emulator: Emulator = app.state.emulator
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        access_log=False,
+        log_level=log_level,
+        server_header=False,
+        timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config), emulator
+
+
+def _close(engine: Any) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
+
+
+def serve(sock: socket.socket, sandbox_path: str, settings: EmulatorSettings) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly and return."""
+    server, emulator = make_server(sandbox_path, settings)
+    stopped: list[int] = []
+
+    def remember(sig: int, frame: FrameType | None) -> None:
+        stopped.append(sig)
+
+    # uvicorn replaces these while serving and re-raises the signal afterwards; with these
+    # handlers in place that re-raise is a no-op, so the command returns normally.
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _close(emulator.engine)
+
+
+@dataclass
+class EmulatorHandle:
+    """A running emulator: its URL, credentials and a way to stop it."""
+
+    url: str
+    api_key: str
+    api_secret: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    emulator: Emulator
+    settings: EmulatorSettings = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"EmulatorHandle(url={self.url!r}, api_key={self.api_key!r})"
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts by operation id and method, as ``GET /_emulator/stats`` reports."""
+        return self.emulator.stats_body()
+
+    def reset_stats(self) -> None:
+        self.emulator.reset_stats()
+
+    def recorded(self) -> list[dict[str, Any]]:
+        """Request bodies received so far (only with ``record_bodies=True``)."""
+        return self.emulator.recorded_bodies()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        _close(self.emulator.engine)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_in_thread(
+    sandbox_path: str | os.PathLike[str],
+    *,
+    api_key: str = DEFAULT_API_KEY,
+    api_secret: str = DEFAULT_API_SECRET,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    record_bodies: bool = False,
+    **faults: Any,
+) -> EmulatorHandle:
+    """Start an emulator in a daemon thread and return once it accepts connections.
+
+    ``faults`` are :class:`~stagecfg.emulator.app.Faults` fields: ``latency_ms``,
+    ``latency_jitter_ms``, ``error_rate``, ``throttle_rate``, ``retry_after``, ``rate_limit``,
+    ``seed``.
+    """
+    check_host(host)
+    settings = EmulatorSettings(
+        api_key=api_key,
+        api_secret=api_secret,
+        max_body_bytes=max_body_bytes,
+        record_bodies=record_bodies,
+        faults=Faults(**faults),
+    )
+    sock = bind(host, port)
+    server, emulator = make_server(sandbox_path, settings)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="stagecfg-emulator", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            _close(emulator.engine)
+            raise ConfigError("the emulator did not start")
+        time.sleep(0.005)
+    return EmulatorHandle(
+        url=url_of(sock),
+        api_key=api_key,
+        api_secret=api_secret,
+        server=server,
+        thread=thread,
+        emulator=emulator,
+        settings=settings,
+    )
