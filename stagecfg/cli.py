@@ -181,6 +181,31 @@ def emulator(
     click.echo("emulator stopped")
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text (compiler style), json (machine output) or github (workflow annotations).",
+)
+def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
+    """Check manifests (files or directories) against the schema and Stream's rules."""
+    from stagecfg import validation
+
+    result = validation.validate(paths)
+    out, err = validation.render_report(result, fmt, strict=strict)
+    if out:
+        click.echo(out, nl=False)
+    if err:
+        click.echo(err, nl=False, err=True)
+    if not result.valid(strict=strict):
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary: known errors exit 1, Ctrl-C 130, bugs 3."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

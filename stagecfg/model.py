@@ -81,6 +81,8 @@ class UserSpec:
     name: str | None = None
     custom: Json | None = None
     location: Location | None = None
+    image: str | None = None
+    teams: list[str] | None = None
 
 
 @dataclass(frozen=True)

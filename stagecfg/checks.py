@@ -1,0 +1,197 @@
+"""Semantic checks over merged manifests: what the schema cannot see.
+
+Each check reads the merged data defensively (a part the schema already rejected is skipped, not
+crashed on) and returns located Problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from stagecfg import permissions
+from stagecfg.errors import Location, Problem, Severity
+from stagecfg.manifest import Merged, child_path
+from stagecfg.model import BUILTIN_CALL_TYPES
+from stagecfg.schema import suggest
+from stagecfg.timestamps import is_rfc3339, now_utc, parse
+
+ONE_DAY_SECONDS = 86_400
+
+Locate = Callable[[str], "Location | None"]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class _Report:
+    def __init__(self, merged: Merged) -> None:
+        self.merged = merged
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        path: str,
+        message: str,
+        *,
+        severity: Severity = "error",
+        suggestion: str | None = None,
+    ) -> None:
+        self.problems.append(Problem(self.merged.locate(path), path, message, severity, suggestion))
+
+
+def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
+    """Every semantic problem in the merged manifests, sorted."""
+    report = _Report(merged)
+    data = merged.data
+    call_types = _dict(data.get("call_types"))
+    calls = _dict(data.get("calls"))
+    users = _dict(data.get("users"))
+    for name, spec in sorted(call_types.items()):
+        path = child_path("$.call_types", name)
+        _check_grants(report, path, _dict(spec))
+        _check_join_ahead(report, child_path(path, "settings"), _dict(spec).get("settings"))
+        _check_backstage_access(report, path, name, _dict(spec))
+    for cid, spec in sorted(calls.items()):
+        path = child_path("$.calls", cid)
+        call = _dict(spec)
+        _check_call_type(report, path, cid, call_types)
+        override = call.get("settings_override")
+        _check_join_ahead(report, child_path(path, "settings_override"), override)
+        _check_live(report, path, cid, call, call_types, now or now_utc())
+        _check_members(report, path, call, users)
+    return sorted(report.problems, key=Problem.sort_key)
+
+
+def _check_grants(report: _Report, path: str, spec: dict[str, Any]) -> None:
+    for role, granted in sorted(_dict(spec.get("grants")).items()):
+        if not isinstance(granted, list):
+            continue
+        role_path = child_path(child_path(path, "grants"), role)
+        for index, permission in enumerate(granted):
+            if not isinstance(permission, str) or permissions.is_known(permission):
+                continue
+            report.add(
+                child_path(role_path, index),
+                f"unknown permission id '{permission}'",
+                suggestion=permissions.suggest_permission(permission)
+                or "see README: Permission ids",
+            )
+
+
+def _backstage(settings: Any) -> dict[str, Any]:
+    return _dict(_dict(settings).get("backstage"))
+
+
+def _check_join_ahead(report: _Report, settings_path: str, settings: Any) -> None:
+    value = _backstage(settings).get("join_ahead_time_seconds")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return
+    path = f"{settings_path}.backstage.join_ahead_time_seconds"
+    if value < 0:
+        report.add(
+            path, f"join_ahead_time_seconds is negative ({value})", suggestion="use 0 or more"
+        )
+    elif value > ONE_DAY_SECONDS:
+        report.add(
+            path,
+            f"join_ahead_time_seconds is {value}, more than a day: viewers could join "
+            f"{value // 3600} hours before starts_at",
+            severity="warning",
+        )
+
+
+def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[str, Any]) -> None:
+    grants = spec.get("grants")
+    if not isinstance(grants, dict) or not grants:
+        return  # grants not managed here: the app's current grants decide
+    backstage = _backstage(spec.get("settings"))
+    enabled = backstage.get("enabled", permissions.BACKSTAGE_BY_DEFAULT.get(name, False))
+    if enabled is not True or backstage.get("join_ahead_time_seconds", 0) not in (0, None):
+        return
+    if any(
+        isinstance(granted, list) and permissions.grants_join_backstage(granted)
+        for granted in grants.values()
+    ):
+        return
+    report.add(
+        child_path(path, "grants"),
+        f"call type '{name}' has backstage enabled but no declared role has join-backstage and "
+        "join_ahead_time_seconds is 0: nobody but admins could get in before go-live",
+        severity="warning",
+        suggestion="grant join-backstage to a role such as host, or set join_ahead_time_seconds",
+    )
+
+
+def _check_call_type(report: _Report, path: str, cid: str, call_types: dict[str, Any]) -> None:
+    call_type = cid.partition(":")[0]
+    if call_type in call_types or call_type in BUILTIN_CALL_TYPES:
+        return
+    known = sorted(set(call_types) | set(BUILTIN_CALL_TYPES))
+    report.add(
+        path,
+        f"call type '{call_type}' is neither declared in call_types nor built-in",
+        suggestion=suggest(call_type, known) or "declare it under call_types",
+    )
+
+
+def effective_backstage(call_type: str, call: dict[str, Any], call_types: dict[str, Any]) -> bool:
+    """Whether a new call starts in backstage: call type settings (or the built-in default)
+    with the call's settings_override on top."""
+    override = _backstage(call.get("settings_override")).get("enabled")
+    if isinstance(override, bool):
+        return override
+    declared = _backstage(_dict(call_types.get(call_type)).get("settings")).get("enabled")
+    if isinstance(declared, bool):
+        return declared
+    return permissions.BACKSTAGE_BY_DEFAULT.get(call_type, False)
+
+
+def _check_live(
+    report: _Report,
+    path: str,
+    cid: str,
+    call: dict[str, Any],
+    call_types: dict[str, Any],
+    now: datetime,
+) -> None:
+    live = call.get("live")
+    if "go_live" in call and not isinstance(live, bool):
+        report.add(
+            child_path(path, "go_live"),
+            "go_live options without live: they are used only when stagecfg takes the call live",
+            suggestion="add live: true (or live: false to hold it in backstage until then)",
+        )
+    call_type = cid.partition(":")[0]
+    if live is True and not effective_backstage(call_type, call, call_types):
+        report.add(
+            child_path(path, "live"),
+            "live: true on a call whose backstage is disabled: it is live from creation and "
+            "never waits in backstage",
+            severity="warning",
+            suggestion="enable settings_override.backstage if the call should wait for go-live",
+        )
+    starts_at = call.get("starts_at")
+    past = isinstance(starts_at, str) and is_rfc3339(starts_at) and parse(starts_at) < now
+    if live is False and past:
+        report.add(
+            child_path(path, "starts_at"),
+            f"starts_at {starts_at} is in the past, but the call still waits in backstage "
+            "(live: false)",
+            severity="warning",
+            suggestion="move starts_at to the future or set live: true",
+        )
+
+
+def _check_members(report: _Report, path: str, call: dict[str, Any], users: dict[str, Any]) -> None:
+    for user_id in sorted(_dict(call.get("members"))):
+        if user_id in users:
+            continue
+        report.add(
+            child_path(child_path(path, "members"), user_id),
+            f"member '{user_id}' is not declared under users: it must already exist in the app",
+            severity="warning",
+            suggestion=suggest(user_id, users) or f"declare users.{user_id}",
+        )

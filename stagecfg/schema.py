@@ -1,0 +1,158 @@
+"""The manifest JSON Schema: load the packaged copy and turn its verdicts into located Problems."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+
+from stagecfg.errors import Location, Problem
+from stagecfg.manifest import Document, child_path, join_path, type_name
+from stagecfg.timestamps import is_rfc3339
+
+
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or is_rfc3339(value)
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("date-time")(_is_date_time)
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The packaged schema (byte-identical to ``schemas/stagecfg.schema.json``)."""
+    text = files("stagecfg").joinpath("stagecfg.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema(), format_checker=_FORMATS)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` for the closest choice, or None."""
+    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value)
+
+
+def _one_of(options: Sequence[Any]) -> str:
+    shown = ", ".join(str(o) for o in options)
+    return shown if len(shown) <= 120 else shown[:117] + "..."
+
+
+def _error_problems(error: ValidationError, doc: Document) -> list[Problem]:
+    parts = list(error.absolute_path)
+    path = join_path(parts)
+    keyword = error.validator
+    schema: Any = error.schema
+    value = error.instance
+    schema_path = list(error.absolute_schema_path)
+
+    def at(p: str, message: str, suggestion: str | None = None) -> Problem:
+        return Problem(doc.locate(p), p, message, suggestion=suggestion)
+
+    if "propertyNames" in schema_path:
+        # The instance is the offending key; point at the key itself.
+        key = str(value)
+        key_path = child_path(path, key)
+        rule = {
+            "pattern": f"may only use letters, digits, _ and - (pattern {schema.get('pattern')})",
+            "maxLength": f"is longer than {schema.get('maxLength')} characters",
+            "minLength": "must not be empty",
+        }.get(str(keyword), error.message)
+        if path == "$.calls" and keyword == "pattern":
+            rule = "is not a valid cid: write <call type>:<call id>, each 1-64 of [a-zA-Z0-9_-]"
+        return [at(key_path, f"name '{key}' {rule}")]
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(k for k in value if k not in allowed)
+        return [
+            at(
+                child_path(path, k),
+                f"unknown key '{k}'",
+                suggest(k, allowed) or (f"allowed: {_one_of(allowed)}" if allowed else None),
+            )
+            for k in extra
+        ]
+    if keyword == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        return [at(path, f"missing required key '{missing}'")]
+    if keyword == "const":
+        return [at(path, f"must be {_shown(schema.get('const'))}, found {_shown(value)}")]
+    if keyword == "enum":
+        options = schema.get("enum", [])
+        hint = suggest(value, [str(o) for o in options]) if isinstance(value, str) else None
+        return [at(path, f"{_shown(value)} is not one of: {_one_of(options)}", hint)]
+    if keyword == "type":
+        expected = schema.get("type")
+        names = {
+            "string": "a string",
+            "integer": "an integer",
+            "number": "a number",
+            "boolean": "a boolean (true or false)",
+            "object": "a mapping",
+            "array": "a list",
+        }
+        want = names.get(str(expected), str(expected))
+        return [at(path, f"expected {want}, found {type_name(value)} {_shown(value)}")]
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = schema.get(keyword)
+        word = "below the minimum" if "inimum" in str(keyword) else "above the maximum"
+        return [at(path, f"{_shown(value)} is {word} of {bound}")]
+    if keyword in ("minItems", "maxItems", "maxProperties"):
+        bound = schema.get(keyword)
+        what = "at least" if keyword == "minItems" else "at most"
+        unit = "entries" if keyword == "maxProperties" else "items"
+        return [at(path, f"needs {what} {bound} {unit}, found {len(value)}")]
+    if keyword == "uniqueItems":
+        return [at(path, "has duplicate entries")]
+    if keyword == "minLength":
+        return [at(path, "must not be empty")]
+    if keyword == "maxLength":
+        return [at(path, f"is longer than {schema.get('maxLength')} characters")]
+    if keyword in ("format", "pattern") and (
+        schema.get("format") == "date-time" or keyword == "format"
+    ):
+        return [
+            at(
+                path,
+                f"{_shown(value)} is not an RFC 3339 date-time with an offset",
+                "e.g. 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00",
+            )
+        ]
+    if keyword == "pattern":
+        return [at(path, f"{_shown(value)} does not match {schema.get('pattern')}")]
+    return [at(path, str(error.message))]
+
+
+def validate(doc: Document) -> list[Problem]:
+    """Every schema problem of one document, located and sorted."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc.data):
+        problems.extend(_error_problems(error, doc))
+    unique = {(p.path, p.message): p for p in problems}
+    return sorted(unique.values(), key=Problem.sort_key)
+
+
+def property_names(def_name: str) -> list[str]:
+    """The property names of a ``$defs`` entry (for checks and tests)."""
+    definition = load_schema()["$defs"].get(def_name, {})
+    return sorted(definition.get("properties", {}))
+
+
+def locate_or_none(doc: Document | None, path: str) -> Location | None:
+    return doc.locate(path) if doc is not None else None

@@ -1,0 +1,231 @@
+"""Entry points: manifests on disk -> every problem, and -> the desired state.
+
+``validate`` collects the problems of every stage (sources, YAML, schema, merge, semantic checks)
+so one run shows them all; ``load_desired`` builds the :class:`~stagecfg.model.DesiredState` the
+planner works from, or raises :class:`~stagecfg.errors.ManifestError` with every problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from stagecfg import checks, manifest, schema
+from stagecfg.errors import ManifestError, Problem
+from stagecfg.manifest import Merged, child_path
+from stagecfg.model import CallSpec, CallTypeSpec, DesiredState, UserSpec
+
+
+@dataclass
+class Validation:
+    """The outcome of validating some manifests."""
+
+    problems: list[Problem]
+    merged: Merged
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def valid(self, *, strict: bool = False) -> bool:
+        return not self.errors and not (strict and self.warnings)
+
+    def counts(self) -> dict[str, int]:
+        data = self.merged.data
+        return {
+            section: len(data[section]) if isinstance(data.get(section), dict) else 0
+            for section in manifest.RESOURCE_SECTIONS
+        }
+
+    def summary(self) -> str:
+        """One line such as ``3 files valid: 2 call types, 1 call, 0 users (1 warning)``."""
+        counts = self.counts()
+
+        def plural(n: int, word: str) -> str:
+            return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+        text = (
+            f"{plural(len(self.files), 'file')} valid: "
+            f"{plural(counts['call_types'], 'call type')}, "
+            f"{plural(counts['calls'], 'call')}, {plural(counts['users'], 'user')}"
+        )
+        if self.warnings:
+            text += f" ({plural(len(self.warnings), 'warning')})"
+        return text
+
+
+def validate(
+    paths: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> Validation:
+    """Load, schema-check, merge and semantically check manifests; never raises for bad input."""
+    environment = os.environ if env is None else env
+    sources, problems = manifest.collect_sources(paths)
+    documents: list[manifest.Document] = []
+    for source in sources:
+        doc, load_problems = manifest.load(source.path, env=environment, relative=source.relative)
+        problems.extend(load_problems)
+        if doc is None:
+            continue
+        documents.append(doc)
+        # A value the loader already reported (e.g. `yes`) would only repeat as a type error.
+        reported = {p.path for p in load_problems}
+        problems.extend(p for p in schema.validate(doc) if p.path not in reported)
+    merged, merge_problems = manifest.merge(documents)
+    problems.extend(merge_problems)
+    problems.extend(checks.check(merged, now=now))
+    unique = {(p.location, p.path, p.message, p.severity): p for p in problems}
+    ordered = sorted(unique.values(), key=Problem.sort_key)
+    return Validation(problems=ordered, merged=merged, files=[d.path for d in documents])
+
+
+def validate_paths(paths: Sequence[str], *, env: Mapping[str, str] | None = None) -> list[Problem]:
+    """Every problem, errors and warnings, sorted."""
+    return validate(paths, env=env).problems
+
+
+def load_desired(
+    paths: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    project: str | None = None,
+) -> tuple[DesiredState, list[Problem]]:
+    """Load, validate and build the desired state. Raises ManifestError(problems) when there is
+    any error (or any warning with strict=True). Returns the warnings otherwise.
+    env defaults to os.environ. project overrides the manifest's top-level `project`."""
+    result = validate(paths, env=env)
+    if not result.valid(strict=strict):
+        raise ManifestError(result.errors + (result.warnings if strict else []))
+    return build_desired(result.merged, project=project), result.warnings
+
+
+def build_desired(merged: Merged, *, project: str | None = None) -> DesiredState:
+    """The desired state of valid merged manifests (values are plain JSON data)."""
+    data = merged.data
+    call_types: dict[str, CallTypeSpec] = {}
+    for name, spec in sorted(data.get("call_types", {}).items()):
+        spec = spec or {}
+        call_types[name] = CallTypeSpec(
+            name=name,
+            settings=spec.get("settings"),
+            grants=spec.get("grants"),
+            notification_settings=spec.get("notification_settings"),
+            external_storage=spec.get("external_storage"),
+            location=merged.locate(child_path("$.call_types", name)),
+        )
+    calls: dict[str, CallSpec] = {}
+    for cid, spec in sorted(data.get("calls", {}).items()):
+        spec = spec or {}
+        calls[cid] = CallSpec(
+            cid=cid,
+            created_by_id=spec.get("created_by_id"),
+            starts_at=spec.get("starts_at"),
+            settings_override=spec.get("settings_override"),
+            custom=spec.get("custom"),
+            team=spec.get("team"),
+            live=spec.get("live"),
+            go_live=spec.get("go_live"),
+            members=spec.get("members"),
+            location=merged.locate(child_path("$.calls", cid)),
+        )
+    users: dict[str, UserSpec] = {}
+    for user_id, spec in sorted(data.get("users", {}).items()):
+        spec = spec or {}
+        users[user_id] = UserSpec(
+            id=user_id,
+            role=spec.get("role"),
+            name=spec.get("name"),
+            custom=spec.get("custom"),
+            image=spec.get("image"),
+            teams=spec.get("teams"),
+            location=merged.locate(child_path("$.users", user_id)),
+        )
+    return DesiredState(
+        call_types=call_types,
+        calls=calls,
+        users=users,
+        project=project if project is not None else data.get("project"),
+        digest=merged.digest,
+        sources=tuple(doc.path for doc in merged.documents),
+    )
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+REPORT_FORMATS = ("text", "json", "github")
+
+
+def report_document(result: Validation, *, strict: bool = False) -> dict[str, Any]:
+    """The machine-readable report (``--format json``)."""
+    problems = []
+    for p in result.problems:
+        loc = p.location
+        problems.append(
+            {
+                "file": loc.file if loc else None,
+                "line": loc.line if loc and loc.line > 0 else None,
+                "col": loc.col if loc and loc.col > 0 else None,
+                "path": p.path,
+                "severity": p.severity,
+                "message": p.message,
+                "suggestion": p.suggestion,
+            }
+        )
+    return {"format_version": 1, "valid": result.valid(strict=strict), "problems": problems}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(problem: Problem) -> str:
+    """A GitHub workflow command such as ``::error file=F,line=L,col=C::message``."""
+    level = "warning" if problem.severity == "warning" else "error"
+    props = []
+    loc = problem.location
+    if loc is not None:
+        props.append(f"file={_escape_property(loc.file)}")
+        if loc.line > 0:
+            props.append(f"line={loc.line}")
+            props.append(f"col={loc.col}")
+    hint = f" ({problem.suggestion})" if problem.suggestion else ""
+    message = f"{problem.path}: {problem.message}{hint}"
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{_escape_data(message)}"
+
+
+def render_report(result: Validation, fmt: str, *, strict: bool = False) -> tuple[str, str]:
+    """(stdout, stderr) text for ``stagecfg validate``."""
+    if fmt == "json":
+        doc = report_document(result, strict=strict)
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n", ""
+    if fmt == "github":
+        lines = [github_annotation(p) for p in result.problems]
+        out = "".join(line + "\n" for line in lines)
+        if result.valid(strict=strict):
+            out += result.summary() + "\n"
+        return out, ""
+    err = "".join(p.render() + "\n" for p in result.problems)
+    if result.valid(strict=strict):
+        return result.summary() + "\n", err
+    n_err, n_warn = len(result.errors), len(result.warnings)
+    tail = f"{n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}"
+    if strict and not n_err:
+        tail += " (warnings fail with --strict)"
+    return "", err + f"invalid: {tail}\n"
