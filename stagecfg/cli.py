@@ -206,6 +206,71 @@ def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
+@cli.command()
+@click.argument("cid")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--at", "at_text", metavar="TIME", help="Answer for one instant (RFC 3339 or now).")
+@click.option(
+    "--live/--backstage",
+    "live",
+    default=None,
+    help="Live state for --at [default: the call's current or declared state].",
+)
+@click.option("--role", metavar="ROLE", help="Ask about one role.")
+@click.option("--user", "user_id", metavar="ID", help="Ask about one user (app + member role).")
+@click.option(
+    "--from-backend",
+    is_flag=True,
+    help="Read the call and its call type from the backend (default when no PATH is given).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@backend_options
+def access(
+    cid: str,
+    paths: tuple[str, ...],
+    at_text: str | None,
+    live: bool | None,
+    role: str | None,
+    user_id: str | None,
+    from_backend: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end."""
+    from stagecfg import access as access_rules
+    from stagecfg.errors import UsageError
+
+    if role and user_id:
+        raise UsageError("--role and --user ask different questions; give one of them")
+    if ":" not in cid:
+        raise UsageError(f"CID {cid!r} must be <call type>:<call id>, e.g. livestream:launch")
+    at = access_rules.parse_instant(at_text) if at_text else None
+    if from_backend or not paths:
+        from stagecfg.backends import open_backend
+
+        name, settings = backend_settings(options)
+        backend = open_backend(name, **settings)
+        try:
+            actual = backend.read(cids=[cid], users=[user_id] if user_id else [])
+        finally:
+            backend.close()
+        policy = access_rules.policy_from_actual(actual, cid)
+    else:
+        from stagecfg.validation import load_desired
+
+        desired, _warnings = load_desired(list(paths))
+        policy = access_rules.policy_from_desired(desired, cid)
+    principal = None
+    if role:
+        principal = access_rules.role_principal(role)
+    elif user_id:
+        principal = access_rules.user_principal(policy, user_id)
+    text = access_rules.report(policy, principal=principal, at=at, live=live, fmt=fmt)
+    click.echo(text, nl=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary: known errors exit 1, Ctrl-C 130, bugs 3."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
