@@ -1,0 +1,423 @@
+"""The four call types every Stream app has, and the templates new call types start from.
+
+Values follow the reference (``stream-video-api.md`` section 3.3), which copies Stream's older
+documentation. Where the documented value is no longer valid under the current OpenAPI spec the
+nearest valid value is used and the deviation is noted next to it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+Json = dict[str, Any]
+
+#: The OwnCapability enum of the spec, in spec order; a server-side caller holds all of them.
+OWN_CAPABILITIES: tuple[str, ...] = (
+    "block-users",
+    "change-max-duration",
+    "create-call",
+    "create-reaction",
+    "enable-noise-cancellation",
+    "end-call",
+    "join-backstage",
+    "join-call",
+    "join-ended-call",
+    "kick-user",
+    "mute-users",
+    "pin-for-everyone",
+    "read-call",
+    "remove-call-member",
+    "screenshare",
+    "send-audio",
+    "send-closed-captions-call",
+    "send-video",
+    "start-broadcast-call",
+    "start-closed-captions-call",
+    "start-frame-record-call",
+    "start-individual-record-call",
+    "start-raw-record-call",
+    "start-record-call",
+    "start-transcription-call",
+    "stop-broadcast-call",
+    "stop-closed-captions-call",
+    "stop-frame-record-call",
+    "stop-individual-record-call",
+    "stop-raw-record-call",
+    "stop-record-call",
+    "stop-transcription-call",
+    "update-call",
+    "update-call-member",
+    "update-call-permissions",
+    "update-call-settings",
+)
+
+#: Grants use permission ids; where a capability is spelled differently, this maps the
+#: permission id to the capability it unlocks (reference 3.2).
+PERMISSION_TO_CAPABILITY: dict[str, str] = {
+    "block-user": "block-users",
+    "create-call-reaction": "create-reaction",
+    "pin-call-track": "pin-for-everyone",
+    "start-recording": "start-record-call",
+    "stop-recording": "stop-record-call",
+    "start-broadcasting": "start-broadcast-call",
+    "stop-broadcasting": "stop-broadcast-call",
+    "start-transcription": "start-transcription-call",
+    "stop-transcription": "stop-transcription-call",
+    "start-frame-recording": "start-frame-record-call",
+    "stop-frame-recording": "stop-frame-record-call",
+}
+
+#: Permission ids known from Stream's permission reference (non-owner scope).
+PERMISSION_IDS: tuple[str, ...] = (
+    "block-user",
+    "create-call",
+    "create-call-reaction",
+    "delete-recording",
+    "enable-noise-cancellation",
+    "end-call",
+    "join-backstage",
+    "join-call",
+    "join-ended-call",
+    "kick-user",
+    "list-recordings",
+    "mute-users",
+    "pin-call-track",
+    "read-call",
+    "read-call-stats",
+    "remove-call-member",
+    "screenshare",
+    "send-audio",
+    "send-event",
+    "send-video",
+    "start-broadcasting",
+    "start-frame-recording",
+    "start-recording",
+    "start-transcription",
+    "stop-broadcasting",
+    "stop-frame-recording",
+    "stop-recording",
+    "stop-transcription",
+    "update-call",
+    "update-call-member",
+    "update-call-member-role",
+    "update-call-permissions",
+    "update-call-settings",
+)
+
+#: Top-level keys of CallSettingsRequest.
+SETTINGS_KEYS: frozenset[str] = frozenset(
+    {
+        "audio",
+        "backstage",
+        "broadcasting",
+        "encryption",
+        "frame_recording",
+        "geofencing",
+        "individual_recording",
+        "ingress",
+        "limits",
+        "raw_recording",
+        "recording",
+        "ring",
+        "screensharing",
+        "session",
+        "thumbnails",
+        "transcription",
+        "video",
+    }
+)
+
+NOTIFICATION_EVENTS: tuple[str, ...] = (
+    "call_live_started",
+    "call_missed",
+    "call_notification",
+    "call_ring",
+    "session_started",
+)
+
+
+def _layout() -> Json:
+    return {"name": "spotlight", "external_app_url": "", "external_css_url": ""}
+
+
+def _resolution(width: int, height: int, bitrate: int) -> Json:
+    return {"width": width, "height": height, "bitrate": bitrate}
+
+
+def _settings(
+    *,
+    backstage: bool,
+    default_device: str,
+    mic_default_on: bool,
+    audio_access_request: bool,
+    video_enabled: bool,
+    resolution: Json,
+    screenshare: bool,
+    screenshare_access_request: bool,
+    ring_ms: int,
+) -> Json:
+    return {
+        "audio": {
+            "access_request_enabled": audio_access_request,
+            "opus_dtx_enabled": True,
+            "redundant_coding_enabled": True,
+            "mic_default_on": mic_default_on,
+            "speaker_default_on": True,
+            "default_device": default_device,
+            "hifi_audio_enabled": False,
+            "noise_cancellation": {"mode": "available"},
+        },
+        "backstage": {"enabled": backstage, "join_ahead_time_seconds": 0},
+        "broadcasting": {
+            "enabled": True,
+            "hls": {
+                "auto_on": False,
+                "enabled": True,
+                "quality_tracks": ["720p"],
+                "layout": _layout(),
+            },
+            "rtmp": {"enabled": False, "quality": "720p", "layout": _layout()},
+        },
+        "encryption": {"mode": "disabled"},
+        "frame_recording": {"mode": "available", "capture_interval_in_seconds": 3},
+        "geofencing": {"names": []},
+        "individual_recording": {"mode": "available"},
+        "ingress": {"enabled": False},
+        "limits": {"max_participants_exclude_roles": []},
+        "raw_recording": {"mode": "available", "audio_only": False},
+        "recording": {
+            "audio_only": False,
+            "mode": "available",
+            "quality": "720p",
+            "layout": _layout(),
+        },
+        "ring": {
+            "incoming_call_timeout_ms": ring_ms,
+            "auto_cancel_timeout_ms": ring_ms,
+            "missed_call_timeout_ms": ring_ms,
+        },
+        "screensharing": {
+            "enabled": screenshare,
+            "access_request_enabled": screenshare_access_request,
+        },
+        "session": {"inactivity_timeout_seconds": 30},
+        "thumbnails": {"enabled": True},
+        "transcription": {
+            "mode": "available",
+            "closed_caption_mode": "available",
+            "language": "auto",
+        },
+        "video": {
+            "enabled": video_enabled,
+            "access_request_enabled": True,
+            "target_resolution": resolution,
+            "camera_default_on": video_enabled,
+            "camera_facing": "front",
+        },
+    }
+
+
+# The documentation gives ring timeouts of 0 for audio_room and livestream, but the spec's
+# RingSettingsRequest allows only 5000..180000, so those two use the minimum, 5000.
+_RING_CLAMPED = 5000
+
+_SETTINGS: dict[str, Json] = {
+    "default": _settings(
+        backstage=False,
+        default_device="earpiece",
+        mic_default_on=True,
+        audio_access_request=True,
+        video_enabled=True,
+        resolution=_resolution(2560, 1440, 5_000_000),
+        screenshare=True,
+        screenshare_access_request=True,
+        ring_ms=15000,
+    ),
+    "audio_room": _settings(
+        backstage=True,
+        default_device="speaker",
+        mic_default_on=False,
+        audio_access_request=True,
+        video_enabled=False,
+        # "n/a" in the docs; a valid resolution is required by the response schema.
+        resolution=_resolution(1920, 1080, 3_000_000),
+        screenshare=False,
+        screenshare_access_request=False,
+        ring_ms=_RING_CLAMPED,
+    ),
+    "livestream": _settings(
+        backstage=True,
+        default_device="speaker",
+        mic_default_on=False,
+        audio_access_request=False,
+        video_enabled=True,
+        resolution=_resolution(1920, 1080, 3_000_000),
+        screenshare=True,
+        screenshare_access_request=False,
+        ring_ms=_RING_CLAMPED,
+    ),
+    "development": _settings(
+        backstage=False,
+        default_device="earpiece",
+        mic_default_on=True,
+        audio_access_request=True,
+        video_enabled=True,
+        resolution=_resolution(1920, 1080, 3_000_000),
+        screenshare=True,
+        screenshare_access_request=True,
+        ring_ms=15000,
+    ),
+}
+
+
+def _notification_settings() -> Json:
+    # Stream does not document defaults; everything is switched on with empty payloads, which
+    # is what a freshly created app shows in the dashboard.
+    def event() -> Json:
+        return {"enabled": True, "apns": {"title": "", "body": ""}, "fcm": {}}
+
+    body: Json = {"enabled": True}
+    for name in NOTIFICATION_EVENTS:
+        body[name] = event()
+    return body
+
+
+def _owner(*ids: str) -> list[str]:
+    return [f"{i}-owner" for i in ids]
+
+
+_DEFAULT_USER = [
+    "create-call",
+    "create-call-reaction",
+    "end-call",
+    "join-call",
+    "join-ended-call",
+    "list-recordings",
+    "read-call",
+    "remove-call-member",
+    "screenshare",
+    "send-audio",
+    "send-event",
+    "send-video",
+    "start-broadcasting",
+    "start-recording",
+    "start-transcription",
+    "stop-broadcasting",
+    "stop-recording",
+    "stop-transcription",
+    "update-call-member",
+    *_owner(
+        "block-user",
+        "mute-users",
+        "pin-call-track",
+        "update-call",
+        "update-call-permissions",
+        "update-call-settings",
+    ),
+]
+_GUEST = ["join-call", "read-call", "send-audio", "send-event", "send-video"]
+_ANONYMOUS = ["join-call", "read-call"]
+_LIVESTREAM_OWNER_IDS = (
+    "end-call",
+    "join-backstage",
+    "mute-users",
+    "pin-call-track",
+    "screenshare",
+    "send-audio",
+    "send-video",
+    "start-broadcasting",
+    "start-recording",
+    "stop-broadcasting",
+    "stop-recording",
+    "update-call",
+    "update-call-member",
+    "update-call-permissions",
+)
+# Hosts run the show on livestream and audio_room: they may join backstage and publish
+# (Stream's agent guides: "by default only host (or the owner) may join backstage").
+_HOST = [
+    "end-call",
+    "join-backstage",
+    "join-call",
+    "join-ended-call",
+    "mute-users",
+    "read-call",
+    "screenshare",
+    "send-audio",
+    "send-event",
+    "send-video",
+    "start-broadcasting",
+    "start-recording",
+    "stop-broadcasting",
+    "stop-recording",
+    "update-call",
+    "update-call-member",
+]
+_NO_VIDEO = {"send-video", "pin-call-track", "send-video-owner", "pin-call-track-owner"}
+
+
+def _grants() -> dict[str, dict[str, list[str]]]:
+    admin = list(PERMISSION_IDS)
+    livestream_user = [
+        "create-call",
+        "create-call-reaction",
+        "join-call",
+        "read-call",
+        "send-event",
+        *_owner(*_LIVESTREAM_OWNER_IDS),
+    ]
+    audio_room_user = [p for p in livestream_user if p not in _NO_VIDEO] + _owner(
+        "start-transcription", "stop-transcription", "update-call-settings"
+    )
+    return {
+        "default": {"admin": admin, "user": _DEFAULT_USER, "guest": _GUEST},
+        "livestream": {
+            "admin": admin,
+            "host": _HOST,
+            "user": livestream_user,
+            "anonymous": _ANONYMOUS,
+        },
+        "audio_room": {
+            "admin": [p for p in admin if p not in _NO_VIDEO],
+            "host": [p for p in _HOST if p not in _NO_VIDEO],
+            "user": audio_room_user,
+            "anonymous": _ANONYMOUS,
+        },
+        "development": {
+            "admin": admin,
+            "user": admin,
+            "guest": _GUEST,
+            "anonymous": _ANONYMOUS,
+        },
+    }
+
+
+BUILTIN_NAMES: tuple[str, ...] = ("audio_room", "default", "development", "livestream")
+
+
+def builtin_call_types() -> dict[str, Json]:
+    """name -> {settings, grants, notification_settings}, fresh copies for seeding."""
+    grants = _grants()
+    return {
+        name: {
+            "settings": copy.deepcopy(_SETTINGS[name]),
+            "grants": {role: sorted(set(ids)) for role, ids in grants[name].items()},
+            "notification_settings": _notification_settings(),
+        }
+        for name in BUILTIN_NAMES
+    }
+
+
+def template_settings() -> Json:
+    """Settings a new call type starts from before the request is merged in: ``default``'s."""
+    return copy.deepcopy(_SETTINGS["default"])
+
+
+def template_notification_settings() -> Json:
+    return _notification_settings()
+
+
+def template_grants() -> dict[str, list[str]]:
+    """Grants of a new call type before the request's roles replace them: ``default``'s."""
+    return {role: sorted(set(ids)) for role, ids in _grants()["default"].items()}

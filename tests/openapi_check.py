@@ -1,0 +1,79 @@
+"""Check wire bodies against Stream's OpenAPI spec (component schemas as JSON Schema).
+
+Shared by the sandbox engine and emulator tests::
+
+    from openapi_check import assert_matches             # tests/ is on sys.path under pytest
+    assert_matches("CallResponse", body)                 # required fields, types, enums
+    assert_matches("GetCallTypeResponse", body)          # ``duration`` is never required here
+    assert_matches("CallResponse", body, strict=False)   # allow fields the spec does not name
+
+OpenAPI 3.0 differs from JSON Schema in ``nullable``; it is translated. Timestamps are
+``type: number, format: date-time`` in the spec and integers in real responses; JSON Schema's
+``number`` accepts integers and ``format`` applies only to strings, so integers pass as they do
+with Stream's SDKs. ``strict`` (the default) also rejects properties a schema does not list, so
+a misspelt field is caught instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+# Same place as conftest.OPENAPI_DIR: the shared spec next to the project, never copied into it.
+OPENAPI_DIR = Path(__file__).resolve().parents[2] / "shared" / "openapi"
+SPEC_FILE = OPENAPI_DIR / "video-serverside-api.json"
+# The HTTP layer adds ``duration``; bodies produced below it never carry one.
+_NOT_REQUIRED = {"duration"}
+
+
+@functools.lru_cache(maxsize=1)
+def _spec() -> dict[str, Any]:
+    with SPEC_FILE.open(encoding="utf-8") as handle:
+        spec: dict[str, Any] = json.load(handle)
+    return spec
+
+
+def _convert(node: Any, strict: bool) -> Any:
+    if isinstance(node, list):
+        return [_convert(item, strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _convert(value, strict) for key, value in node.items()}
+    if out.pop("nullable", False) and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if "required" in out:
+        out["required"] = [r for r in out["required"] if r not in _NOT_REQUIRED]
+    if strict and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    for key in ("example", "x-stream-index", "x-stream-docs-page-id", "title", "description"):
+        if isinstance(out.get(key), (str, int)):
+            out.pop(key)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _components(strict: bool) -> dict[str, Any]:
+    schemas = copy.deepcopy(_spec()["components"]["schemas"])
+    return {"schemas": _convert(schemas, strict)}
+
+
+def validator(name: str, *, strict: bool = True) -> jsonschema.Draft202012Validator:
+    """A validator for ``#/components/schemas/<name>``."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": _components(strict)}
+    return jsonschema.Draft202012Validator(root)
+
+
+def problems(name: str, instance: Any, *, strict: bool = True) -> list[str]:
+    """Every way ``instance`` fails the schema, as ``$.json.path: message`` lines, sorted."""
+    errors = validator(name, strict=strict).iter_errors(instance)
+    return sorted(f"{e.json_path}: {e.message}" for e in errors)
+
+
+def assert_matches(name: str, instance: Any, *, strict: bool = True) -> None:
+    found = problems(name, instance, strict=strict)
+    assert not found, f"{name} does not match the OpenAPI spec:\n" + "\n".join(found[:20])
