@@ -18,7 +18,7 @@ import httpx
 # The emulator's documented development credentials are not used: the harness picks its own so
 # that it never depends on a default and never prints anything secret-looking it did not make.
 API_KEY = "bench-key"
-API_SECRET = "bench-secret-not-for-production"
+API_SECRET = "bench-only-secret-for-a-loopback-emulator"
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,15 @@ class Emulator:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("emulator did not answer /_emulator/stats within 30 s")
+
+    def cpu_seconds(self) -> float | None:
+        """user+sys CPU the emulator process has used so far (Linux /proc), or None."""
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
 
     def stats(self) -> dict[str, Any]:
         response = self._http.get("/_emulator/stats")
