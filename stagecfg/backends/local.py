@@ -1,0 +1,227 @@
+"""The ``local`` backend: the sandbox engine in-process, on one SQLite file.
+
+It speaks to :class:`~stagecfg.sandbox.Engine` with the same wire bodies the ``stream`` backend
+sends over HTTP and converts the answers with :mod:`stagecfg.wire`, so both backends agree on
+what a call type or call looks like. Engine refusals become :class:`BackendError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stagecfg import wire
+from stagecfg.backends.base import Backend
+from stagecfg.errors import BackendError, BackendFailure, ConfigError
+from stagecfg.model import (
+    KIND_CALL,
+    KIND_CALL_TYPE,
+    KIND_USER,
+    ActualState,
+    CallState,
+    CallTypeState,
+    Json,
+    UserState,
+    split_cid,
+)
+from stagecfg.sandbox import Engine, StreamAPIError
+
+#: Same batch size as Stream's limits, so the local backend exercises the same paging.
+BATCH = 100
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class LocalBackend(Backend):
+    """A sandbox file; safe to use from several threads (the engine keeps one connection each)."""
+
+    name = "local"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({self.engine.path!r})"
+
+    def describe(self) -> str:
+        return f"local sandbox {self.engine.path}"
+
+    def identity(self) -> str:
+        return f"local:{self.engine.path}"
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def _call(self, operation: str, kind: str, name: str, action: Callable[[], Json]) -> Json:
+        try:
+            return action()
+        except StreamAPIError as exc:
+            raise BackendError(
+                exc.message,
+                operation=operation,
+                kind=kind,
+                name=name,
+                failure=BackendFailure(status=exc.status, code=exc.code, message=exc.message),
+            ) from None
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def read(
+        self,
+        *,
+        cids: Collection[str] = (),
+        users: Collection[str] = (),
+        all_calls: bool = False,
+    ) -> ActualState:
+        body = self._call("read", KIND_CALL_TYPE, "*", self.engine.list_call_types)
+        call_types: dict[str, CallTypeState] = {
+            name: wire.call_type_from_wire(ct) for name, ct in body["call_types"].items()
+        }
+        calls: dict[str, CallState] = {}
+        if all_calls:
+            calls.update((c.cid, c) for c in self.query_calls({}))
+        else:
+            for chunk in _chunks(sorted(set(cids))):
+                calls.update((c.cid, c) for c in self.query_calls({"cid": {"$in": chunk}}))
+        found: dict[str, UserState] = {}
+        for chunk in _chunks(sorted(set(users))):
+            request = {"filter_conditions": {"id": {"$in": chunk}}, "limit": BATCH}
+            result = self._call(
+                "read", KIND_USER, "", functools.partial(self.engine.query_users, request)
+            )
+            found.update((u["id"], wire.user_from_wire(u)) for u in result["users"])
+        return ActualState(
+            call_types=dict(sorted(call_types.items())),
+            calls=dict(sorted(calls.items())),
+            users=dict(sorted(found.items())),
+        )
+
+    def query_calls(self, filter_conditions: Json) -> list[CallState]:
+        out: list[CallState] = []
+        request: Json = {"filter_conditions": filter_conditions, "limit": BATCH}
+        while True:
+            page = self._call(
+                "query", KIND_CALL, "", functools.partial(self.engine.query_calls, request)
+            )
+            out.extend(wire.call_from_wire(state) for state in page["calls"])
+            if not page.get("next"):
+                return out
+            request = {"filter_conditions": filter_conditions, "limit": BATCH, "next": page["next"]}
+
+    # --- call types -----------------------------------------------------------------------------
+
+    def create_call_type(self, name: str, body: Json) -> CallTypeState:
+        result = self._call(
+            "create",
+            KIND_CALL_TYPE,
+            name,
+            lambda: self.engine.create_call_type({**body, "name": name}),
+        )
+        return wire.call_type_from_wire(result)
+
+    def update_call_type(self, name: str, body: Json) -> CallTypeState:
+        result = self._call(
+            "update", KIND_CALL_TYPE, name, lambda: self.engine.update_call_type(name, body)
+        )
+        return wire.call_type_from_wire(result)
+
+    def delete_call_type(self, name: str) -> None:
+        self._call("delete", KIND_CALL_TYPE, name, lambda: self.engine.delete_call_type(name))
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def _get_call(self, cid: str, operation: str) -> CallState:
+        call_type, call_id = split_cid(cid)
+        body = self._call(
+            operation, KIND_CALL, cid, lambda: self.engine.get_call(call_type, call_id)
+        )
+        return wire.call_from_wire(body)
+
+    def create_call(self, cid: str, data: Json) -> CallState:
+        call_type, call_id = split_cid(cid)
+        body = self._call(
+            "create",
+            KIND_CALL,
+            cid,
+            lambda: self.engine.get_or_create_call(call_type, call_id, {"data": data}),
+        )
+        return wire.call_from_wire(body)
+
+    def update_call(self, cid: str, body: Json) -> CallState:
+        call_type, call_id = split_cid(cid)
+        result = self._call(
+            "update", KIND_CALL, cid, lambda: self.engine.update_call(call_type, call_id, body)
+        )
+        return wire.call_from_wire(result)
+
+    def delete_call(self, cid: str) -> None:
+        call_type, call_id = split_cid(cid)
+        self._call(
+            "delete",
+            KIND_CALL,
+            cid,
+            lambda: self.engine.delete_call(call_type, call_id, {"hard": False}),
+        )
+
+    def go_live(self, cid: str, options: Json) -> CallState:
+        call_type, call_id = split_cid(cid)
+        self._call(
+            "go_live", KIND_CALL, cid, lambda: self.engine.go_live(call_type, call_id, options)
+        )
+        # GoLive answers with the call but not its members; read both back.
+        return self._get_call(cid, "go_live")
+
+    def stop_live(self, cid: str, options: Json) -> CallState:
+        call_type, call_id = split_cid(cid)
+        self._call(
+            "stop_live", KIND_CALL, cid, lambda: self.engine.stop_live(call_type, call_id, options)
+        )
+        return self._get_call(cid, "stop_live")
+
+    # --- users and members ----------------------------------------------------------------------
+
+    def upsert_users(self, users: Mapping[str, Json]) -> None:
+        for chunk in _chunks(sorted(users)):
+            body = {"users": {uid: {**users[uid], "id": uid} for uid in chunk}}
+            name = ",".join(chunk) if len(chunk) <= 3 else ""
+            self._call("upsert", KIND_USER, name, functools.partial(self.engine.upsert_users, body))
+
+    def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
+        call_type, call_id = split_cid(cid)
+        updates = list(update)
+        removals = sorted(remove)
+        rounds = max(1, -(-len(updates) // BATCH), -(-len(removals) // BATCH))
+        for i in range(rounds):
+            body: Json = {
+                "update_members": updates[i * BATCH : (i + 1) * BATCH],
+                "remove_members": removals[i * BATCH : (i + 1) * BATCH],
+            }
+            self._call(
+                "update-members",
+                KIND_CALL,
+                cid,
+                functools.partial(self.engine.update_call_members, call_type, call_id, body),
+            )
+
+
+def open_backend(*, sandbox_path: str | None = None, **_ignored: Any) -> LocalBackend:
+    """The sandbox at ``sandbox_path`` (created, with its parent directory, if missing)."""
+    if not sandbox_path:
+        raise ConfigError("the local backend needs a sandbox path (--sandbox or STAGECFG_SANDBOX)")
+    path = Path(sandbox_path).expanduser().absolute()
+    if path.is_dir():
+        raise ConfigError(f"sandbox path {path} is a directory; give a file such as {path}/app.db")
+    try:
+        engine = Engine(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot open sandbox {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # sqlite3.DatabaseError: not a database, locked beyond timeout
+        raise ConfigError(f"cannot open sandbox {path}: {exc}") from None
+    return LocalBackend(engine)
