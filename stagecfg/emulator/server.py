@@ -49,7 +49,9 @@ def check_host(host: str, *, allow_remote: bool = False) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then, and without
+    # it Nagle's algorithm plus delayed ACKs add ~40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -125,6 +127,7 @@ class EmulatorHandle:
     """A running emulator: its URL, credentials and a way to stop it."""
 
     url: str
+    sandbox_path: str
     api_key: str
     api_secret: str
     server: uvicorn.Server
@@ -199,6 +202,7 @@ def run_in_thread(
         time.sleep(0.005)
     return EmulatorHandle(
         url=url_of(sock),
+        sandbox_path=os.fspath(sandbox_path),
         api_key=api_key,
         api_secret=api_secret,
         server=server,
