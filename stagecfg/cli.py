@@ -271,6 +271,231 @@ def access(
     click.echo(text, nl=False)
 
 
+def _echo_warnings(warnings: list[Any]) -> None:
+    for problem in warnings:
+        click.echo(problem.render(), err=True)
+
+
+def _color() -> bool:
+    from stagecfg.render import use_color
+
+    return use_color(sys.stdout.isatty(), os.environ)
+
+
+_FORMATS = ["text", "json", "markdown", "github"]
+
+
+@cli.command("plan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Save the plan for `apply --plan FILE`."
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Plan only this object: calltype:NAME, a cid or user:ID (repeatable).",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
+@click.option("--prune", is_flag=True, help="Also delete what the manifests no longer declare.")
+@click.option(
+    "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
+)
+@backend_options
+def plan_command(
+    paths: tuple[str, ...],
+    out: str | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    fmt: str,
+    prune: bool,
+    project: str | None,
+    **options: Any,
+) -> None:
+    """Show what apply would change, without changing anything."""
+    from stagecfg import render, safety, savedplan
+    from stagecfg.apply import read_state
+    from stagecfg.backends import open_backend
+    from stagecfg.errors import EXIT_CHANGES
+    from stagecfg.plan import make_plan
+    from stagecfg.validation import load_desired
+
+    desired, warnings = load_desired(list(paths), project=project)
+    _echo_warnings(warnings)
+    name, settings = backend_settings(options)
+    backend = open_backend(name, **settings)
+    try:
+        actual = read_state(backend, desired, prune=prune)
+        safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
+        plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
+        description = backend.describe()
+        if out:
+            saved = savedplan.SavedPlan(
+                plan=plan,
+                digest=desired.digest,
+                sources=tuple(paths),
+                identity=backend.identity(),
+                backend=description,
+                files=desired.sources,
+            )
+            savedplan.write(out, saved)
+    finally:
+        backend.close()
+    click.echo(render.render(plan, fmt, backend=description, color=_color()), nl=False)
+    if detailed_exitcode and not plan.empty:
+        raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+@cli.command("apply")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="Apply a plan saved by `plan --out` (after checking it is still valid).",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask; required without a terminal.")
+@click.option("--prune", is_flag=True, help="Also delete what the manifests no longer declare.")
+@click.option("--force", is_flag=True, help="Allow more deletes than the safety threshold.")
+@click.option(
+    "--allow-disruptive", is_flag=True, help="Allow stop-live and deleting call types in use."
+)
+@click.option(
+    "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Apply only this object: calltype:NAME, a cid or user:ID (repeatable).",
+)
+@backend_options
+def apply_command(
+    paths: tuple[str, ...],
+    plan_file: str | None,
+    auto_approve: bool,
+    prune: bool,
+    force: bool,
+    allow_disruptive: bool,
+    project: str | None,
+    targets: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """Make the backend match the manifests (or a saved plan), then check that it does."""
+    from stagecfg import safety, savedplan
+    from stagecfg.apply import ApplyInterrupted, check_converged, execute, read_state
+    from stagecfg.backends import open_backend
+    from stagecfg.errors import ApplyFailed, UsageError
+    from stagecfg.plan import fingerprints_of, make_plan
+    from stagecfg.render import change_title, render_text
+    from stagecfg.validation import load_desired
+
+    if plan_file and paths:
+        raise UsageError("give manifest PATHs or --plan FILE, not both")
+    if not plan_file and not paths:
+        raise UsageError("give manifest PATHs to apply, or --plan FILE (from `plan --out`)")
+    if plan_file and (prune or targets or project):
+        raise UsageError(
+            "--prune, --target and --project are recorded in the saved plan; "
+            "make a new plan to change them"
+        )
+    name, settings = backend_settings(options)
+    parallelism = int(settings["parallelism"])
+    backend = open_backend(name, **settings)
+    try:
+        if plan_file:
+            saved = savedplan.read(plan_file)
+            desired, warnings = load_desired(list(saved.sources), project=saved.plan.project)
+            _echo_warnings(warnings)
+            actual = read_state(backend, desired, prune=saved.plan.prune)
+            savedplan.verify(
+                saved,
+                digest=desired.digest,
+                identity=backend.identity(),
+                fingerprints=fingerprints_of(desired, actual),
+            )
+            plan = saved.plan
+        else:
+            desired, warnings = load_desired(list(paths), project=project)
+            _echo_warnings(warnings)
+            actual = read_state(backend, desired, prune=prune)
+            safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
+            plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
+        description = backend.describe()
+        click.echo(render_text(plan, backend=description, color=_color()), nl=False)
+        if plan.empty:
+            return
+        safety.check_plan(plan, force=force, allow_disruptive=allow_disruptive)
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "not applying without confirmation: stdin is not a terminal; review the "
+                    "plan above and pass --auto-approve"
+                )
+            if not click.confirm("Apply these changes?", default=False):
+                raise StagecfgError("apply cancelled; nothing was changed")
+
+        show_progress = sys.stderr.isatty()
+
+        def progress(done: int, total: int, change: Any) -> None:
+            if show_progress:
+                click.echo(f"[{done}/{total}] {change_title(change)}", err=True)
+
+        report = execute(plan, backend, parallelism=parallelism, progress=progress)
+        if report.interrupted:
+            click.echo(report.render(), nl=False)
+            raise ApplyInterrupted("apply interrupted; run apply again to converge")
+        if not report.ok:
+            click.echo(report.render(), nl=False)
+            raise ApplyFailed(
+                f"{len(report.failed)} of {len(plan.changes)} changes failed; "
+                "run apply again to converge"
+            )
+        after = read_state(backend, desired, prune=plan.prune)
+        check_converged(
+            make_plan(desired, after, prune=plan.prune, targets=plan.targets, project=plan.project)
+        )
+        click.echo(f"Apply complete: {len(report.succeeded)} changes applied.")
+    finally:
+        backend.close()
+
+
+@cli.command("export")
+@click.option("--include-builtin", is_flag=True, help="Export the built-in call types too.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--project", help="Export only this project's calls and name it in the manifest.")
+@backend_options
+def export_command(
+    include_builtin: bool, out: str | None, project: str | None, **options: Any
+) -> None:
+    """Write the backend's call types and calls as a manifest."""
+    import dataclasses
+
+    from stagecfg import export
+    from stagecfg.backends import open_backend
+    from stagecfg.savedplan import write_text_atomic
+
+    name, settings = backend_settings(options)
+    backend = open_backend(name, **settings)
+    try:
+        actual = backend.read(all_calls=True)
+        users = export.users_of(actual, project=project)
+        if users:
+            actual = dataclasses.replace(actual, users=backend.read(users=users).users)
+    finally:
+        backend.close()
+    text = export.dump_manifest(
+        export.export_manifest(actual, include_builtin=include_builtin, project=project)
+    )
+    if out:
+        write_text_atomic(out, text, mode=0o644)
+    else:
+        click.echo(text, nl=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary: known errors exit 1, Ctrl-C 130, bugs 3."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -392,6 +392,11 @@ def _user_change(spec: UserSpec, state: UserState | None) -> Change | None:
         declared["name"] = spec.name
     if spec.custom is not None:
         declared["custom"] = spec.custom
+    # image and teams are newer UserSpec fields; compared only once UserState carries them.
+    for extra in ("image", "teams"):
+        value = getattr(spec, extra, None)
+        if value is not None:
+            declared[extra] = value
     if state is None:
         new: Json = {"id": spec.id, **declared}
         fields = [FieldChange(k, None, v) for k, v in sorted(declared.items())]
@@ -399,17 +404,21 @@ def _user_change(spec: UserSpec, state: UserState | None) -> Change | None:
             KIND_USER, spec.id, ACTION_CREATE, STAGE_USERS, new, tuple(fields), spec.location
         )
     current: Json = {"role": state.role, "name": state.name, "custom": dict(state.custom)}
+    for extra in ("image", "teams"):
+        if hasattr(state, extra):
+            current[extra] = getattr(state, extra)
     fields = [
         FieldChange(key, current[key], value)
         for key, value in sorted(declared.items())
-        if _differs(value, current[key])
+        if key in current and _differs(value, current[key])
     ]
     if not fields:
         return None
     # UpdateUsers replaces the whole user, so undeclared fields are sent as they are now.
     body: Json = {"id": spec.id, "role": state.role, "custom": dict(state.custom)}
-    if state.name is not None:
-        body["name"] = state.name
+    for key in ("name", "image", "teams"):
+        if current.get(key) is not None:
+            body[key] = current[key]
     body.update(declared)
     return Change(
         KIND_USER, spec.id, ACTION_UPDATE, STAGE_USERS, body, tuple(fields), spec.location
@@ -666,6 +675,20 @@ def _call_update(
         )
     if spec.live is True and state.backstage:
         changes.append(_go_live(spec))
+    elif (
+        spec.live is False
+        and not state.backstage
+        and not _backstage_enabled(_deep_merge(state.settings, spec.settings_override or {}))
+    ):
+        notes.append(
+            Note(
+                KIND_CALL,
+                spec.cid,
+                "live: false, but backstage is disabled for this call, so it cannot wait in "
+                "backstage; no stop-live is planned",
+                spec.location,
+            )
+        )
     elif spec.live is False and not state.backstage:
         changes.append(
             Change(

@@ -11,7 +11,7 @@ A disruptive change gets a ``!`` line with its reason. Colour (ANSI) only when t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stagecfg.errors import Location
@@ -54,6 +54,11 @@ _COLOURS = {
 _RED = "31"
 
 MAX_VALUE_CHARS = 80
+
+
+def use_color(isatty: bool, environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    return isatty and "NO_COLOR" not in environ
 
 
 def _paint(text: str, code: str, color: bool) -> str:

@@ -1,0 +1,231 @@
+"""Run a plan through a backend: stage by stage, bounded parallelism, stop on the first failure.
+
+Apply executes exactly the plan's changes (it never re-plans). Within a stage up to
+``parallelism`` changes are in flight at once; once one fails, or Ctrl-C arrives, no new change
+starts, the ones in flight finish, and the report lists what succeeded, what failed and what never
+started. Every change is idempotent against a re-read state, so re-running apply converges.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from stagecfg.backends.base import Backend
+from stagecfg.errors import EXIT_INTERRUPTED, ApplyFailed, BackendError
+from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER, ActualState, DesiredState, Json
+from stagecfg.plan import (
+    ACTION_CREATE,
+    ACTION_DELETE,
+    ACTION_GO_LIVE,
+    ACTION_STOP_LIVE,
+    ACTION_UPDATE,
+    MEMBERS_PER_REQUEST,
+    Change,
+    Plan,
+)
+from stagecfg.render import change_title, format_value
+
+#: ``progress(done, total, change)`` after each finished change.
+Progress = Callable[[int, int, Change], None]
+
+
+class ApplyInterrupted(ApplyFailed):
+    """Ctrl-C during apply: the report was printed; exit 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+@dataclass(frozen=True)
+class Failure:
+    change: Change
+    message: str
+    code: int | None = None
+    status: int | None = None
+
+
+@dataclass
+class ApplyReport:
+    """What happened to each change of the plan."""
+
+    succeeded: list[Change] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    not_started: list[Change] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.not_started and not self.interrupted
+
+    def render(self) -> str:
+        """A short account for the terminal; names operation, kind, object and Stream's code."""
+        total = len(self.succeeded) + len(self.failed) + len(self.not_started)
+        lines = [
+            f"Applied {len(self.succeeded)} of {total} changes; {len(self.failed)} failed, "
+            f"{len(self.not_started)} not started."
+        ]
+        for failure in self.failed:
+            c = failure.change
+            code = ""
+            if failure.code is not None:
+                code = f" (Stream code {failure.code}"
+                code += f", HTTP {failure.status})" if failure.status else ")"
+            lines.append(f"  failed: {c.action} {c.kind} {c.name}: {failure.message}{code}")
+        for change in self.succeeded:
+            lines.append(f"  done:   {change_title(change)}")
+        if not self.ok:
+            if self.interrupted:
+                lines.append("Interrupted: no new changes were started after Ctrl-C.")
+            lines.append(
+                "Nothing else was changed. Fix the cause and run apply again: it re-reads the "
+                "backend and converges."
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _chunks(items: list[Json], size: int) -> Iterable[list[Json]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _members(backend: Backend, cid: str, update: list[Json], remove: list[str]) -> None:
+    # Stream takes at most 100 of each per request.
+    updates = list(_chunks(update, MEMBERS_PER_REQUEST))
+    removes = [
+        remove[i : i + MEMBERS_PER_REQUEST] for i in range(0, len(remove), MEMBERS_PER_REQUEST)
+    ]
+    for i in range(max(len(updates), len(removes))):
+        backend.update_members(
+            cid, updates[i] if i < len(updates) else [], removes[i] if i < len(removes) else []
+        )
+
+
+def run_change(backend: Backend, change: Change) -> None:
+    """Send one change's request(s) to the backend."""
+    kind, action, name, body = change.kind, change.action, change.name, change.body
+    if kind == KIND_USER and action in (ACTION_CREATE, ACTION_UPDATE):
+        backend.upsert_users({name: body})
+    elif kind == KIND_CALL_TYPE and action == ACTION_CREATE:
+        backend.create_call_type(name, body)
+    elif kind == KIND_CALL_TYPE and action == ACTION_UPDATE:
+        backend.update_call_type(name, body)
+    elif kind == KIND_CALL_TYPE and action == ACTION_DELETE:
+        backend.delete_call_type(name)
+    elif kind == KIND_CALL and action == ACTION_CREATE:
+        members = list(body.get("members") or [])
+        data = dict(body)
+        if len(members) > MEMBERS_PER_REQUEST:
+            data["members"] = members[:MEMBERS_PER_REQUEST]
+        backend.create_call(name, data)
+        if len(members) > MEMBERS_PER_REQUEST:
+            _members(backend, name, members[MEMBERS_PER_REQUEST:], [])
+    elif kind == KIND_CALL and action == ACTION_UPDATE:
+        if body.get("update_call"):
+            backend.update_call(name, body["update_call"])
+        part = body.get("update_call_members") or {}
+        if part:
+            _members(
+                backend,
+                name,
+                list(part.get("update_members") or []),
+                list(part.get("remove_members") or []),
+            )
+    elif kind == KIND_CALL and action == ACTION_DELETE:
+        backend.delete_call(name)
+    elif kind == KIND_CALL and action == ACTION_GO_LIVE:
+        backend.go_live(name, body)
+    elif kind == KIND_CALL and action == ACTION_STOP_LIVE:
+        backend.stop_live(name, body)
+    else:
+        raise ValueError(f"unknown change {action} {kind}")
+
+
+def _failure(change: Change, exc: BaseException) -> Failure:
+    if isinstance(exc, BackendError):
+        f = exc.failure
+        return Failure(change, f.message or str(exc), f.code, f.status)
+    # Not a backend refusal: most likely a bug, but the report must still name the change.
+    return Failure(change, f"{type(exc).__name__}: {exc}")
+
+
+def execute(
+    plan: Plan,
+    backend: Backend,
+    *,
+    parallelism: int = 8,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Apply ``plan`` in stage order; never raises for a failed change (see the report)."""
+    report = ApplyReport()
+    total = len(plan.changes)
+    stages = [list(g) for _, g in itertools.groupby(plan.changes, key=lambda c: c.stage)]
+    stopped = False
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for stage in stages:
+            if stopped:
+                report.not_started += stage
+                continue
+            queue = list(reversed(stage))
+            running: dict[Future[None], Change] = {}
+            try:
+                while queue or running:
+                    while queue and not stopped and len(running) < parallelism:
+                        change = queue.pop()
+                        running[pool.submit(run_change, backend, change)] = change
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: running[f].name):
+                        change = running.pop(future)
+                        exc = future.exception()
+                        if exc is None:
+                            report.succeeded.append(change)
+                        else:
+                            report.failed.append(_failure(change, exc))
+                            stopped = True
+                        if progress is not None:
+                            progress(len(report.succeeded) + len(report.failed), total, change)
+            except KeyboardInterrupt:
+                stopped = True
+                report.interrupted = True
+                # Let in-flight requests finish: each either happened or did not.
+                for future, change in running.items():
+                    exc = future.exception()
+                    if exc is None:
+                        report.succeeded.append(change)
+                    else:
+                        report.failed.append(_failure(change, exc))
+                running.clear()
+            report.not_started += list(reversed(queue))
+    return report
+
+
+def read_state(backend: Backend, desired: DesiredState, *, prune: bool = False) -> ActualState:
+    """Every call type, the declared calls and users; with ``prune`` every call."""
+    return backend.read(cids=sorted(desired.calls), users=sorted(desired.users), all_calls=prune)
+
+
+def check_converged(after: Plan) -> None:
+    """Raise ApplyFailed when a re-plan after a successful apply still finds changes.
+
+    Terraform calls this an inconsistent result after apply: the backend did not take some field
+    as given (e.g. it clamps or ignores a value). Each such field is named.
+    """
+    if after.empty:
+        return
+    lines = []
+    for change in after.changes:
+        if change.fields:
+            lines += [
+                f"  {change.kind} {change.name}: {fc.path} is {format_value(fc.before)}, "
+                f"manifest says {format_value(fc.after)}"
+                for fc in change.fields
+            ]
+        else:
+            lines.append(f"  {change.kind} {change.name}: still needs {change.action}")
+    raise ApplyFailed(
+        "inconsistent result after apply: the backend did not take these as given:\n"
+        + "\n".join(lines)
+    )

@@ -1,0 +1,145 @@
+"""Saved plans: ``plan --out FILE`` writes one, ``apply --plan FILE`` trusts it only if unchanged.
+
+A saved plan records what was reviewed: the changes with their request bodies, the manifests'
+digest and paths, the backend identity (never a secret), the plan's options and the fingerprint
+of every object read. :func:`verify` refuses it when any of those no longer hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stagecfg.errors import PlanRefused, UsageError
+from stagecfg.plan import ABSENT, Plan
+
+SAVED_FORMAT_VERSION = 1
+KIND = "stagecfg-saved-plan"
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: Plan
+    digest: str
+    sources: tuple[str, ...]
+    identity: str
+    backend: str  # backend.describe() at plan time, for humans
+    files: tuple[str, ...] = ()  # the manifest files those paths expanded to
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.plan.to_json()
+        return {
+            "kind": KIND,
+            "format_version": SAVED_FORMAT_VERSION,
+            "backend": {"identity": self.identity, "description": self.backend},
+            "manifests": {
+                "digest": self.digest,
+                "sources": list(self.sources),
+                "files": list(self.files),
+            },
+            "options": data["options"],
+            "managed": data["managed"],
+            "summary": data["summary"],
+            "changes": data["changes"],
+            "notes": data["notes"],
+            "fingerprints": data["fingerprints"],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SavedPlan:
+        backend = data["backend"]
+        manifests = data["manifests"]
+        return cls(
+            plan=Plan.from_json(dict(data)),
+            digest=str(manifests["digest"]),
+            sources=tuple(str(s) for s in manifests["sources"]),
+            identity=str(backend["identity"]),
+            backend=str(backend.get("description") or backend["identity"]),
+            files=tuple(str(f) for f in manifests.get("files") or ()),
+        )
+
+
+def dumps(saved: SavedPlan) -> str:
+    return json.dumps(saved.to_json(), sort_keys=True, indent=2) + "\n"
+
+
+def write(path: str, saved: SavedPlan) -> None:
+    """Write atomically (temp file in the same directory, then rename), mode 0600."""
+    write_text_atomic(path, dumps(saved), mode=0o600)
+
+
+def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
+    """Readers see the old file or the new one, never half of it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".stagecfg-plan-", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read(path: str) -> SavedPlan:
+    """Load a saved plan; a missing, foreign or damaged file is a clear one-line error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path}: no such saved plan; create one with `stagecfg plan --out`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable stagecfg saved plan ({exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise UsageError(f"{path}: not a stagecfg saved plan (made by `stagecfg plan --out`)")
+    version = data.get("format_version")
+    if version != SAVED_FORMAT_VERSION:
+        raise UsageError(
+            f"{path}: saved plan format_version {version!r} is not supported "
+            f"(this stagecfg reads {SAVED_FORMAT_VERSION}); make the plan again"
+        )
+    try:
+        return SavedPlan.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: damaged saved plan (missing or bad {exc})") from None
+
+
+def verify(
+    saved: SavedPlan, *, digest: str, identity: str, fingerprints: Mapping[str, str]
+) -> None:
+    """Refuse the saved plan when the manifests, the backend or any object read has changed."""
+    if digest != saved.digest:
+        raise PlanRefused(
+            "the manifests changed since the plan was saved "
+            f"({', '.join(saved.sources)}); run `stagecfg plan --out` again and review it"
+        )
+    if identity != saved.identity:
+        raise PlanRefused(
+            f"the saved plan was made for backend {saved.identity!r}, not {identity!r}; "
+            "apply it to the backend it was made for, or make a new plan"
+        )
+    changed = sorted(
+        key
+        for key, before in saved.plan.fingerprints.items()
+        if fingerprints.get(key, ABSENT) != before
+    )
+    if changed:
+        shown = ", ".join(changed[:10]) + (
+            f", ... ({len(changed) - 10} more)" if len(changed) > 10 else ""
+        )
+        raise PlanRefused(
+            f"{len(changed)} object{'s' if len(changed) != 1 else ''} changed on the backend "
+            f"since the plan was saved: {shown}; run `stagecfg plan --out` again and review it"
+        )
