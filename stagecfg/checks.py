@@ -126,9 +126,9 @@ def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[st
 
 
 def _check_call_type(report: _Report, path: str, cid: str, call_types: dict[str, Any]) -> None:
-    call_type = cid.partition(":")[0]
-    if call_type in call_types or call_type in BUILTIN_CALL_TYPES:
-        return
+    call_type, colon, _ = cid.partition(":")
+    if not colon or call_type in call_types or call_type in BUILTIN_CALL_TYPES:
+        return  # a malformed cid is the schema's to report
     known = sorted(set(call_types) | set(BUILTIN_CALL_TYPES))
     report.add(
         path,
@@ -158,7 +158,7 @@ def _check_live(
     now: datetime,
 ) -> None:
     live = call.get("live")
-    if "go_live" in call and not isinstance(live, bool):
+    if "go_live" in call and "live" not in call:
         report.add(
             child_path(path, "go_live"),
             "go_live options without live: they are used only when stagecfg takes the call live",

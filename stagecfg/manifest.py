@@ -37,6 +37,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 
 _TAG = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = (_TAG + "map", _TAG + "seq", _TAG + "omap")
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _OCT = re.compile(r"^0o[0-7]+$")
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
@@ -235,13 +236,26 @@ class _Builder:
             # The composer hands out the anchored node again for every alias that names it.
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                self.problem(node, path, f"more than {MAX_ALIASES:,} alias references (alias cap)")
+                self.problem(
+                    node,
+                    path,
+                    f"aliases expand to more than {MAX_ALIASES:,} references (alias cap); "
+                    "this looks like an alias bomb",
+                )
                 raise _Stop
         self.seen.add(id(node))
         if depth > MAX_DEPTH:
             self.problem(node, path, f"nesting deeper than {MAX_DEPTH} levels (depth cap)")
             raise _Stop
         self.values.setdefault(path, self.where(node))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            self.problem(
+                node,
+                path,
+                f"unsupported YAML tag '{node.tag}'",
+                suggestion="remove the tag; manifests hold plain data only",
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -265,7 +279,8 @@ class _Builder:
             ):
                 merged_from.update(self.merge_source(value_node, path, depth))
                 continue
-            key = self.key(key_node, path)
+            shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            key = self.key(key_node, child_path(path, shown))
             if key is None:
                 continue
             key_path = child_path(path, key)
@@ -491,7 +506,7 @@ def load(
     """Read one manifest file into a :class:`Document`; problems instead of exceptions."""
     file = display_path(path)
 
-    def fail(message: str, line: int = 0, col: int = 0, suggestion: str | None = None) -> Problem:
+    def fail(message: str, line: int = 1, col: int = 1, suggestion: str | None = None) -> Problem:
         return Problem(Location(file, line, col), "$", message, suggestion=suggestion)
 
     try:

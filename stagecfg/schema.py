@@ -108,7 +108,12 @@ def _error_problems(error: ValidationError, doc: Document) -> list[Problem]:
             "array": "a list",
         }
         want = names.get(str(expected), str(expected))
-        return [at(path, f"expected {want}, found {type_name(value)} {_shown(value)}")]
+        found = type_name(value)
+        if value is None:
+            found = "null (an empty value)"
+        elif not isinstance(value, (dict, list)):
+            found += f" {_shown(value)}"
+        return [at(path, f"expected {want}, found {found}")]
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = schema.get(keyword)
         word = "below the minimum" if "inimum" in str(keyword) else "above the maximum"
