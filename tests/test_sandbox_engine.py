@@ -635,3 +635,143 @@ def test_query_calls_by_many_cids_is_one_page(engine: Engine) -> None:
     assert len(result["calls"]) == 100 and "next" not in result
     result = engine.query_calls({"filter_conditions": {"cid": {"$in": wanted}}, "limit": 100})
     assert len(result["calls"]) == 100 and "next" in result
+
+
+# --- client-side join (grants decide) ----------------------------------------------------------
+
+
+@pytest.fixture
+def stage(engine: Engine) -> Engine:
+    """A livestream created by alice, with carol as host; bob is a plain user, root an admin."""
+    engine.upsert_users(
+        {"users": {"carol": {"id": "carol"}, "root": {"id": "root", "role": "admin"}}}
+    )
+    make_call(
+        engine,
+        starts_at=(T0 + timedelta(hours=1)).isoformat(),
+        members=[{"user_id": "carol", "role": "host"}],
+        settings_override={"backstage": {"join_ahead_time_seconds": 600}},
+    )
+    return engine
+
+
+def join(engine: Engine, user: str, cid: str = "livestream:show", **body: Any) -> dict[str, Any]:
+    call_type, call_id = cid.split(":")
+    return engine.join_call(call_type, call_id, user_id=user, body=body)
+
+
+def refused(engine: Engine, user: str, cid: str = "livestream:show") -> str:
+    with pytest.raises(StreamAPIError) as excinfo:
+        join(engine, user, cid)
+    status, code, message = api_error(excinfo)
+    assert (status, code) == (403, 17)
+    return message
+
+
+def participants(engine: Engine, cid: str = "livestream:show") -> list[tuple[str, str]]:
+    call_type, call_id = cid.split(":")
+    session = engine.get_call(call_type, call_id)["call"].get("session") or {}
+    return [(p["user"]["id"], p["role"]) for p in session.get("participants", [])]
+
+
+def test_backstage_admits_only_backstage_grants(stage: Engine, clock: Clock) -> None:
+    message = refused(stage, "bob")
+    assert message == (
+        'JoinCall failed with error: "call is not live: user bob with roles [user]'
+        ' lacks join-backstage"'
+    )
+    owner = join(stage, "alice")  # join-backstage-owner, as the creator
+    assert owner["created"] is False
+    assert_matches("CallResponse", owner["call"])
+    assert "join-backstage" in owner["own_capabilities"]
+    join(stage, "carol")  # member role host holds join-backstage
+    join(stage, "root")  # app role admin holds join-backstage
+    assert participants(stage) == [("alice", "user"), ("carol", "host"), ("root", "admin")]
+    first = stage.get_call("livestream", "show")["call"]["session"]["participants"][0]
+    assert first["joined_at"] == timestamps.to_nanos(clock.now)
+    counts = stage.get_call("livestream", "show")["call"]["session"]["participants_count_by_role"]
+    assert counts == {"admin": 1, "host": 1, "user": 1}
+
+
+def test_join_ahead_window_opens_for_join_call(stage: Engine, clock: Clock) -> None:
+    clock.advance(minutes=49, seconds=59)  # starts_at - 600 s is 50 minutes after T0
+    refused(stage, "bob")
+    clock.advance(seconds=1)
+    result = join(stage, "bob")
+    assert "join-call" in result["own_capabilities"]
+    assert "join-backstage" not in result["own_capabilities"]
+    assert stage.get_call("livestream", "show")["call"]["backstage"] is True
+
+
+def test_no_join_ahead_without_starts_at_or_window(engine: Engine, clock: Clock) -> None:
+    make_call(
+        engine, "livestream:a", settings_override={"backstage": {"join_ahead_time_seconds": 600}}
+    )
+    make_call(engine, "livestream:b", starts_at=T0.isoformat())
+    clock.advance(hours=2)
+    refused(engine, "bob", "livestream:a")
+    refused(engine, "bob", "livestream:b")
+
+
+def test_live_admits_join_call_and_stop_live_removes_viewers(stage: Engine) -> None:
+    join(stage, "alice")
+    join(stage, "carol")
+    stage.go_live("livestream", "show", {})
+    viewer = join(stage, "bob")
+    capabilities = viewer["own_capabilities"]
+    assert {"join-call", "read-call", "create-reaction"} <= set(capabilities)
+    assert not {"join-backstage", "send-video", "send-audio"} & set(capabilities)
+    assert ("bob", "user") in participants(stage)
+    assert (
+        stage.query_calls({"filter_conditions": {"ongoing": True}})["calls"][0]["call"]["cid"]
+        == "livestream:show"
+    )
+    stage.stop_live("livestream", "show", {})
+    assert participants(stage) == [("alice", "user"), ("carol", "host")]
+    refused(stage, "bob")
+
+
+def test_ended_call_admits_only_join_ended_call(engine: Engine) -> None:
+    make_call(engine, "livestream:old")
+    make_call(engine, "default:old")
+    engine.go_live("livestream", "old", {})
+    engine.mark_ended("livestream", "old")
+    engine.mark_ended("default", "old")
+    message = refused(engine, "bob", "livestream:old")
+    assert "lacks join-ended-call" in message
+    join(engine, "bob", "default:old")  # default's user role holds join-ended-call
+
+
+def test_join_uses_current_grants(stage: Engine) -> None:
+    join(stage, "carol")
+    stage.update_call_type("livestream", {"grants": {"host": []}})
+    refused(stage, "carol")
+    refused(stage, "bob")
+    user_grants = stage.get_call_type("livestream")["grants"]["user"]
+    stage.update_call_type("livestream", {"grants": {"user": [*user_grants, "join-backstage"]}})
+    join(stage, "bob")
+    join(stage, "carol")
+
+
+def test_join_deleted_or_missing_call(stage: Engine) -> None:
+    stage.delete_call("livestream", "show", {})
+    with pytest.raises(StreamAPIError) as excinfo:
+        join(stage, "alice")
+    assert api_error(excinfo)[:2] == (404, 16)
+
+
+def test_join_with_create(engine: Engine) -> None:
+    result = join(engine, "bob", "default:fresh", create=True, data={"custom": {"x": 1}})
+    assert result["created"] is True
+    assert result["call"]["created_by"]["id"] == "bob"
+    assert result["call"]["custom"] == {"x": 1}
+    engine.upsert_users({"users": {"gus": {"id": "gus", "role": "guest"}}})
+    with pytest.raises(StreamAPIError) as excinfo:
+        join(engine, "gus", "default:other", create=True)
+    assert api_error(excinfo)[:2] == (403, 17)
+
+
+def test_unknown_user_joins_as_plain_user(engine: Engine) -> None:
+    make_call(engine, "default:open")
+    join(engine, "newcomer", "default:open")
+    assert participants(engine, "default:open") == [("newcomer", "user")]

@@ -1005,27 +1005,42 @@ class Engine:
                 "migrating_from_list",
             },
         )
+        if not isinstance(user_id, str) or not user_id:
+            raise input_error(op, "user_id is required")
+        data = _check_keys(op, "data", body.get("data"), _CALL_REQUEST_KEYS)
         with self._store.write() as tx:
-            row = self._live_call(tx, op, call_type, call_id)
             now = self._now()
+            # Stream creates a user on first connect, so an unknown token user is a plain "user".
+            self._ensure_user(tx, user_id, now)
+            row = tx.execute(
+                f"SELECT {_CALL_COLUMNS} FROM calls WHERE cid = ? AND deleted_at IS NULL",
+                (f"{call_type}:{call_id}",),
+            ).fetchone()
+            created = False
+            if row is None and body.get("create"):
+                row = self._create_on_join(tx, op, call_type, call_id, user_id, data)
+                created = True
+            if row is None:
+                raise not_found(op, f"Can't find call with id {call_type}:{call_id}")
             grants = json.loads(self._call_type_grants_data(tx, call_type))
             roles = self._roles(tx, row[0], user_id)
-            if not roles:
-                raise not_allowed(op, f"user {user_id} does not exist")
             owner = row[4] == user_id
             who = f"user {user_id} with roles [{', '.join(roles)}]"
             if row[9] is not None:
                 if not _allowed(grants, roles, owner, "join-ended-call"):
                     raise not_allowed(op, f"call has ended: {who} lacks join-ended-call")
             elif row[5]:
+                # Backstage: join-backstage always admits; join-call admits too once the
+                # join-ahead window (starts_at - join_ahead_time_seconds) has opened.
                 stored_settings = json.loads(row[12])["settings"]
                 ahead = int(stored_settings["backstage"].get("join_ahead_time_seconds") or 0)
                 starts_at = row[8]
                 early = ahead > 0 and starts_at is not None and now >= starts_at - ahead * 10**9
-                if early:
-                    if not _allowed(grants, roles, owner, "join-call"):
-                        raise not_allowed(op, f"{who} lacks join-call")
-                elif not _allowed(grants, roles, owner, "join-backstage"):
+                if not _allowed(grants, roles, owner, "join-backstage") and not (
+                    early and _allowed(grants, roles, owner, "join-call")
+                ):
+                    if early:
+                        raise not_allowed(op, f"{who} lacks join-call and join-backstage")
                     raise not_allowed(op, f"call is not live: {who} lacks join-backstage")
             elif not _allowed(grants, roles, owner, "join-call"):
                 raise not_allowed(op, f"{who} lacks join-call")
@@ -1055,8 +1070,24 @@ class Engine:
                 "ice_servers": [],
                 "token": "",
             },
-            "created": False,
+            "created": created,
         }
+
+    def _create_on_join(
+        self, tx: Transaction, op: str, call_type: str, call_id: str, user_id: str, data: Json
+    ) -> Any:
+        """Client-side get-or-create: the joining user creates the call if create-call allows."""
+        type_row = self._call_type_row(tx, call_type, op)
+        type_data = json.loads(type_row[1])
+        role = tx.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+        if not _allowed(type_data["grants"], [role], False, "create-call"):
+            raise not_allowed(op, f"user {user_id} with role {role} lacks create-call")
+        if not _ID_RE.match(call_id or ""):
+            raise input_error(op, "call id must be 1-64 letters, digits, underscores or dashes")
+        request = {k: v for k, v in data.items() if k not in ("created_by", "created_by_id")}
+        return self._insert_call(
+            tx, op, call_type, call_id, type_data, {**request, "created_by_id": user_id}
+        )
 
 
 def _allowed(
