@@ -279,8 +279,22 @@ def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
     return result
 
 
+#: QueryUsers answers with FullUserResponse: the video sandbox has no chat state, so these are
+#: the values of a user who has none.
+_CHAT_FIELDS: Json = {
+    "channel_mutes": [],
+    "devices": [],
+    "mutes": [],
+    "total_unread_count": 0,
+    "unread_channels": 0,
+    "unread_count": 0,
+    "unread_threads": 0,
+}
+
+
 def _query_users(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
     result: Json = engine.query_users(body)
+    result["users"] = [{**_CHAT_FIELDS, **user} for user in result.get("users") or ()]
     return result
 
 

@@ -1,0 +1,406 @@
+"""The emulator on a real socket: wire format per the OpenAPI spec, auth, limits, faults, stats."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from emulator_fixture import MakeEmulator, emulator, make_emulator  # noqa: F401
+from openapi_check import SPEC_FILE, assert_matches
+
+from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stagecfg.emulator.app import OPERATIONS
+from stagecfg.emulator.server import EmulatorHandle, check_host
+from stagecfg.errors import UsageError
+from stagecfg.httpclient import server_token
+
+
+def client(handle: EmulatorHandle, token: str | None = None, **headers: str) -> httpx.Client:
+    auth = {
+        "Authorization": token if token is not None else server_token(handle.api_secret),
+        "stream-auth-type": "jwt",
+        **headers,
+    }
+    return httpx.Client(
+        base_url=handle.url, headers=auth, params={"api_key": handle.api_key}, timeout=10
+    )
+
+
+@pytest.fixture
+def api(emulator: EmulatorHandle) -> Iterator[httpx.Client]:  # noqa: F811
+    with client(emulator) as c:
+        yield c
+
+
+def spec_response(path: str, method: str) -> tuple[int, str]:
+    spec = json.loads(SPEC_FILE.read_text("utf-8"))
+    responses = spec["paths"][path][method.lower()]["responses"]
+    status = next(code for code in responses if code.startswith("2"))
+    ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+    return int(status), ref.rsplit("/", 1)[1]
+
+
+def check(response: httpx.Response, path: str, method: str) -> dict[str, Any]:
+    """The response has the spec's status, schema, a duration and rate-limit headers."""
+    status, schema = spec_response(path, method)
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert_matches(schema, body)
+    assert body["duration"].endswith("ms")
+    for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"):
+        assert response.headers[header].isdigit()
+    return body
+
+
+def assert_api_error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert body["code"] == code, body
+    assert body["StatusCode"] == status
+    assert_matches("APIError", body)
+    assert body["duration"].endswith("ms")
+    return body
+
+
+# --- every endpoint against the spec ------------------------------------------------------------
+
+
+def test_every_endpoint_answers_with_the_spec_status_and_schema(api: httpx.Client) -> None:
+    call = "/api/v2/video/call/{type}/{id}"
+    ct = "/api/v2/video/calltypes/{name}"
+    check(api.get("/api/v2/video/calltypes"), "/api/v2/video/calltypes", "GET")
+    created = check(
+        api.post(
+            "/api/v2/video/calltypes",
+            json={"name": "stage", "grants": {"host": ["join-backstage"]},
+                  "settings": {"backstage": {"enabled": True}}},
+        ),
+        "/api/v2/video/calltypes", "POST",
+    )  # fmt: skip
+    assert created["grants"]["host"] == ["join-backstage"]
+    check(api.get("/api/v2/video/calltypes/stage"), ct, "GET")
+    updated = check(
+        api.put("/api/v2/video/calltypes/stage", json={"grants": {"user": ["read-call"]}}),
+        ct,
+        "PUT",
+    )
+    assert updated["grants"]["host"] == ["join-backstage"]
+    assert updated["grants"]["user"] == ["read-call"]
+    users = check(
+        api.post("/api/v2/users", json={"users": {"alice": {"id": "alice"}, "bob": {"id": "bob"}}}),
+        "/api/v2/users",
+        "POST",
+    )
+    assert sorted(users["users"]) == ["alice", "bob"]
+    payload = json.dumps({"filter_conditions": {"id": {"$in": ["alice", "zed"]}}})
+    found = check(api.get("/api/v2/users", params={"payload": payload}), "/api/v2/users", "GET")
+    assert [u["id"] for u in found["users"]] == ["alice"]
+    base = "/api/v2/video/call/stage/show-1"
+    made = check(
+        api.post(base, json={"data": {"created_by_id": "alice",
+                                      "starts_at": "2030-01-01T12:00:00+00:00",
+                                      "members": [{"user_id": "bob", "role": "host"}]}}),
+        call, "POST",
+    )  # fmt: skip
+    assert made["created"] is True
+    assert made["call"]["backstage"] is True
+    assert isinstance(made["call"]["starts_at"], int)  # nanoseconds on the wire
+    check(api.get(base), call, "GET")
+    patched = check(api.patch(base, json={"custom": {"title": "x"}}), call, "PATCH")
+    assert patched["call"]["custom"] == {"title": "x"}
+    live = check(api.post(base + "/go_live", json={"start_hls": True}), call + "/go_live", "POST")
+    assert live["call"]["backstage"] is False
+    back = check(api.post(base + "/stop_live", json={}), call + "/stop_live", "POST")
+    assert back["call"]["backstage"] is True
+    check(
+        api.post(base + "/members", json={"update_members": [{"user_id": "alice"}],
+                                          "remove_members": ["bob"]}),
+        call + "/members", "POST",
+    )  # fmt: skip
+    members = check(
+        api.post("/api/v2/video/call/members", json={"type": "stage", "id": "show-1"}),
+        "/api/v2/video/call/members",
+        "POST",
+    )
+    assert [m["user_id"] for m in members["members"]] == ["alice"]
+    calls = check(
+        api.post("/api/v2/video/calls", json={"filter_conditions": {"cid": "stage:show-1"}}),
+        "/api/v2/video/calls",
+        "POST",
+    )
+    assert [c["call"]["cid"] for c in calls["calls"]] == ["stage:show-1"]
+    # POST /mark_ended goes out with no body and no Content-Type from Stream's SDK.
+    check(
+        api.post(base + "/mark_ended", headers={"content-type": ""}), call + "/mark_ended", "POST"
+    )
+    check(api.post(base + "/delete", json={"hard": False}), call + "/delete", "POST")
+    assert_api_error(api.get(base), 404, 16)
+    check(api.delete("/api/v2/video/calltypes/stage"), ct, "DELETE")
+    assert (
+        "call type does not exist"
+        in assert_api_error(api.get("/api/v2/video/calltypes/stage"), 404, 16)["message"]
+    )
+
+
+def test_operation_table_matches_the_spec() -> None:
+    spec = json.loads(SPEC_FILE.read_text("utf-8"))
+    for op in OPERATIONS:
+        if op.client_side:
+            continue  # JoinCall lives in the client-side spec
+        entry = spec["paths"][op.path][op.method.lower()]
+        assert entry["operationId"] == op.operation_id
+        assert spec_response(op.path, op.method)[0] == op.status
+
+
+def test_unknown_route_is_an_api_error(api: httpx.Client) -> None:
+    assert_api_error(api.get("/api/v2/video/nope"), 404, 16)
+
+
+# --- auth ---------------------------------------------------------------------------------------
+
+
+def test_wrong_or_missing_api_key_is_401_code_2(emulator: EmulatorHandle) -> None:  # noqa: F811
+    with client(emulator) as c:
+        assert_api_error(c.get("/api/v2/video/calltypes", params={"api_key": "other"}), 401, 2)
+    token = server_token(emulator.api_secret)
+    r = httpx.get(
+        emulator.url + "/api/v2/video/calltypes",
+        headers={"Authorization": token, "stream-auth-type": "jwt"},
+    )
+    assert_api_error(r, 401, 2)
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("", 5),
+        ("not-a-jwt", 5),
+        (jwt.encode({"server": True}, "some-other-secret-of-enough-length!", "HS256"), 43),
+        (jwt.encode({"server": True, "exp": int(time.time()) - 60}, DEFAULT_API_SECRET), 40),
+    ],
+    ids=["missing", "garbage", "bad-signature", "expired"],
+)
+def test_bad_tokens_are_401_with_streams_codes(
+    emulator: EmulatorHandle,  # noqa: F811
+    token: str,
+    code: int,
+) -> None:
+    with client(emulator, token=token) as c:
+        assert_api_error(c.get("/api/v2/video/calltypes"), 401, code)
+
+
+def test_auth_type_header_is_required(emulator: EmulatorHandle) -> None:  # noqa: F811
+    with client(emulator, **{"stream-auth-type": "anonymous"}) as c:
+        assert_api_error(c.get("/api/v2/video/calltypes"), 401, 5)
+
+
+def test_user_token_on_server_endpoint_is_403_code_17(emulator: EmulatorHandle) -> None:  # noqa: F811
+    user_token = jwt.encode({"user_id": "alice"}, emulator.api_secret, "HS256")
+    with client(emulator, token=user_token) as c:
+        assert_api_error(c.get("/api/v2/video/calltypes"), 403, 17)
+
+
+def test_oversized_body_is_413_code_22(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(max_body_bytes=1000)
+    with client(handle) as c:
+        r = c.post("/api/v2/video/calltypes", json={"name": "x" * 2000})
+        assert_api_error(r, 413, 22)
+        assert "x" * 10 not in r.text
+    assert "x" not in handle.emulator.engine.list_call_types()["call_types"]
+
+
+def test_malformed_json_is_400_code_4(api: httpx.Client) -> None:
+    r = api.post(
+        "/api/v2/video/calltypes", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert_api_error(r, 400, 4)
+    assert_api_error(api.post("/api/v2/video/calltypes", json=[1, 2]), 400, 4)
+
+
+def test_user_token_may_join_and_backstage_rules_apply(
+    api: httpx.Client,
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    api.post("/api/v2/users", json={"users": {"host1": {"id": "host1"}, "fan": {"id": "fan"}}})
+    api.post(
+        "/api/v2/video/call/livestream/gig",
+        json={
+            "data": {"created_by_id": "host1", "members": [{"user_id": "host1", "role": "host"}]}
+        },
+    ).raise_for_status()
+    fan = jwt.encode({"user_id": "fan"}, emulator.api_secret, "HS256")
+    with client(emulator, token=fan) as c:
+        assert_api_error(c.post("/api/v2/video/call/livestream/gig/join", json={}), 403, 17)
+    api.post("/api/v2/video/call/livestream/gig/go_live", json={}).raise_for_status()
+    with client(emulator, token=fan) as c:
+        r = c.post("/api/v2/video/call/livestream/gig/join", json={})
+        assert r.status_code == 201, r.text
+        assert r.json()["call"]["cid"] == "livestream:gig"
+
+
+# --- rate limits, faults, stats -----------------------------------------------------------------
+
+
+def test_rate_limit_per_endpoint_answers_429_code_9_with_retry_after(
+    make_emulator: MakeEmulator,  # noqa: F811
+) -> None:
+    handle = make_emulator(rate_limit=3)
+    with client(handle) as c:
+        remaining = [
+            int(c.get("/api/v2/video/calltypes").headers["x-ratelimit-remaining"]) for _ in range(3)
+        ]
+        assert remaining == [2, 1, 0]
+        r = c.get("/api/v2/video/calltypes")
+        assert_api_error(r, 429, 9)
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        assert int(r.headers["x-ratelimit-reset"]) > time.time()
+        # Another endpoint has its own window.
+        assert c.get("/api/v2/video/calltypes/default").status_code == 200
+
+
+def test_error_rate_fault_answers_500_before_touching_the_engine(
+    make_emulator: MakeEmulator,  # noqa: F811
+) -> None:
+    handle = make_emulator(error_rate=1.0)
+    with client(handle) as c:
+        assert_api_error(c.post("/api/v2/video/calltypes", json={"name": "ghost"}), 500, -1)
+    assert "ghost" not in handle.emulator.engine.list_call_types()["call_types"]
+
+
+def test_throttle_fault_answers_429_with_retry_after(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(throttle_rate=1.0, retry_after=2)
+    with client(handle) as c:
+        r = c.get("/api/v2/video/calltypes")
+    assert_api_error(r, 429, 9)
+    assert r.headers["retry-after"] == "2"
+
+
+def test_faults_are_reproducible_with_a_seed(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    def statuses(handle: EmulatorHandle) -> list[int]:
+        with client(handle) as c:
+            return [c.get("/api/v2/video/calltypes").status_code for _ in range(30)]
+
+    first = statuses(make_emulator(error_rate=0.3, throttle_rate=0.3, seed=7))
+    second = statuses(make_emulator(error_rate=0.3, throttle_rate=0.3, seed=7))
+    assert first == second
+    assert {200, 429, 500} <= set(first)
+
+
+def test_latency_fault_still_answers(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(latency_ms=5, latency_jitter_ms=5, seed=1)
+    with client(handle) as c:
+        assert c.get("/api/v2/video/calltypes/default").status_code == 200
+
+
+def test_stats_count_requests_by_operation_and_method(api: httpx.Client) -> None:
+    api.get("/api/v2/video/calltypes/default")
+    api.get("/api/v2/video/calltypes/livestream")
+    api.post("/api/v2/video/calls", json={})
+    stats = httpx.get(str(api.base_url) + "/_emulator/stats").json()
+    assert stats == {
+        "requests": {"GetCallType": {"GET": 2}, "QueryCalls": {"POST": 1}},
+        "total": 3,
+    }
+    assert httpx.post(str(api.base_url) + "/_emulator/stats/reset").status_code == 200
+    assert httpx.get(str(api.base_url) + "/_emulator/stats").json() == {
+        "requests": {},
+        "total": 0,
+    }
+
+
+def test_concurrent_keep_alive_clients_are_all_served(emulator: EmulatorHandle) -> None:  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(_: int) -> list[int]:
+        with client(emulator) as c:
+            return [c.get("/api/v2/video/calltypes/default").status_code for _ in range(20)]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [status for batch in pool.map(work, range(16)) for status in batch]
+    assert results == [200] * 320
+    assert emulator.stats()["requests"]["GetCallType"]["GET"] == 320
+
+
+# --- binding and the command --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.org", "::"])
+def test_non_loopback_hosts_are_refused_unless_allowed(host: str) -> None:
+    with pytest.raises(UsageError, match="--allow-remote"):
+        check_host(host)
+    check_host(host, allow_remote=True)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_hosts_are_accepted(host: str) -> None:
+    check_host(host)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _stagecfg(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "stagecfg", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_command_refuses_a_public_bind_address(tmp_path: Path) -> None:
+    proc = _stagecfg("emulator", "--host", "0.0.0.0", "--sandbox", str(tmp_path / "s.db"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "refusing to listen on 0.0.0.0" in err
+    assert "Traceback" not in err
+
+
+def test_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    secret = "user-provided-secret-never-printed"
+    proc = _stagecfg(
+        "emulator", "--port", str(port), "--sandbox", str(tmp_path / "s.db"), "--api-key", "k",
+        env={"STREAM_API_SECRET": secret},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first
+        hint = proc.stdout.readline()
+        assert "api key: k" in hint
+        assert "STREAM_API_SECRET" in hint
+        token = server_token(secret)
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/api/v2/video/calltypes/default",
+            params={"api_key": "k"},
+            headers={"Authorization": token, "stream-auth-type": "jwt"},
+            timeout=10,
+        )
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    assert secret not in first + hint + out + err
+    assert DEFAULT_API_KEY not in hint
