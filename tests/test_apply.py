@@ -1,0 +1,164 @@
+"""Executing plans against a real sandbox, with a wrapper only to count writes or inject faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from backend_wrappers import Wrapped
+
+from stagecfg.apply import check_converged, execute, read_state
+from stagecfg.backends import open_backend
+from stagecfg.backends.base import Backend
+from stagecfg.errors import ApplyFailed
+from stagecfg.model import CallSpec, CallTypeSpec, DesiredState, UserSpec
+from stagecfg.plan import Change, FieldChange, Plan, make_plan
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    real = open_backend("local", sandbox_path=str(tmp_path / "sb.db"))
+    yield real
+    real.close()
+
+
+def desired_shows(n: int, *, live: bool = True) -> DesiredState:
+    return DesiredState(
+        users={"john": UserSpec("john", role="user")},
+        call_types={
+            "stage": CallTypeSpec(
+                "stage",
+                settings={"backstage": {"enabled": True, "join_ahead_time_seconds": 300}},
+                grants={"host": ["join-backstage", "join-call"]},
+            )
+        },
+        calls={
+            f"stage:show-{i}": CallSpec(
+                f"stage:show-{i}",
+                created_by_id="john",
+                starts_at="2027-03-01T18:00:00Z",
+                members={"john": "host"},
+                custom={"n": i},
+                live=live,
+            )
+            for i in range(n)
+        },
+        project="demo",
+    )
+
+
+def test_apply_creates_then_converges(backend: Backend) -> None:
+    desired = desired_shows(3)
+    plan = make_plan(desired, read_state(backend, desired))
+    spy = Wrapped(backend)
+    report = execute(plan, spy, parallelism=4)
+    assert report.ok
+    assert len(report.succeeded) == len(plan.changes) == 1 + 1 + 3 + 3
+    after = read_state(backend, desired)
+    assert after.calls["stage:show-1"].backstage is False
+    assert after.calls["stage:show-1"].custom == {"n": 1, "stagecfg_project": "demo"}
+    assert after.calls["stage:show-1"].members == {"john": "host"}
+    replan = make_plan(desired, after)
+    assert replan.empty
+    check_converged(replan)
+    # An empty plan makes no writes.
+    again = Wrapped(backend)
+    assert execute(replan, again).ok
+    assert again.writes == []
+
+
+def test_stages_run_in_order(backend: Backend) -> None:
+    desired = desired_shows(2)
+    plan = make_plan(desired, read_state(backend, desired))
+    spy = Wrapped(backend)
+    execute(plan, spy, parallelism=8)
+    ops = [op for op, _ in spy.writes]
+    assert ops[0] == "upsert_users"
+    assert ops[1] == "create_call_type"
+    assert sorted(ops[2:4]) == ["create_call", "create_call"]
+    assert ops[4:] == ["go_live", "go_live"]
+
+
+def test_parallelism_is_bounded(backend: Backend) -> None:
+    desired = desired_shows(12, live=False)
+    plan = make_plan(desired, read_state(backend, desired))
+    spy = Wrapped(backend, pause=0.02)
+    assert execute(plan, spy, parallelism=3).ok
+    assert 1 < spy.max_inflight <= 3
+
+
+def test_failure_stops_new_changes_and_rerun_converges(backend: Backend) -> None:
+    desired = desired_shows(5)
+    plan = make_plan(desired, read_state(backend, desired))
+    faulty = Wrapped(backend, fail_names={"stage:show-2"})
+    report = execute(plan, faulty, parallelism=1)
+    assert not report.ok
+    (failure,) = report.failed
+    assert (failure.change.name, failure.change.action) == ("stage:show-2", "create")
+    assert (failure.code, failure.status) == (4, 400)
+    assert [c.name for c in report.succeeded] == ["john", "stage", "stage:show-0", "stage:show-1"]
+    not_started = [(c.name, c.action) for c in report.not_started]
+    assert ("stage:show-3", "create") in not_started
+    assert ("stage:show-0", "go-live") in not_started
+    text = report.render()
+    assert "failed: create call stage:show-2: injected failure (Stream code 4, HTTP 400)" in text
+    assert "run apply again" in text
+    # Re-plan against what is there now and apply again: it converges.
+    replan = make_plan(desired, read_state(backend, desired))
+    assert {c.name for c in replan.changes if c.action == "create"} == {
+        "stage:show-2",
+        "stage:show-3",
+        "stage:show-4",
+    }
+    assert execute(replan, backend).ok
+    assert make_plan(desired, read_state(backend, desired)).empty
+
+
+def test_ctrl_c_stops_starting_new_changes(backend: Backend) -> None:
+    desired = desired_shows(6, live=False)
+    plan = make_plan(desired, read_state(backend, desired))
+    faulty = Wrapped(backend, interrupt_at=3, pause=0.01)
+    report = execute(plan, faulty, parallelism=1)
+    assert report.interrupted
+    assert not report.ok
+    assert 3 <= len(report.succeeded) < len(plan.changes)
+    assert report.not_started
+    assert "Interrupted" in report.render()
+
+
+def test_more_than_100_members_are_sent_in_chunks(backend: Backend) -> None:
+    users = {f"u{i:03d}": UserSpec(f"u{i:03d}") for i in range(150)}
+    members = {uid: "user" for uid in users}
+    desired = DesiredState(
+        users=users,
+        calls={"default:big": CallSpec("default:big", created_by_id="u000", members=members)},
+    )
+    plan = make_plan(desired, read_state(backend, desired))
+    spy = Wrapped(backend)
+    assert execute(plan, spy).ok
+    assert ("update_members", "default:big") in spy.writes
+    after = read_state(backend, desired)
+    assert len(after.calls["default:big"].members) == 150
+    assert make_plan(desired, after).empty
+
+
+def test_check_converged_names_each_field() -> None:
+    plan = Plan(
+        changes=(
+            Change(
+                "call_type",
+                "stage",
+                "update",
+                1,
+                {},
+                (FieldChange("settings.ring.incoming_call_timeout_ms", 5000, 1000),),
+            ),
+        )
+    )
+    with pytest.raises(ApplyFailed, match="inconsistent result after apply") as info:
+        check_converged(plan)
+    assert (
+        "call_type stage: settings.ring.incoming_call_timeout_ms is 5000, manifest says 1000"
+        in (str(info.value))
+    )

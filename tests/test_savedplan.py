@@ -1,0 +1,114 @@
+"""Saved plans: atomic 0600 files, round trip, and every refusal rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from stagecfg import savedplan
+from stagecfg.errors import Location, PlanRefused, UsageError
+from stagecfg.plan import Change, FieldChange, Plan
+from stagecfg.savedplan import SavedPlan
+
+
+def sample() -> SavedPlan:
+    plan = Plan(
+        changes=(
+            Change(
+                "call_type",
+                "stage",
+                "create",
+                1,
+                {"settings": {"backstage": {"enabled": True}}},
+                (FieldChange("settings.backstage.enabled", None, True),),
+                Location("m.yaml", 3, 3),
+            ),
+        ),
+        fingerprints={"call_type:stage": "absent", "call_type:default": "f00"},
+        prune=True,
+        targets=("calltype:stage",),
+        project="demo",
+        managed=1,
+    )
+    return SavedPlan(
+        plan, "d1g3st", ("m.yaml",), "local:/tmp/sb.db", "local sandbox x", ("m.yaml",)
+    )
+
+
+def test_write_read_round_trip_and_mode(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "plan.json"
+    savedplan.write(str(path), sample())
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert savedplan.read(str(path)) == sample()
+    data = json.loads(path.read_text())
+    assert data["format_version"] == 1
+    assert data["backend"]["identity"] == "local:/tmp/sb.db"
+    assert data["manifests"] == {"digest": "d1g3st", "sources": ["m.yaml"], "files": ["m.yaml"]}
+    assert data["options"] == {"prune": True, "targets": ["calltype:stage"], "project": "demo"}
+    assert data["changes"][0]["body"] == {"settings": {"backstage": {"enabled": True}}}
+    assert [p.name for p in path.parent.iterdir()] == ["plan.json"]  # no temp file left
+
+
+def test_write_is_deterministic(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    savedplan.write(str(a), sample())
+    savedplan.write(str(b), sample())
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not a readable stagecfg saved plan"),
+        ('{"kind": "other"}', "not a stagecfg saved plan"),
+        ('{"kind": "stagecfg-saved-plan", "format_version": 99}', "format_version 99"),
+        ('{"kind": "stagecfg-saved-plan", "format_version": 1}', "damaged saved plan"),
+    ],
+)
+def test_bad_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        savedplan.read(str(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such saved plan"):
+        savedplan.read(str(tmp_path / "nope.json"))
+
+
+def test_verify_accepts_unchanged() -> None:
+    saved = sample()
+    savedplan.verify(
+        saved,
+        digest="d1g3st",
+        identity="local:/tmp/sb.db",
+        fingerprints={"call_type:default": "f00", "call_type:other": "new"},
+    )
+
+
+def test_verify_refusals() -> None:
+    saved = sample()
+    good = {"call_type:default": "f00"}
+    with pytest.raises(PlanRefused, match="manifests changed"):
+        savedplan.verify(saved, digest="x", identity="local:/tmp/sb.db", fingerprints=good)
+    with pytest.raises(PlanRefused, match=r"made for backend 'local:/tmp/sb\.db'"):
+        savedplan.verify(saved, digest="d1g3st", identity="local:/other", fingerprints=good)
+    with pytest.raises(PlanRefused, match=r"1 object changed.*call_type:default"):
+        savedplan.verify(
+            saved,
+            digest="d1g3st",
+            identity="local:/tmp/sb.db",
+            fingerprints={"call_type:default": "changed"},
+        )
+    with pytest.raises(PlanRefused, match="call_type:stage"):
+        savedplan.verify(
+            saved,
+            digest="d1g3st",
+            identity="local:/tmp/sb.db",
+            fingerprints={**good, "call_type:stage": "now-exists"},
+        )
