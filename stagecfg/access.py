@@ -171,8 +171,7 @@ def admitting_permission(
         if permission in held:
             return permission
         owner = permission + OWNER_SUFFIX
-        # Ended calls have no owner variant in Stream's permission list.
-        if stage != "ended" and principal.is_creator and owner in held:
+        if principal.is_creator and owner in held:
             return owner
     return None
 
@@ -227,8 +226,7 @@ def _reason(policy: AccessPolicy, principal: Principal, stage: Stage, granted: s
         return f"{context}; {who} holds {granted}"
     wanted = _admitting_permissions(stage)
     needed = " or ".join(wanted)
-    if stage != "ended":
-        needed += " (or " + " / ".join(p + OWNER_SUFFIX for p in wanted) + " as the creator)"
+    needed += " (or " + " / ".join(p + OWNER_SUFFIX for p in wanted) + " as the creator)"
     hint = ""
     if stage == "backstage":
         opens_at = policy.window.opens_at
@@ -254,13 +252,12 @@ def _admissions(
         seen.update(plain)
         if plain:
             result.append(Admission(permission, plain))
-    if stage != "ended":
-        for permission in _admitting_permissions(stage):
-            owner = permission + OWNER_SUFFIX
-            only = tuple(r for r in roles if r not in seen and owner in grants.get(r, ()))
-            seen.update(only)
-            if only:
-                result.append(Admission(owner, only, owner=True))
+    for permission in _admitting_permissions(stage):
+        owner = permission + OWNER_SUFFIX
+        only = tuple(r for r in roles if r not in seen and owner in grants.get(r, ()))
+        seen.update(only)
+        if only:
+            result.append(Admission(owner, only, owner=True))
     return tuple(result)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stagecfg import timestamps
+from stagecfg.permissions import base_permission
 
 Direction = Literal["grant", "revoke"]
 
@@ -33,15 +34,18 @@ BROAD_ROLES: Mapping[str, str] = {
     "user": "every signed-in user",
 }
 
-_SCOPE_SUFFIXES = ("-any-team", "-owner")
-
-
-def base_permission(permission: str) -> str:
-    """``join-backstage-owner`` -> ``join-backstage``; unscoped ids stay as they are."""
-    for suffix in _SCOPE_SUFFIXES:
-        if permission.endswith(suffix):
-            return permission[: -len(suffix)]
-    return permission
+__all__ = [
+    "BROAD_ROLES",
+    "PRIVILEGED_PERMISSIONS",
+    "GrantChange",
+    "JoinWindow",
+    "base_permission",
+    "classify_grants",
+    "describe_window",
+    "describe_window_change",
+    "format_duration",
+    "join_window",
+]
 
 
 @dataclass(frozen=True, order=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stagecfg import timestamps
@@ -324,3 +329,144 @@ def test_policy_from_backend_uses_the_current_backstage_flag() -> None:
     assert decide(policy, user_principal(policy, "alice")).allowed
     with pytest.raises(UsageError, match="does not exist"):
         policy_from_actual(actual, "livestream:other")
+
+
+# --- cross-check against the sandbox engine, through the emulator's join endpoint ----------------
+
+CROSS_ROLES = ["user", "guest", "viewer", "host", "call_member"]
+CROSS_PERMS = [
+    "join-call",
+    "join-call-owner",
+    "join-backstage",
+    "join-backstage-owner",
+    "join-ended-call",
+    "read-call",
+]
+
+
+class _Clock:
+    """A settable clock for the engine, so joins happen at chosen instants."""
+
+    def __init__(self) -> None:
+        self.now = timestamps.parse(START)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clocked_emulator(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Any, _Clock, str, str, str]]:
+    """The emulator app over an Engine with a settable clock, served on 127.0.0.1."""
+    engine_module = pytest.importorskip("stagecfg.sandbox.engine")
+    if not hasattr(engine_module.Engine, "join_call"):
+        pytest.skip("the sandbox engine has no join_call yet")
+    import uvicorn
+
+    from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from stagecfg.emulator.app import EmulatorSettings, build_app
+    from stagecfg.emulator.server import bind, url_of
+
+    clock = _Clock()
+    engine = engine_module.Engine(tmp_path_factory.mktemp("cross") / "sandbox.db", clock=clock)
+    app = build_app(engine, EmulatorSettings())
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    sock = bind("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the emulator did not start"
+        time.sleep(0.005)
+    try:
+        yield engine, clock, url_of(sock), DEFAULT_API_KEY, DEFAULT_API_SECRET
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        engine.close()
+
+
+_counter = itertools.count()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    grants=st.dictionaries(
+        st.sampled_from(CROSS_ROLES), st.lists(st.sampled_from(CROSS_PERMS), max_size=4)
+    ),
+    enabled=st.booleans(),
+    ahead=st.integers(0, 3600),
+    has_start=st.booleans(),
+    app_role=st.sampled_from(["user", "guest", "viewer"]),
+    member_role=st.none() | st.sampled_from(["host", "call_member", "viewer"]),
+    is_creator=st.booleans(),
+    lifecycle=st.sampled_from(["created", "live", "stopped", "ended"]),
+    offset=st.integers(-7200, 7200),
+)
+def test_decisions_match_the_emulator_join_endpoint(
+    clocked_emulator: tuple[Any, _Clock, str, str, str],
+    grants: dict[str, list[str]],
+    enabled: bool,
+    ahead: int,
+    has_start: bool,
+    app_role: str,
+    member_role: str | None,
+    is_creator: bool,
+    lifecycle: str,
+    offset: int,
+) -> None:
+    import httpx
+    import jwt
+
+    from stagecfg import wire
+
+    engine, clock, url, api_key, api_secret = clocked_emulator
+    n = next(_counter)
+    type_name, call_id, user_id = f"t{n}", f"c{n}", f"u{n}"
+    creator = user_id if is_creator else f"owner{n}"
+    clock.now = timestamps.parse(START) - timedelta(hours=3)
+    engine.create_call_type(
+        {
+            "name": type_name,
+            "settings": {"backstage": {"enabled": enabled, "join_ahead_time_seconds": ahead}},
+            "grants": grants,
+        }
+    )
+    # when the user is the creator, their own role must win
+    engine.upsert_users({"users": {creator: {"role": "user"}, user_id: {"role": app_role}}})
+    data: dict[str, Any] = {"created_by_id": creator}
+    if has_start:
+        data["starts_at"] = START
+    if member_role is not None:
+        data["members"] = [{"user_id": user_id, "role": member_role}]
+    engine.get_or_create_call(type_name, call_id, {"data": data})
+    if lifecycle in ("live", "stopped"):
+        engine.go_live(type_name, call_id, {})
+    if lifecycle == "stopped":
+        engine.stop_live(type_name, call_id, {})
+    if lifecycle == "ended":
+        engine.mark_ended(type_name, call_id)
+
+    clock.now = timestamps.parse(START) + timedelta(seconds=offset)
+    token = jwt.encode({"user_id": user_id}, api_secret, algorithm="HS256")
+    response = httpx.post(
+        f"{url}/api/v2/video/call/{type_name}/{call_id}/join",
+        params={"api_key": api_key},
+        headers={"Authorization": token, "Stream-Auth-Type": "jwt"},
+        json={},
+        timeout=10,
+    )
+    assert response.status_code in (201, 403), response.text
+
+    actual = ActualState(
+        call_types={type_name: wire.call_type_from_wire(engine.get_call_type(type_name))},
+        calls={f"{type_name}:{call_id}": wire.call_from_wire(engine.get_call(type_name, call_id))},
+        users={user_id: UserState(id=user_id, role=app_role)},
+    )
+    policy = policy_from_actual(actual, f"{type_name}:{call_id}")
+    decision = decide(policy, user_principal(policy, user_id), at=clock.now)
+    assert decision.allowed == (response.status_code == 201), (decision.reason, response.text)

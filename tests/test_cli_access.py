@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from emulator_fixture import emulator, make_emulator, stream_backend_for  # noqa: F401
 
+from stagecfg.backends.base import Backend
 from stagecfg.cli import main
+from stagecfg.emulator.server import EmulatorHandle
 
 MANIFEST = """\
 version: 1
@@ -169,3 +172,101 @@ def test_invalid_manifest_reports_location(
     code, _, err = _run(capsys, "access", "livestream:x", str(bad))
     assert code == 1
     assert f"{bad}:4:" in err or "bad.yaml:4:" in err
+
+
+# --- reading the call from a backend -------------------------------------------------------------
+
+
+def _seed(backend: Backend) -> None:
+    """The manifest's call, created through the backend interface, then taken live."""
+    backend.upsert_users({"alice": {"id": "alice", "role": "user"}, "bob": {"id": "bob"}})
+    backend.update_call_type(
+        "livestream",
+        {
+            "settings": {"backstage": {"enabled": True, "join_ahead_time_seconds": 300}},
+            "grants": {"anonymous": ["join-call", "read-call"]},
+        },
+    )
+    backend.create_call(
+        "livestream:launch",
+        {
+            "created_by_id": "alice",
+            "starts_at": "2026-12-01T18:00:00Z",
+            "members": [{"user_id": "bob", "role": "host"}],
+        },
+    )
+
+
+def _backend_checks(
+    capsys: pytest.CaptureFixture[str], backend: Backend, flags: list[str], secret: str = ""
+) -> None:
+    seen: list[str] = []
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code, out, err = _run(capsys, *argv)
+        seen.extend((out, err))
+        return code, out, err
+
+    code, out, err = run("access", "livestream:launch", *flags)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "livestream:launch (backstage enabled, join_ahead_time_seconds 300, "
+        "starts_at 2026-12-01T18:00:00Z, in backstage now)"
+    )
+    at = ["--at", "2026-12-01T17:00:00Z"]
+    _, out, _ = run("access", "livestream:launch", *flags, *at, "--user", "bob")
+    assert "user bob (app role user, member role host): yes" in out
+    _, out, _ = run("access", "livestream:launch", *flags, *at, "--role", "user")
+    assert "role user: no" in out
+
+    backend.go_live("livestream:launch", {})
+    _, out, _ = run("access", "livestream:launch", *flags, *at, "--role", "user")
+    assert "live now" in out.splitlines()[0]
+    assert "role user: yes" in out
+
+    code, _, err = run("access", "livestream:other", *flags)
+    assert code == 1
+    assert "does not exist on the backend" in err
+    if secret:
+        assert not any(secret in text for text in seen)
+
+
+def test_from_the_local_sandbox(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from stagecfg.backends import open_backend
+
+    sandbox = str(tmp_path / "sandbox.db")
+    backend = open_backend("local", sandbox_path=sandbox)
+    try:
+        _seed(backend)
+        _backend_checks(capsys, backend, ["--sandbox", sandbox])
+    finally:
+        backend.close()
+
+
+def test_from_backend_flag_wins_over_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, manifest: Path
+) -> None:
+    from stagecfg.backends import open_backend
+
+    sandbox = str(tmp_path / "sandbox.db")
+    backend = open_backend("local", sandbox_path=sandbox)
+    backend.close()
+    code, _, err = _run(
+        capsys, "access", "livestream:launch", str(manifest), "--from-backend", "--sandbox", sandbox
+    )
+    assert code == 1
+    assert "does not exist on the backend" in err
+
+
+def test_from_the_emulator(
+    capsys: pytest.CaptureFixture[str],
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    backend = stream_backend_for(emulator)
+    flags = ["--backend", "stream", "--base-url", emulator.url, "--api-key", emulator.api_key]
+    try:
+        _seed(backend)
+        secret = emulator.api_secret
+        _backend_checks(capsys, backend, [*flags, "--api-secret", secret], secret=secret)
+    finally:
+        backend.close()
