@@ -61,11 +61,15 @@ class Document:
     keys: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of its key
     values: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of value
 
-    def locate(self, path: str) -> Location:
-        """The best location for a JSON path: its key, else its value, else the nearest parent."""
+    def locate(self, path: str, *, value: bool = False) -> Location:
+        """The best location for a JSON path: its key (or, with ``value``, the value itself),
+        else the nearest parent's."""
         probe = path
         while True:
-            found = self.keys.get(probe) or self.values.get(probe)
+            if value:
+                found = self.values.get(probe) or self.keys.get(probe)
+            else:
+                found = self.keys.get(probe) or self.values.get(probe)
             if found is not None:
                 return found
             parent = parent_path(probe)
@@ -552,6 +556,12 @@ def load(
         reason = (exc.problem or exc.context or "invalid YAML").strip()
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         return None, [fail(f"invalid YAML: {reason}", line, col)]
+    except yaml.reader.ReaderError as exc:
+        # Not a MarkedYAMLError: it carries a character offset instead of a line and column.
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return None, [fail(f"invalid YAML: character U+{char:04X}: {exc.reason}", line, col)]
     except yaml.YAMLError as exc:
         return None, [fail(f"invalid YAML: {str(exc).splitlines()[0]}")]
     if root is None:

@@ -62,8 +62,13 @@ def _error_problems(error: ValidationError, doc: Document) -> list[Problem]:
     value = error.instance
     schema_path = list(error.absolute_schema_path)
 
+    # Wrong values point at the value; missing or unknown keys at the key.
+    on_value = keyword not in ("additionalProperties", "required") and (
+        "propertyNames" not in schema_path
+    )
+
     def at(p: str, message: str, suggestion: str | None = None) -> Problem:
-        return Problem(doc.locate(p), p, message, suggestion=suggestion)
+        return Problem(doc.locate(p, value=on_value), p, message, suggestion=suggestion)
 
     if "propertyNames" in schema_path:
         # The instance is the offending key; point at the key itself.
