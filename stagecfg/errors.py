@@ -52,7 +52,15 @@ class Problem:
         where = f"{self.location}: " if self.location else ""
         tag = "warning: " if self.severity == "warning" else ""
         hint = f" ({self.suggestion})" if self.suggestion else ""
-        return f"{where}{self.path}: {tag}{self.message}{hint}"
+        return one_line(f"{where}{self.path}: {tag}{self.message}{hint}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped, so a hostile key or value cannot split or
+    recolour a message line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class StagecfgError(Exception):

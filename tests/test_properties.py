@@ -1,0 +1,245 @@
+"""Property-based tests: whatever the manifests hold, stagecfg answers with exit 0 or 1 and
+located problems, never a traceback; and whatever the backend holds, one apply of a plan
+converges (a re-plan is empty).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stagecfg import validation
+from stagecfg.cli import main
+
+PROBLEM_LINE = re.compile(r"^.+:\d+:\d+: \$.*: .+$")
+SUMMARY_LINE = re.compile(r"^invalid: \d+ errors?, \d+ warnings?")
+
+VALID_MANIFEST: dict[str, Any] = {
+    "version": 1,
+    "project": "props",
+    "users": {"host-1": {"role": "user", "name": "Host"}},
+    "call_types": {
+        "show": {
+            "settings": {"backstage": {"enabled": True, "join_ahead_time_seconds": 300}},
+            "grants": {"user": ["join-call", "read-call"]},
+        }
+    },
+    "calls": {
+        "show:ep-1": {
+            "created_by_id": "host-1",
+            "starts_at": "2031-01-01T18:00:00Z",
+            "custom": {"title": "Episode 1"},
+            "members": {"host-1": "host"},
+        }
+    },
+}
+
+weird_text = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "${",
+            "${HOME}",
+            "${UNSET_VAR_X}",
+            "$${x}",
+            "${a:-b}",
+            "\x00",
+            "\x1b[31m",
+            "\u202e",
+            "\ufeff",
+            "é",
+            "日本",
+            "yes",
+            "on",
+            "n",
+            "~",
+            "null",
+            "0o17",
+            "0x1f",
+            ".inf",
+            ".nan",
+            "1e999",
+            "2031-01-01",
+            "2031-13-45T99:99:99Z",
+            "*alias",
+            "&anchor",
+            "!!python/object:os.system",
+            "a\nb",
+            "'",
+            '"',
+            "-",
+            "? x",
+            ": ",
+            "#",
+        ]
+    ),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.just(10**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    weird_text,
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(weird_text, children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code: Any = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return int(code or 0), out.getvalue(), err.getvalue()
+
+
+def _check_validate(text: str) -> None:
+    """Validate ``text`` as a manifest file, in-process, and check the promises."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        result = validation.validate([str(path)], env={"PRESENT": "x"})
+        for problem in result.problems:
+            assert problem.location is not None, problem
+            assert problem.location.line >= 1, problem
+            assert problem.path.startswith("$"), problem
+            assert "\n" not in problem.render(), problem
+        code, out, err = _run_cli("validate", str(path))
+    assert code in (0, 1), (code, err)
+    assert "Traceback" not in err + out
+    assert "Internal error" not in err
+    if code == 1:
+        lines = [line for line in err.splitlines() if line]
+        assert lines, "exit 1 without a message"
+        assert SUMMARY_LINE.match(lines[-1]), lines[-1]
+        for line in lines[:-1]:
+            assert PROBLEM_LINE.match(line), line
+            assert line.startswith(str(path)) or line.startswith("m.yaml"), line
+    else:
+        assert result.valid()
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.mark.timeout(120)
+@PROPERTY_SETTINGS
+@given(data=json_values)
+def test_random_documents_never_crash_the_validator(data: Any) -> None:
+    _check_validate(_dump(data))
+
+
+@pytest.mark.timeout(120)
+@PROPERTY_SETTINGS
+@given(extra=st.dictionaries(weird_text, json_values, max_size=3))
+def test_random_top_level_keys_are_located(extra: dict[str, Any]) -> None:
+    doc = dict(VALID_MANIFEST)
+    doc.update(extra)
+    _check_validate(_dump(doc))
+
+
+def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found.extend(_paths(value, (*prefix, key)))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(_paths(value, (*prefix, index)))
+    return found
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    copy: Any = dict(data) if isinstance(data, dict) else list(data)
+    copy[head] = _set(copy[head], rest, value)
+    return copy
+
+
+mutations = st.sampled_from(["replace", "add_key", "delete", "bad_enum"])
+
+
+@pytest.mark.timeout(120)
+@PROPERTY_SETTINGS
+@given(
+    target=st.sampled_from(_paths(VALID_MANIFEST)[1:]),
+    how=mutations,
+    value=json_values,
+    key=weird_text,
+)
+def test_mutated_valid_manifest_is_valid_or_located(
+    target: tuple[Any, ...], how: str, value: Any, key: str
+) -> None:
+    doc: Any = json.loads(json.dumps(VALID_MANIFEST))
+    if how == "replace":
+        doc = _set(doc, target, value)
+    elif how == "bad_enum":
+        doc = _set(doc, target, "not-a-valid-choice-é")
+    elif how == "delete":
+        parent_path, last = target[:-1], target[-1]
+        parent = doc
+        for part in parent_path:
+            parent = parent[part]
+        if isinstance(parent, dict):
+            del parent[last]
+        else:
+            parent.pop(last)
+    else:
+        parent = doc
+        for part in target:
+            parent = parent[part]
+        assume(isinstance(parent, dict))
+        parent[key] = value
+    _check_validate(_dump(doc))
+
+
+@pytest.mark.timeout(120)
+@PROPERTY_SETTINGS
+@given(
+    position=st.integers(min_value=0, max_value=10_000),
+    fragment=st.one_of(
+        weird_text,
+        st.sampled_from(["\t", ": :", "- - -", "{", "]", "&a", "*a", "<<: *a", "!!binary", "%"]),
+    ),
+)
+def test_text_splices_never_crash(position: int, fragment: str) -> None:
+    text = _dump(VALID_MANIFEST)
+    at = position % (len(text) + 1)
+    _check_validate(text[:at] + fragment + text[at:])
+
+
+def test_valid_manifest_is_valid() -> None:
+    # The mutation tests start from this document; it must itself be clean.
+    _check_validate(_dump(VALID_MANIFEST))
+    code, out, _err = _run_cli("schema")
+    assert code == 0 and json.loads(out)
