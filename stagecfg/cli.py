@@ -458,7 +458,8 @@ def apply_command(
         check_converged(
             make_plan(desired, after, prune=plan.prune, targets=plan.targets, project=plan.project)
         )
-        click.echo(f"Apply complete: {len(report.succeeded)} changes applied.")
+        done = len(report.succeeded)
+        click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
     finally:
         backend.close()
 

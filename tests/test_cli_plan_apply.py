@@ -1,0 +1,391 @@
+"""`stagecfg plan` and `stagecfg apply` end to end through the error boundary, on a sandbox."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backend_wrappers import Wrapped, install
+
+import stagecfg.backends as backends
+from stagecfg.backends.base import Backend
+from stagecfg.cli import main
+from stagecfg.model import Json
+from stagecfg.render import MARKDOWN_MARKER, NO_CHANGES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def manifest(
+    calls: Mapping[str, bool | None] = {"stage:show-1": False},
+    *,
+    project: str | None = "demo",
+    join_ahead: int = 300,
+    extra_types: tuple[str, ...] = (),
+) -> str:
+    lines = ["version: 1"]
+    if project:
+        lines.append(f"project: {project}")
+    lines += [
+        "users:",
+        "  john: {role: user, name: John}",
+        "call_types:",
+        "  stage:",
+        "    settings:",
+        f"      backstage: {{enabled: true, join_ahead_time_seconds: {join_ahead}}}",
+        "    grants:",
+        "      host: [join-backstage, join-call, read-call, send-audio, send-video]",
+    ]
+    for name in extra_types:
+        lines += [f"  {name}:", "    settings:", "      backstage: {enabled: false}"]
+    if calls:
+        lines.append("calls:")
+    for cid, live in calls.items():
+        lines += [
+            f"  {cid}:",
+            "    created_by_id: john",
+            '    starts_at: "2027-03-01T18:00:00Z"',
+            "    members: {john: host}",
+        ]
+        if live is not None:
+            lines.append(f"    live: {'true' if live else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    return tmp_path
+
+
+def write(work: Path, text: str) -> str:
+    (work / "m" / "stagecfg.yaml").write_text(text)
+    return "m"
+
+
+SB = ("--sandbox", "sb.db")
+
+
+def test_plan_apply_idempotent_with_detailed_exitcode(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest({"stage:show-1": False, "stage:show-2": True}))
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0
+    assert out.splitlines()[0] == f"backend: local sandbox {work / 'sb.db'}"
+    assert "+ call_type stage  (m/stagecfg.yaml:" in out
+    assert "> call stage:show-2 go-live" in out
+    assert out.rstrip().endswith("Plan: 4 to create, 0 to update, 0 to delete, 1 live change.")
+    assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 2
+
+    code, out, _ = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete: 5 changes applied." in out
+
+    spies = install(monkeypatch)
+    code, out, _ = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 0
+    assert NO_CHANGES in out
+    assert spies[-1].writes == []
+    assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 0
+
+
+def test_apply_without_tty_needs_auto_approve(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest())
+    spies = install(monkeypatch)
+    code, out, err = run(capsys, "apply", path, *SB)
+    assert code == 1
+    assert "stdin is not a terminal" in err and "--auto-approve" in err
+    assert "Traceback" not in err
+    assert spies[-1].writes == []
+    assert "+ call stage:show-1" in out  # the plan was shown
+
+
+def test_apply_on_tty_asks(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest())
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("click.confirm", lambda *a, **k: False)
+    spies = install(monkeypatch)
+    code, _, err = run(capsys, "apply", path, *SB)
+    assert code == 1 and "apply cancelled" in err
+    assert spies[-1].writes == []
+    monkeypatch.setattr("click.confirm", lambda *a, **k: True)
+    assert run(capsys, "apply", path, *SB)[0] == 0
+
+
+def test_usage_errors_exit_1_never_2(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest())
+    code, _, err = run(capsys, "plan", path, *SB, "--detailed-exitcode", "--no-such-flag")
+    assert code == 1 and "no-such-flag" in err
+    code, _, err = run(capsys, "plan", path, *SB, "--detailed-exitcode", "--target", "nope")
+    assert code == 1
+    assert "unknown target 'nope'" in err and "calltype:stage" in err and "stage:show-1" in err
+    code, _, err = run(capsys, "plan", path, *SB, "--detailed-exitcode", "--format", "xml")
+    assert code == 1
+    assert run(capsys, "apply", *SB, "--auto-approve")[0] == 1
+    code, _, err = run(capsys, "plan", "missing-dir", *SB, "--detailed-exitcode")
+    assert code == 1 and "Traceback" not in err
+
+
+def test_targets(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest({"stage:show-1": None}, extra_types=("other",)))
+    code, out, _ = run(capsys, "apply", path, *SB, "--auto-approve", "--target", "calltype:other")
+    assert code == 0
+    assert "+ call_type other" in out
+    assert "call_type stage" not in out and "call stage:show-1" not in out
+    assert "Apply complete: 1 change applied." in out
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "call_type other" not in out
+    assert "+ call_type stage" in out and "+ call stage:show-1" in out
+
+
+def test_saved_plan_applies_what_was_reviewed(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest())
+    code, out, _ = run(capsys, "plan", path, *SB, "--out", "plan.json", "--detailed-exitcode")
+    assert code == 2
+    assert stat.S_IMODE(os.stat("plan.json").st_mode) == 0o600
+    code, out, _ = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete" in out
+    assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 0
+    # Applying it a second time is refused: the objects it read have changed.
+    code, _, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve")
+    assert code == 1
+    assert "changed on the backend since the plan was saved" in err
+    assert "call:stage:show-1" in err and "call_type:stage" in err
+
+
+def test_saved_plan_refuses_changed_manifest(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest())
+    run(capsys, "plan", path, *SB, "--out", "plan.json")
+    write(work, manifest(join_ahead=600))
+    code, _, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve")
+    assert code == 1 and "manifests changed since the plan was saved" in err
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "Plan: 3 to create" in out  # nothing was written
+
+
+def test_saved_plan_refuses_other_backend(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest())
+    run(capsys, "plan", path, *SB, "--out", "plan.json")
+    code, _, err = run(
+        capsys, "apply", "--plan", "plan.json", "--sandbox", "other.db", "--auto-approve"
+    )
+    assert code == 1 and "the saved plan was made for backend" in err
+
+
+def test_saved_plan_refuses_object_changed_meanwhile(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest())
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest(join_ahead=600))
+    run(capsys, "plan", path, *SB, "--out", "plan.json")
+    # Someone else changes the call type between review and apply.
+    other = work / "other"
+    other.mkdir()
+    (other / "x.yaml").write_text(manifest(join_ahead=120))
+    assert run(capsys, "apply", "other", *SB, "--auto-approve")[0] == 0
+    code, _, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve")
+    assert code == 1
+    assert "1 object changed on the backend since the plan was saved: call_type:stage" in err
+
+
+def test_saved_plan_rejects_plan_options(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest())
+    run(capsys, "plan", path, *SB, "--out", "plan.json")
+    code, _, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--prune", "--auto-approve")
+    assert code == 1 and "recorded in the saved plan" in err
+    code, _, err = run(capsys, "apply", path, "--plan", "plan.json", *SB, "--auto-approve")
+    assert code == 1 and "not both" in err
+
+
+def test_failure_mid_apply_reports_and_rerun_converges(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {f"stage:show-{i}": None for i in range(4)}
+    path = write(work, manifest(calls))
+    real = backends.open_backend
+    install(monkeypatch, fail_names={"stage:show-1"})
+    code, out, err = run(capsys, "apply", path, *SB, "--auto-approve", "--parallelism", "1")
+    assert code == 1
+    assert "failed: create call stage:show-1: injected failure (Stream code 4, HTTP 400)" in out
+    assert "done:   + call stage:show-0" in out
+    assert "1 failed, 2 not started" in out
+    assert "run apply again to converge" in err
+    monkeypatch.setattr(backends, "open_backend", real)
+    code, out, _ = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 0
+    assert "Plan: 3 to create, 0 to update" in out
+    assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 0
+
+
+def test_ctrl_c_exits_130(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest({f"stage:show-{i}": None for i in range(5)}))
+    install(monkeypatch, interrupt_at=2, pause=0.01)
+    code, out, err = run(capsys, "apply", path, *SB, "--auto-approve", "--parallelism", "1")
+    assert code == 130
+    assert "Interrupted" in out and "not started" in out
+    assert "apply interrupted" in err
+
+
+class Lossy(Wrapped):
+    """A backend that silently ignores grants on create: apply must not call that success."""
+
+    def create_call_type(self, name: str, body: Json) -> Any:
+        return super().create_call_type(name, {k: v for k, v in body.items() if k != "grants"})
+
+
+def test_inconsistent_result_after_apply_is_an_error(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest({}))
+    real = backends.open_backend
+
+    def lossy_open(name: str, **settings: Any) -> Backend:
+        return Lossy(real(name, **settings))
+
+    monkeypatch.setattr(backends, "open_backend", lossy_open)
+    code, _, err = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 1
+    assert "inconsistent result after apply" in err
+    assert "call_type stage: grants.host is [], manifest says" in err
+
+
+def test_prune_deletes_only_this_projects_calls(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = {"stage:a": None, "stage:b": None, "stage:c": None}
+    path = write(work, manifest(calls))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    # A call of another project on the same type.
+    other = work / "other"
+    other.mkdir()
+    (other / "x.yaml").write_text(manifest({"stage:theirs": None}, project="other"))
+    assert run(capsys, "apply", "other", *SB, "--auto-approve")[0] == 0
+
+    write(work, manifest({"stage:a": None, "stage:b": None}))
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert NO_CHANGES in out  # nothing is deleted without --prune
+    code, out, _ = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
+    assert code == 0, out
+    assert "- call stage:c" in out
+    assert "theirs" not in out
+    code, out, _ = run(capsys, "plan", "other", *SB, "--detailed-exitcode")
+    assert code == 0  # the other project's call is still there
+
+
+def test_prune_without_project_is_refused(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest({"stage:a": None, "stage:b": None}))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest({"stage:a": None}, project=None))
+    code, _, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
+    assert code == 1 and "needs a project" in err and "stage:b" in err
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--project", "demo")
+    assert "- call stage:b" in out
+
+
+def test_delete_threshold_needs_force(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = {f"stage:c{i}": None for i in range(5)}
+    path = write(work, manifest(calls))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest({"stage:c0": None}))
+    code, _, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
+    assert code == 1 and "deletes 4 of" in err and "--force" in err
+    assert run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")[0] == 2
+    code, out, _ = run(capsys, "apply", path, *SB, "--prune", "--auto-approve", "--force")
+    assert code == 0 and "Plan: 0 to create, 0 to update, 4 to delete" in out
+
+
+def test_disruptive_changes_need_flag(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest({"stage:show": True}, extra_types=("old",)))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    (work / "m" / "call.yaml").write_text(
+        "version: 1\nproject: demo\ncalls:\n  old:x:\n    created_by_id: john\n"
+    )
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    os.remove(work / "m" / "call.yaml")
+    write(work, manifest({"stage:show": False}))
+    code, out, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve", "--force")
+    assert code == 1
+    assert "< call stage:show stop-live" in out
+    assert "stop-live call stage:show" in err and "--allow-disruptive" in err
+    assert "delete call_type old" not in err  # its only call is pruned first: not disruptive
+    code, out, _ = run(
+        capsys, "apply", path, *SB, "--prune", "--auto-approve", "--force", "--allow-disruptive"
+    )
+    assert code == 0, out
+    assert run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")[0] == 0
+
+
+def test_deleting_call_type_in_use_is_disruptive(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest({}, extra_types=("old",)))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    other = work / "other"
+    other.mkdir()
+    (other / "x.yaml").write_text(
+        "version: 1\nproject: theirs\ncall_types:\n  old: {}\n"
+        "calls:\n  old:x:\n    created_by_id: john\n"
+    )
+    assert run(capsys, "apply", "other", *SB, "--auto-approve")[0] == 0
+    write(work, manifest({}))
+    code, out, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
+    assert code == 1
+    assert "breaks 1 call of this type" in out and "--allow-disruptive" in err
+
+
+def test_formats_and_colour(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest())
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "markdown")
+    assert code == 0 and out.startswith(MARKDOWN_MARKER)
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "github")
+    assert "::notice file=m/stagecfg.yaml,line=" in out
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "json")
+    assert '"format_version": 1' in out
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "\033[" not in out  # not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "\033[32m+ call_type stage\033[0m" in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "\033[" not in out
+
+
+def test_quick_start_example_applies_and_converges(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(REPO / "examples" / "backstage", work / "backstage")
+    code, out, err = run(capsys, "apply", "backstage", *SB, "--auto-approve")
+    assert code == 0, out + err
+    code, out, _ = run(capsys, "apply", "backstage", *SB, "--auto-approve")
+    assert code == 0 and NO_CHANGES in out
