@@ -1,0 +1,209 @@
+"""schema: the committed JSON Schema itself, and schema problems as located messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import OPENAPI_DIR, REPO_ROOT
+from jsonschema import Draft202012Validator
+
+from stagecfg import schema
+from stagecfg.manifest import Document, load
+
+SCHEMA_FILE = REPO_ROOT / "schemas" / "stagecfg.schema.json"
+PACKAGE_COPY = REPO_ROOT / "stagecfg" / "stagecfg.schema.json"
+SETTINGS_KEYS = 17
+#: Objects whose keys Stream leaves free (JSON path of the property in the schema).
+FREE_FORM = {"custom", "options", "data"}
+
+
+def walk(node: Any, path: str = "#") -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        found.append((path, node))
+        for key, value in node.items():
+            found.extend(walk(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(walk(value, f"{path}/{index}"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (OPENAPI_DIR / "video-serverside-api.json").read_text("utf-8")
+    )
+    return data["components"]["schemas"]
+
+
+def test_package_copy_is_byte_identical() -> None:
+    assert SCHEMA_FILE.read_bytes() == PACKAGE_COPY.read_bytes()
+
+
+def test_schema_is_valid_draft_2020_12(committed: dict[str, Any]) -> None:
+    Draft202012Validator.check_schema(committed)
+    assert committed["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_every_property_has_a_description(committed: dict[str, Any]) -> None:
+    missing = [
+        f"{path}/{name}"
+        for path, node in walk(committed)
+        if isinstance(node.get("properties"), dict) and not path.endswith("/properties")
+        for name, prop in node["properties"].items()
+        if not (isinstance(prop, dict) and prop.get("description"))
+    ]
+    assert missing == []
+
+
+def test_objects_are_closed_unless_free_form(committed: dict[str, Any]) -> None:
+    open_objects = []
+    for path, node in walk(committed):
+        if node.get("type") != "object" or path.endswith("/properties"):
+            continue
+        extra = node.get("additionalProperties")
+        if extra is False:
+            continue
+        if isinstance(extra, dict) and extra:
+            continue  # a map: its values have a schema of their own
+        if path.rsplit("/", 1)[-1] in FREE_FORM:
+            continue
+        open_objects.append(path)
+    assert open_objects == []
+
+
+def test_top_level_keys(committed: dict[str, Any]) -> None:
+    assert sorted(committed["properties"]) == ["call_types", "calls", "project", "users", "version"]
+    call = committed["$defs"]["Call"]["properties"]
+    for key in ("live", "go_live", "members", "starts_at", "settings_override"):
+        assert key in call
+
+
+def _resolve(defs: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        resolved: dict[str, Any] = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return resolved
+    return node
+
+
+def _compare(
+    defs: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any], spec: dict[str, Any]
+) -> list[str]:
+    """Property sets, enums, bounds and required keys of a component, recursively."""
+    diffs: list[str] = []
+    mine, spec_props = ours.get("properties", {}), theirs.get("properties", {})
+    if sorted(mine) != sorted(spec_props):
+        diffs.append(f"properties {sorted(mine)} != {sorted(spec_props)}")
+    if sorted(ours.get("required", [])) != sorted(theirs.get("required", [])):
+        diffs.append("required differs")
+    for name, prop in spec_props.items():
+        if name not in mine:
+            continue
+        if "$ref" in prop:
+            target = spec[prop["$ref"].rsplit("/", 1)[-1]]
+            diffs += [
+                f"{name}.{d}" for d in _compare(defs, _resolve(defs, mine[name]), target, spec)
+            ]
+            continue
+        for key in ("minimum", "maximum", "minItems", "maxItems"):
+            if prop.get(key) != mine[name].get(key):
+                diffs.append(f"{name}.{key}")
+        enum = prop.get("enum") or prop.get("items", {}).get("enum")
+        our_enum = mine[name].get("enum") or mine[name].get("items", {}).get("enum")
+        if enum and [str(v) for v in enum] != [str(v) for v in our_enum or []]:
+            diffs.append(f"{name}.enum")
+        if prop.get("type") != mine[name].get("type"):
+            diffs.append(f"{name}.type")
+    return diffs
+
+
+@pytest.mark.parametrize(
+    "component",
+    ["CallSettingsRequest", "NotificationSettingsRequest", "GoLiveRequest"],
+)
+def test_sub_schemas_match_openapi(
+    committed: dict[str, Any], openapi: dict[str, Any], component: str
+) -> None:
+    defs = committed["$defs"]
+    assert _compare(defs, defs[component], openapi[component], openapi) == []
+
+
+def test_all_seventeen_settings_sub_objects(committed: dict[str, Any]) -> None:
+    assert len(committed["$defs"]["CallSettingsRequest"]["properties"]) == SETTINGS_KEYS
+
+
+def test_user_fields_come_from_user_request(
+    committed: dict[str, Any], openapi: dict[str, Any]
+) -> None:
+    ours = committed["$defs"]["User"]["properties"]
+    assert sorted(ours) == ["custom", "image", "name", "role", "teams"]
+    assert set(ours) <= set(openapi["UserRequest"]["properties"])
+
+
+def doc_of(tmp_path: Path, text: str) -> Document:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, "utf-8")
+    doc, problems = load(path, env={})
+    assert problems == [] and doc is not None
+    return doc
+
+
+def test_unknown_key_gets_did_you_mean(tmp_path: Path) -> None:
+    doc = doc_of(tmp_path, "version: 1\ncall_types:\n  x:\n    settings: {backstge: {}}\n")
+    (problem,) = schema.validate(doc)
+    assert problem.path == "$.call_types.x.settings.backstge"
+    assert problem.suggestion == "did you mean 'backstage'?"
+    assert problem.location is not None
+    assert (problem.location.line, problem.location.col) == (4, 16)
+
+
+def test_enum_gets_did_you_mean(tmp_path: Path) -> None:
+    doc = doc_of(
+        tmp_path, "version: 1\ncall_types:\n  x:\n    settings: {video: {camera_facing: frnt}}\n"
+    )
+    (problem,) = schema.validate(doc)
+    assert "'frnt' is not one of: front, back, external" in problem.message
+    assert problem.suggestion == "did you mean 'front'?"
+
+
+def test_every_problem_of_a_document(tmp_path: Path) -> None:
+    doc = doc_of(
+        tmp_path,
+        "version: 1\n"
+        "calls:\n"
+        "  livestream:a:\n"
+        "    live: 1\n"
+        "    members: {j: 7}\n"
+        "    go_live: {start_hls: true, start_everything: true}\n",
+    )
+    problems = schema.validate(doc)
+    assert [p.path for p in problems] == [
+        "$.calls['livestream:a'].live",
+        "$.calls['livestream:a'].members.j",
+        "$.calls['livestream:a'].go_live.start_everything",
+    ]
+
+
+def test_suggest() -> None:
+    assert schema.suggest("setings", ["settings", "grants"]) == "did you mean 'settings'?"
+    assert schema.suggest("zzz", ["settings"]) is None
+
+
+def test_date_time_uses_rfc3339_rules(tmp_path: Path) -> None:
+    ok = doc_of(
+        tmp_path, "version: 1\ncalls:\n  default:a: {starts_at: '2026-12-01T18:00:00.5+02:00'}\n"
+    )
+    assert schema.validate(ok) == []
+    bad = doc_of(tmp_path, "version: 1\ncalls:\n  default:a: {starts_at: '2026-13-01T18:00:00Z'}\n")
+    (problem,) = schema.validate(bad)
+    assert "not an RFC 3339 date-time" in problem.message
