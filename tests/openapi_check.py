@@ -77,3 +77,32 @@ def problems(name: str, instance: Any, *, strict: bool = True) -> list[str]:
 def assert_matches(name: str, instance: Any, *, strict: bool = True) -> None:
     found = problems(name, instance, strict=strict)
     assert not found, f"{name} does not match the OpenAPI spec:\n" + "\n".join(found[:20])
+
+
+def _accept_rfc3339(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_accept_rfc3339(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _accept_rfc3339(value) for key, value in node.items()}
+    if out.get("format") == "date-time":
+        kinds = out.get("type")
+        kinds = list(kinds) if isinstance(kinds, list) else [kinds]
+        if "number" in kinds and "string" not in kinds:
+            out["type"] = [*kinds, "string"]
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _request_components() -> dict[str, Any]:
+    result: dict[str, Any] = _accept_rfc3339(_components(True))
+    return result
+
+
+def assert_request_matches(name: str, instance: Any) -> None:
+    """Like :func:`assert_matches` for request bodies, where instants travel as RFC 3339 text
+    (the spec types them ``number, format: date-time``; Stream's SDKs send strings)."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": _request_components()}
+    errors = jsonschema.Draft202012Validator(root).iter_errors(instance)
+    found = sorted(f"{e.json_path}: {e.message}" for e in errors)
+    assert not found, f"{name} does not match the OpenAPI spec:\n" + "\n".join(found[:20])

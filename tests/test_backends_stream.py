@@ -1,0 +1,323 @@
+"""The ``stream`` backend against a real emulator: auth, request bodies per the spec, faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from emulator_fixture import MakeEmulator, emulator, make_emulator, stream_backend_for  # noqa: F401
+from openapi_check import assert_matches, assert_request_matches
+
+from stagecfg import __version__
+from stagecfg.backends import open_backend as open_named_backend
+from stagecfg.backends.stream import StreamBackend, open_backend
+from stagecfg.emulator.server import EmulatorHandle
+from stagecfg.errors import BackendError, ConfigError
+from stagecfg.httpclient import RetryPolicy, server_token
+from stagecfg.redact import redact
+
+FAST_RETRY = RetryPolicy(max_attempts=12, base_delay=0.001, max_delay=0.01, max_total=30)
+
+
+class Sleeps:
+    """Records sleeps instead of waiting, so retry tests take no wall time."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def backend(emulator: EmulatorHandle) -> Iterator[StreamBackend]:  # noqa: F811
+    b = stream_backend_for(emulator)
+    yield b
+    b.close()
+
+
+# --- settings and secrets -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [
+        ({}, "API key"),
+        ({"api_key": "k"}, "API secret"),
+        ({"api_secret": "only-the-secret-here"}, "API key"),
+    ],
+)
+def test_missing_credentials_fail_before_any_request(
+    settings: dict[str, str], missing: str
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("a request was sent")
+
+    with pytest.raises(ConfigError, match=missing) as info:
+        open_named_backend(
+            "stream", base_url="http://127.0.0.1:9", transport=httpx.MockTransport(refuse),
+            parallelism=2, timeout=1.0, sandbox_path="ignored.db", **settings,
+        )  # fmt: skip
+    assert "only-the-secret-here" not in str(info.value)
+
+
+def test_base_url_must_be_http() -> None:
+    with pytest.raises(ConfigError, match="http"):
+        open_backend(api_key="k", api_secret="s" * 32, base_url="ftp://example.org")
+
+
+def test_default_base_url_is_streams() -> None:
+    b = open_backend(api_key="k", api_secret="s" * 32)
+    try:
+        assert b.describe() == "stream app k at https://chat.stream-io-api.com"
+        assert b.identity() == "stream:k@https://chat.stream-io-api.com"
+    finally:
+        b.close()
+
+
+def test_requests_carry_streams_auth(emulator: EmulatorHandle, backend: StreamBackend) -> None:  # noqa: F811
+    seen: list[httpx.Request] = []
+    backend.session.client.event_hooks["request"].append(seen.append)
+    backend.read(cids=["default:x"], users=["u"])
+    assert len(seen) == 3
+    for request in seen:
+        assert request.url.params["api_key"] == emulator.api_key
+        token = request.headers["authorization"]
+        assert not token.lower().startswith("bearer")
+        assert jwt.decode(token, emulator.api_secret, algorithms=["HS256"]) == {"server": True}
+        assert request.headers["stream-auth-type"] == "jwt"
+        assert request.headers["x-stream-client"] == f"stagecfg-{__version__}"
+    users_request = next(r for r in seen if r.url.path == "/api/v2/users")
+    payload = json.loads(users_request.url.params["payload"])
+    assert_matches("QueryUsersPayload", payload)
+    assert payload["filter_conditions"] == {"id": {"$in": ["u"]}}
+
+
+def test_secret_and_token_never_appear_in_output(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    secret = "contract-secret-value-0123456789abcdef"
+    handle = make_emulator(api_key="key1", api_secret=secret)
+    b = stream_backend_for(handle)
+    token = server_token(secret)
+    try:
+        with pytest.raises(BackendError) as info:
+            b.delete_call_type("does-not-exist")
+        texts = [repr(b), b.describe(), b.identity(), str(info.value), repr(info.value.failure)]
+        texts.append(repr(b.session))
+        for text in texts:
+            assert secret not in text
+            assert token not in text
+        assert redact(f"token={token} secret={secret}") == "token=*** secret=***"
+    finally:
+        b.close()
+
+
+# --- request bodies against the spec ------------------------------------------------------------
+
+REQUEST_SCHEMAS = {
+    "CreateCallType": "CreateCallTypeRequest",
+    "UpdateCallType": "UpdateCallTypeRequest",
+    "GetOrCreateCall": "GetOrCreateCallRequest",
+    "UpdateCall": "UpdateCallRequest",
+    "DeleteCall": "DeleteCallRequest",
+    "GoLive": "GoLiveRequest",
+    "StopLive": "StopLiveRequest",
+    "UpdateCallMembers": "UpdateCallMembersRequest",
+    "QueryCalls": "QueryCallsRequest",
+    "UpdateUsers": "UpdateUsersRequest",
+}
+
+
+def test_request_bodies_match_the_spec(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(record_bodies=True)
+    b = stream_backend_for(handle)
+    try:
+        b.create_call_type(
+            "stage",
+            {
+                "grants": {"host": ["join-backstage"]},
+                "settings": {"backstage": {"enabled": True, "join_ahead_time_seconds": 120}},
+                "notification_settings": {"enabled": True},
+            },
+        )
+        b.update_call_type("stage", {"settings": {"audio": {"default_device": "speaker"}}})
+        b.upsert_users({"alice": {"role": "user", "name": "Alice"}, "bob": {}})
+        b.create_call(
+            "stage:s1",
+            {
+                "created_by_id": "alice",
+                "starts_at": "2030-01-01T12:00:00Z",
+                "members": [{"user_id": "bob", "role": "host"}],
+                "settings_override": {"backstage": {"enabled": True}},
+                "custom": {"stagecfg_project": "demo"},
+            },
+        )
+        b.update_call("stage:s1", {"starts_at": "2030-01-01T13:00:00Z", "custom": {"a": 1}})
+        b.go_live("stage:s1", {"start_hls": True, "start_recording": True})
+        b.stop_live("stage:s1", {"continue_hls": False})
+        b.update_members("stage:s1", [{"user_id": "alice", "role": "host"}], ["bob"])
+        b.read(cids=["stage:s1"])
+        b.delete_call("stage:s1")
+    finally:
+        b.close()
+    recorded = handle.recorded()
+    seen = {r["operation"] for r in recorded}
+    assert set(REQUEST_SCHEMAS) <= seen
+    for r in recorded:
+        if r["operation"] in REQUEST_SCHEMAS:
+            assert_request_matches(REQUEST_SCHEMAS[r["operation"]], r["body"])
+    query = next(r["body"] for r in recorded if r["operation"] == "QueryCalls")
+    assert query == {"filter_conditions": {"cid": {"$in": ["stage:s1"]}}, "limit": 100}
+
+
+# --- retries and faults through the real emulator -----------------------------------------------
+
+
+def test_workflow_succeeds_through_500s_and_429s(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(error_rate=0.1, throttle_rate=0.1, retry_after=0.01, seed=11)
+    b = stream_backend_for(handle, retry=FAST_RETRY)
+    try:
+        b.create_call_type("stage", {"settings": {"backstage": {"enabled": True}}})
+        b.upsert_users({f"u{i}": {} for i in range(5)})
+        cids = [f"stage:c{i}" for i in range(30)]
+        for cid in cids:
+            b.create_call(cid, {"created_by_id": "u0"})
+            b.update_call(cid, {"custom": {"cid": cid}})
+        b.go_live(cids[0], {})
+        state = b.read(cids=cids, users=["u0", "u4"])
+    finally:
+        b.close()
+    assert sorted(state.calls) == sorted(cids)
+    assert all(call.custom == {"cid": cid} for cid, call in state.calls.items())
+    assert state.calls[cids[0]].backstage is False
+    assert sorted(state.users) == ["u0", "u4"]
+    stats = handle.stats()
+    assert stats["total"] > 66  # the faults forced retries
+    assert list(handle.emulator.engine.list_call_types()["call_types"]).count("stage") == 1
+
+
+def test_retry_after_from_the_emulator_is_honoured(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(throttle_rate=0.5, retry_after=0.25, seed=5)
+    sleeps = Sleeps()
+    b = stream_backend_for(handle, retry=FAST_RETRY, sleep=sleeps)
+    try:
+        for _ in range(10):
+            b.read()
+    finally:
+        b.close()
+    throttled = handle.stats()["total"] - 10
+    assert throttled > 0
+    assert sleeps.calls == [0.25] * throttled
+
+
+def test_errors_are_reported_after_the_retry_budget(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(error_rate=1.0)
+    sleeps = Sleeps()
+    b = stream_backend_for(handle, retry=RetryPolicy(max_attempts=3), sleep=sleeps)
+    try:
+        with pytest.raises(BackendError) as info:
+            b.update_call_type("default", {"grants": {"user": []}})
+    finally:
+        b.close()
+    error = info.value
+    assert (error.operation, error.kind, error.name) == ("update", "call_type", "default")
+    assert (error.failure.status, error.failure.code) == (500, -1)
+    assert "after 3 attempts" in str(error)
+    assert handle.stats()["requests"]["UpdateCallType"]["PUT"] == 3
+    assert len(sleeps.calls) == 2
+
+
+def test_input_errors_are_not_retried(backend: StreamBackend, emulator: EmulatorHandle) -> None:  # noqa: F811
+    with pytest.raises(BackendError) as info:
+        backend.create_call("default:x", {})  # server-side creation needs a creator
+    assert info.value.failure.code == 4
+    assert emulator.stats()["requests"]["GetOrCreateCall"]["POST"] == 1
+
+
+def test_pacing_slows_down_when_the_quota_runs_low(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(rate_limit=3)
+    sleeps = Sleeps()
+    b = stream_backend_for(handle, sleep=sleeps)
+    try:
+        b.read()
+        b.read()
+        assert sleeps.calls == []
+        b.read()  # the previous answer said 1 left: spread the rest of the window
+    finally:
+        b.close()
+    assert len(sleeps.calls) == 1
+    assert 0 < sleeps.calls[0] <= 30
+    assert handle.stats()["requests"] == {"ListCallTypes": {"GET": 3}}
+
+
+class LoseResponse(httpx.BaseTransport):
+    """Forwards to the real emulator, then drops the first matching answer as a read timeout:
+    the server did the work but the client never heard back. The emulator cannot do this."""
+
+    def __init__(self, method: str, path_suffix: str) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.method = method
+        self.suffix = path_suffix
+        self.dropped = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        hit = request.method == self.method and request.url.path.endswith(self.suffix)
+        if hit and not self.dropped:
+            response.read()
+            response.close()
+            self.dropped += 1
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def lossy_backend(handle: EmulatorHandle, method: str, suffix: str) -> StreamBackend:
+    return stream_backend_for(
+        handle, transport=LoseResponse(method, suffix), retry=FAST_RETRY, sleep=Sleeps()
+    )
+
+
+def test_create_call_type_that_timed_out_is_reread_not_repeated(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    b = lossy_backend(emulator, "POST", "/calltypes")
+    try:
+        created = b.create_call_type("stage", {"grants": {"host": ["join-backstage"]}})
+    finally:
+        b.close()
+    assert created.name == "stage"
+    assert created.grants["host"] == ["join-backstage"]
+    requests: dict[str, Any] = emulator.stats()["requests"]
+    assert requests["CreateCallType"] == {"POST": 1}
+    assert requests["GetCallType"] == {"GET": 1}
+
+
+def test_get_or_create_that_timed_out_returns_the_same_call(emulator: EmulatorHandle) -> None:  # noqa: F811
+    b = lossy_backend(emulator, "POST", "/default/once")
+    try:
+        call = b.create_call("default:once", {"created_by_id": "alice", "custom": {"n": 1}})
+        calls = b.query_calls({"id": "once"})
+    finally:
+        b.close()
+    assert call.custom == {"n": 1}
+    assert [c.cid for c in calls] == ["default:once"]
+    assert calls[0].created_at == call.created_at
+
+
+def test_delete_whose_answer_was_lost_still_succeeds(emulator: EmulatorHandle) -> None:  # noqa: F811
+    setup = stream_backend_for(emulator)
+    setup.create_call("default:bye", {"created_by_id": "alice"})
+    setup.close()
+    b = lossy_backend(emulator, "POST", "/bye/delete")
+    try:
+        b.delete_call("default:bye")
+        assert b.read(cids=["default:bye"]).calls == {}
+    finally:
+        b.close()
+    assert emulator.stats()["requests"]["DeleteCall"] == {"POST": 2}
