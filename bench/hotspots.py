@@ -1,6 +1,6 @@
 """Time (and optionally cProfile) the plan pipeline in-process, stage by stage.
 
-``python bench/profile.py --calls 100000 --populate --cprofile load`` prints the seconds spent in
+``python bench/hotspots.py --calls 100000 --populate --cprofile load`` prints the seconds spent in
 load, read, diff and render for the local backend, then the top functions of the stage named
 by ``--cprofile`` (or ``all``).
 """
@@ -27,7 +27,7 @@ import workload  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/profile.py")
+    parser = argparse.ArgumentParser(prog="python bench/hotspots.py")
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--call-types", type=int, default=50)
     parser.add_argument("--populate", action="store_true", help="sandbox holds every call")
