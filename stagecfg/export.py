@@ -75,18 +75,29 @@ def fit_to_schema(value: Any, node: Any, root: Json) -> Any:
     return value
 
 
-def _diff_leaves(effective: Any, base: Any) -> Any:
-    """The parts of ``effective`` that differ from ``base`` (lists and scalars whole)."""
+def _diff_leaves(effective: Any, base: Any, node: Any, root: Json) -> Any:
+    """The parts of ``effective`` that differ from ``base`` (lists and scalars whole).
+
+    A sub-object that is kept also keeps the keys its schema requires (e.g. ``audio`` needs
+    ``default_device``), so the exported override stays a valid manifest.
+    """
+    node = _resolve(node, root)
     if isinstance(effective, Mapping) and isinstance(base, Mapping):
+        props = node.get("properties") or {} if isinstance(node, Mapping) else {}
         out: Json = {}
         for key in sorted(effective):
             if key not in base:
                 out[key] = effective[key]
                 continue
-            sub = _diff_leaves(effective[key], base[key])
+            sub = _diff_leaves(effective[key], base[key], props.get(key, {}), root)
             if sub is not _SAME:
                 out[key] = sub
-        return out if out else _SAME
+        if not out:
+            return _SAME
+        for key in node.get("required") or () if isinstance(node, Mapping) else ():
+            if key in effective and key not in out:
+                out[key] = effective[key]
+        return dict(sorted(out.items()))
     return _SAME if effective == base else effective
 
 
@@ -125,7 +136,10 @@ def _call_entry(
         entry["members"] = dict(sorted(call.members.items()))
     effective = fit_to_schema(call.settings, defs["CallSettingsRequest"], root)
     override = _diff_leaves(
-        effective, fit_to_schema(type_settings, defs["CallSettingsRequest"], root)
+        effective,
+        fit_to_schema(type_settings, defs["CallSettingsRequest"], root),
+        defs["CallSettingsRequest"],
+        root,
     )
     if override is not _SAME and override:
         entry["settings_override"] = override

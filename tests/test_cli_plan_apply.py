@@ -51,7 +51,11 @@ def manifest(
         "      host: [join-backstage, join-call, read-call, send-audio, send-video]",
     ]
     for name in extra_types:
-        lines += [f"  {name}:", "    settings:", "      backstage: {enabled: false}"]
+        lines += [
+            f"  {name}:",
+            "    settings:",
+            "      backstage: {enabled: true, join_ahead_time_seconds: 60}",
+        ]
     if calls:
         lines.append("calls:")
     for cid, live in calls.items():

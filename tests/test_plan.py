@@ -401,3 +401,21 @@ def test_change_from_json_defaults() -> None:
         {"kind": "call", "name": "a:b", "action": "delete", "stage": 4, "location": None}
     )
     assert change.body == {} and change.fields == () and change.location is None
+
+
+def test_update_body_keeps_keys_the_request_schema_requires() -> None:
+    actual = ActualState(call_types=builtins())
+    desired = DesiredState(
+        call_types={
+            "livestream": CallTypeSpec(
+                "livestream",
+                settings={"audio": {"default_device": "speaker", "mic_default_on": False}},
+            )
+        }
+    )
+    (change,) = make_plan(desired, actual).changes
+    # Only mic_default_on changed, but AudioSettingsRequest requires default_device.
+    assert change.body == {
+        "settings": {"audio": {"default_device": "speaker", "mic_default_on": False}}
+    }
+    assert [f.path for f in change.fields] == ["settings.audio.mic_default_on"]
