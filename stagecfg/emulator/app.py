@@ -398,9 +398,15 @@ async def _read_body(request: Request, operation: str, max_body: int) -> Json:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:
         raise WireError(413, CODE_TOO_LARGE, _failed(operation, f"body over {max_body} bytes"))
-    raw = await request.body()
-    if len(raw) > max_body:
-        raise WireError(413, CODE_TOO_LARGE, _failed(operation, f"body over {max_body} bytes"))
+    # Read in chunks so a chunked (length-less) body is cut off at the cap, not buffered whole.
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise WireError(413, CODE_TOO_LARGE, _failed(operation, f"body over {max_body} bytes"))
+        parts.append(chunk)
+    raw = b"".join(parts)
     if not raw.strip():
         return {}
     try:
@@ -409,6 +415,10 @@ async def _read_body(request: Request, operation: str, max_body: int) -> Json:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise WireError(
             400, CODE_INPUT, _failed(operation, f"invalid JSON body: {detail}")
+        ) from None
+    except RecursionError:
+        raise WireError(
+            400, CODE_INPUT, _failed(operation, "invalid JSON body: nested too deeply")
         ) from None
     if not isinstance(body, dict):
         raise WireError(400, CODE_INPUT, _failed(operation, "the body must be a JSON object"))
@@ -425,6 +435,10 @@ def _payload_param(request: Request, operation: str) -> Json:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise WireError(
             400, CODE_INPUT, _failed(operation, f"invalid JSON payload: {detail}")
+        ) from None
+    except RecursionError:
+        raise WireError(
+            400, CODE_INPUT, _failed(operation, "invalid JSON payload: nested too deeply")
         ) from None
     if not isinstance(body, dict):
         raise WireError(400, CODE_INPUT, _failed(operation, "payload must be a JSON object"))
