@@ -38,6 +38,14 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        # Called only for untagged nodes; with no implicit resolvers the answer is fixed.
+        if kind is yaml.ScalarNode:
+            return "tag:yaml.org,2002:str"
+        if kind is yaml.SequenceNode:
+            return "tag:yaml.org,2002:seq"
+        return "tag:yaml.org,2002:map"
+
 
 _TAG = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = (_TAG + "map", _TAG + "seq", _TAG + "omap")
@@ -48,6 +56,7 @@ _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 _YAML11_BOOLS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+_NUMERIC_START = frozenset("0123456789+-.~")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -359,6 +368,9 @@ class _Builder:
 
     def plain(self, text: str, node: yaml.Node, path: str, *, is_key: bool) -> Any:
         """YAML 1.2 core schema for an untagged, unquoted scalar."""
+        if len(text) > 5 and text[0] not in _NUMERIC_START and text[:5].lower() != "false":
+            # Fast path: most scalars are names and words that can only be strings.
+            return text if is_key else self.substitute(text, node, path)
         if text in ("", "~", "null", "Null", "NULL"):
             return None
         if text in ("true", "True", "TRUE"):

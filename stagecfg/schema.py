@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
-from stagecfg.errors import Location, Problem
+from stagecfg.errors import Problem
 from stagecfg.manifest import Document, child_path, join_path, type_name
 from stagecfg.timestamps import is_rfc3339
 
@@ -54,8 +54,10 @@ def _one_of(options: Sequence[Any]) -> str:
     return shown if len(shown) <= 120 else shown[:117] + "..."
 
 
-def _error_problems(error: ValidationError, doc: Document) -> list[Problem]:
-    parts = list(error.absolute_path)
+def _error_problems(
+    error: ValidationError, doc: Document, prefix: list[str | int]
+) -> list[Problem]:
+    parts = prefix + list(error.absolute_path)
     path = join_path(parts)
     keyword = error.validator
     schema: Any = error.schema
@@ -149,20 +151,41 @@ def _error_problems(error: ValidationError, doc: Document) -> list[Problem]:
     return [at(path, str(error.message))]
 
 
+_SECTION_DEFS = {"users": "User", "call_types": "CallType", "calls": "Call"}
+
+
+@cache
+def _def_validator(name: str) -> Draft202012Validator:
+    root = load_schema()
+    schema = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{name}"}
+    return Draft202012Validator(schema, format_checker=_FORMATS)
+
+
 def validate(doc: Document) -> list[Problem]:
-    """Every schema problem of one document, located and sorted."""
+    """Every schema problem of one document, located and sorted.
+
+    Resources are validated one by one against their definition, and identical bodies only once:
+    large manifests repeat the same call shape thousands of times.
+    """
+    data = doc.data
+    skeleton = dict(data)
+    resources: list[tuple[str, str, Any, str]] = []
+    for section, def_name in _SECTION_DEFS.items():
+        entries = data.get(section)
+        if isinstance(entries, dict):
+            skeleton[section] = {key: {} for key in entries}
+            resources.extend((section, key, value, def_name) for key, value in entries.items())
     problems: list[Problem] = []
-    for error in _validator().iter_errors(doc.data):
-        problems.extend(_error_problems(error, doc))
+    for error in _validator().iter_errors(skeleton):
+        problems.extend(_error_problems(error, doc, []))
+    cache: dict[tuple[str, str], list[ValidationError]] = {}
+    for section, key, value, def_name in resources:
+        fingerprint = (def_name, json.dumps(value, sort_keys=True, default=str))
+        errors = cache.get(fingerprint)
+        if errors is None:
+            errors = list(_def_validator(def_name).iter_errors(value))
+            cache[fingerprint] = errors
+        for error in errors:
+            problems.extend(_error_problems(error, doc, [section, key]))
     unique = {(p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=Problem.sort_key)
-
-
-def property_names(def_name: str) -> list[str]:
-    """The property names of a ``$defs`` entry (for checks and tests)."""
-    definition = load_schema()["$defs"].get(def_name, {})
-    return sorted(definition.get("properties", {}))
-
-
-def locate_or_none(doc: Document | None, path: str) -> Location | None:
-    return doc.locate(path) if doc is not None else None
