@@ -91,8 +91,15 @@ _NOTIFICATION_KEYS = {"enabled", *builtins.NOTIFICATION_EVENTS}
 
 _CALL_COLUMNS = (
     "seq, cid, type, id, created_by_id, backstage, ongoing, team, starts_at, ended_at,"
-    " created_at, updated_at, data"
+    " created_at, updated_at, data, settings"
 )
+
+
+def _stored(row: Sequence[Any]) -> Json:
+    """A call row's JSON state with its settings, decoded."""
+    stored: Json = json.loads(row[12])
+    stored["settings"] = json.loads(row[13]) if row[13] is not None else stored.get("settings")
+    return stored
 
 
 def deep_merge(base: Json, override: Mapping[str, Any]) -> Json:
@@ -450,15 +457,26 @@ class Engine:
         user_ids: set[str] = {row[4] for row in rows}
         for ms in members.values():
             user_ids.update(m[1] for m in ms)
+        decoded: list[Json] = []
+        # Calls made from one call type mostly carry identical settings: decode each distinct
+        # text once per response (the dicts are shared only within this one response).
+        settings_memo: dict[str, Json] = {}
         for row in rows:
-            session = json.loads(row[12]).get("session") or {}
+            stored = json.loads(row[12])
+            text = row[13]
+            if text is not None:
+                if text not in settings_memo:
+                    settings_memo[text] = json.loads(text)
+                stored["settings"] = settings_memo[text]
+            decoded.append(stored)
+            session = stored.get("session") or {}
             user_ids.update(p["user_id"] for p in session.get("participants", []))
         users = self._users_by_id(tx, user_ids)
         out = []
-        for row in rows:
+        for row, stored in zip(rows, decoded, strict=True):
             out.append(
                 {
-                    "call": self._call_response(row, users),
+                    "call": self._call_response(row, stored, users),
                     "members": [self._member_response(m, users) for m in members[row[0]]],
                     "own_capabilities": list(builtins.OWN_CAPABILITIES),
                 }
@@ -478,7 +496,7 @@ class Engine:
         }
 
     @staticmethod
-    def _call_response(row: Sequence[Any], users: Mapping[str, Json]) -> Json:
+    def _call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -> Json:
         (
             _seq,
             cid,
@@ -492,9 +510,9 @@ class Engine:
             ended_at,
             created_at,
             updated_at,
-            data,
+            _data,
+            _settings,
         ) = row
-        stored = json.loads(data)
         settings = stored["settings"]
         call: Json = {
             "type": call_type,
@@ -679,14 +697,10 @@ class Engine:
         self._ensure_user(tx, creator_id, now)
         self._require_users(tx, op, [m["user_id"] for m in members])
         settings = deep_merge(type_data["settings"], override)
-        stored: Json = {
-            "settings": settings,
-            "custom": custom,
-            "egress": {"broadcasting": False, "rtmps": []},
-        }
+        stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}
         cursor = tx.execute(
             "INSERT INTO calls (cid, type, id, created_by_id, backstage, team, starts_at,"
-            " created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, data, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 f"{call_type}:{call_id}",
                 call_type,
@@ -698,6 +712,7 @@ class Engine:
                 now,
                 now,
                 json.dumps(stored),
+                json.dumps(settings),
             ),
         )
         seq = cursor.lastrowid
@@ -706,7 +721,14 @@ class Engine:
         return self._reload(tx, seq)
 
     def _save(self, tx: Transaction, row: Any, stored: Json, **columns: object) -> Any:
-        columns = {**columns, "updated_at": self._now(), "data": json.dumps(stored)}
+        stored = dict(stored)
+        settings = stored.pop("settings")
+        columns = {
+            **columns,
+            "updated_at": self._now(),
+            "data": json.dumps(stored),
+            "settings": json.dumps(settings),
+        }
         sets = ", ".join(f"{name} = ?" for name in columns)
         tx.execute(f"UPDATE calls SET {sets} WHERE seq = ?", [*columns.values(), row[0]])
         return self._reload(tx, row[0])
@@ -723,7 +745,7 @@ class Engine:
             columns["starts_at"] = None if value is None else _instant(op, "starts_at", value)
         with self._store.write() as tx:
             row = self._live_call(tx, op, call_type, call_id)
-            stored = json.loads(row[12])
+            stored = _stored(row)
             if body.get("custom") is not None:
                 stored["custom"] = body["custom"]
             stored["settings"] = deep_merge(stored["settings"], override)
@@ -748,7 +770,7 @@ class Engine:
         with self._store.write() as tx:
             row = self._live_call(tx, op, call_type, call_id)
             now = self._now()
-            stored = json.loads(row[12])
+            stored = _stored(row)
             session = stored.get("session")
             if session and session.get("ended_at") is None:
                 session["ended_at"] = now
@@ -771,7 +793,7 @@ class Engine:
         with self._store.write() as tx:
             row = self._live_call(tx, op, call_type, call_id)
             now = self._now()
-            stored = json.loads(row[12])
+            stored = _stored(row)
             session = self._session(stored, now)
             session["live_started_at"] = now
             session.pop("live_ended_at", None)
@@ -807,7 +829,7 @@ class Engine:
         with self._store.write() as tx:
             row = self._live_call(tx, op, call_type, call_id)
             now = self._now()
-            stored = json.loads(row[12])
+            stored = _stored(row)
             session = self._session(stored, now)
             session["live_ended_at"] = now
             egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
@@ -1032,7 +1054,7 @@ class Engine:
             elif row[5]:
                 # Backstage: join-backstage always admits; join-call admits too once the
                 # join-ahead window (starts_at - join_ahead_time_seconds) has opened.
-                stored_settings = json.loads(row[12])["settings"]
+                stored_settings = _stored(row)["settings"]
                 ahead = int(stored_settings["backstage"].get("join_ahead_time_seconds") or 0)
                 starts_at = row[8]
                 early = ahead > 0 and starts_at is not None and now >= starts_at - ahead * 10**9
@@ -1044,7 +1066,7 @@ class Engine:
                     raise not_allowed(op, f"call is not live: {who} lacks join-backstage")
             elif not _allowed(grants, roles, owner, "join-call"):
                 raise not_allowed(op, f"{who} lacks join-call")
-            stored = json.loads(row[12])
+            stored = _stored(row)
             session = self._session(stored, now)
             participants = [p for p in session["participants"] if p["user_id"] != user_id]
             participants.append(

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS calls (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     deleted_at INTEGER,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    settings TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS calls_live_cid ON calls (cid) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS calls_order ON calls (created_at, cid) WHERE deleted_at IS NULL;
@@ -93,6 +94,10 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         with self.write() as tx:
             tx.executescript_in_tx(_SCHEMA)
+            columns = {r[1] for r in tx.execute("PRAGMA table_info(calls)").fetchall()}
+            if "settings" not in columns:
+                # Files from before settings had their own column keep them inside ``data``.
+                tx.execute("ALTER TABLE calls ADD COLUMN settings TEXT")
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
