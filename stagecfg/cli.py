@@ -303,6 +303,11 @@ _FORMATS = ["text", "json", "markdown", "github"]
 @click.option(
     "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
 )
+@click.option(
+    "--deny-escalation",
+    is_flag=True,
+    help="Exit 1 (after printing) when the plan widens access: see README, Access.",
+)
 @backend_options
 def plan_command(
     paths: tuple[str, ...],
@@ -312,10 +317,11 @@ def plan_command(
     fmt: str,
     prune: bool,
     project: str | None,
+    deny_escalation: bool,
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
-    from stagecfg import render, safety, savedplan
+    from stagecfg import escalation, render, safety, savedplan, timestamps
     from stagecfg.apply import read_state
     from stagecfg.backends import open_backend
     from stagecfg.errors import EXIT_CHANGES
@@ -330,8 +336,10 @@ def plan_command(
         actual = read_state(backend, desired, prune=prune)
         safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
         plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
+        access = escalation.review(plan, desired, actual, backend, now=timestamps.now_utc())
+        refused = bool(access.refusals) or (deny_escalation and bool(access.escalations))
         description = backend.describe()
-        if out:
+        if out and not refused:
             saved = savedplan.SavedPlan(
                 plan=plan,
                 digest=desired.digest,
@@ -343,7 +351,9 @@ def plan_command(
             savedplan.write(out, saved)
     finally:
         backend.close()
-    click.echo(render.render(plan, fmt, backend=description, color=_color()), nl=False)
+    text = render.render(plan, fmt, backend=description, color=_color(), access=access)
+    click.echo(text, nl=False)
+    escalation.check_review(access, deny_escalation=deny_escalation)
     if detailed_exitcode and not plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 
@@ -385,7 +395,7 @@ def apply_command(
     **options: Any,
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
-    from stagecfg import safety, savedplan
+    from stagecfg import escalation, safety, savedplan, timestamps
     from stagecfg.apply import ApplyInterrupted, check_converged, execute, read_state
     from stagecfg.backends import open_backend
     from stagecfg.errors import ApplyFailed, UsageError
@@ -425,9 +435,11 @@ def apply_command(
             safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
             plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
         description = backend.describe()
-        click.echo(render_text(plan, backend=description, color=_color()), nl=False)
+        access = escalation.review(plan, desired, actual, backend, now=timestamps.now_utc())
+        click.echo(render_text(plan, backend=description, color=_color(), access=access), nl=False)
         if plan.empty:
             return
+        escalation.check_review(access)
         safety.check_plan(plan, force=force, allow_disruptive=allow_disruptive)
         if not auto_approve:
             if not sys.stdin.isatty():

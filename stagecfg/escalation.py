@@ -8,12 +8,26 @@ say in words when viewers of a call may join, before and after a change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from stagecfg import timestamps
+from stagecfg.errors import Location, PlanRefused
+from stagecfg.model import (
+    BUILTIN_CALL_TYPES,
+    KIND_CALL,
+    KIND_CALL_TYPE,
+    ActualState,
+    DesiredState,
+    Json,
+)
 from stagecfg.permissions import base_permission
+from stagecfg.plan import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
+
+if TYPE_CHECKING:
+    from stagecfg.backends.base import Backend
 
 Direction = Literal["grant", "revoke"]
 
@@ -216,3 +230,291 @@ def describe_window_change(cid: str, before: JoinWindow, after: JoinWindow) -> s
             old = old_count
         return f"{subject} {new} before start instead of {old}"
     return f"{subject} {describe_window(after)} instead of {describe_window(before)}"
+
+
+# --- access review of a plan ---------------------------------------------------------------------
+
+Category = Literal["grant", "window", "radius"]
+
+#: How far ahead a scheduled call counts as affected by a call type change.
+RADIUS_HORIZON = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class AccessNote:
+    """One thing a plan does to who may join what: a grant change, a moved window, a radius."""
+
+    category: Category
+    kind: str  # "call_type" | "call"
+    name: str
+    message: str
+    escalation: bool = False
+    direction: Direction | None = None
+    location: Location | None = None
+
+    def to_json(self) -> Json:
+        loc = self.location
+        return {
+            "category": self.category,
+            "direction": self.direction,
+            "escalation": self.escalation,
+            "kind": self.kind,
+            "location": None
+            if loc is None
+            else {"file": loc.file, "line": loc.line, "col": loc.col},
+            "message": self.message,
+            "name": self.name,
+        }
+
+    def render(self) -> str:
+        """``! escalation: role user gains join-backstage (call type livestream)``."""
+        where = f"call type {self.name}" if self.kind == KIND_CALL_TYPE else f"call {self.name}"
+        if self.escalation:
+            return f"! escalation: {self.message} ({where})"
+        if self.category == "grant":
+            return f"{self.direction}: {self.message} ({where})"
+        return f"{self.message}" if self.name in self.message else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Radius:
+    """Calls of one type that a change would reach: live now, or starting within 24 h."""
+
+    live: tuple[str, ...] = ()
+    upcoming: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return len(set(self.live) | set(self.upcoming))
+
+
+@dataclass(frozen=True)
+class AccessReview:
+    """Everything a plan changes about access, escalations first, and why it must be refused."""
+
+    notes: tuple[AccessNote, ...] = ()
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def escalations(self) -> tuple[AccessNote, ...]:
+        return tuple(n for n in self.notes if n.escalation)
+
+    @property
+    def empty(self) -> bool:
+        return not self.notes and not self.refusals
+
+    def lines(self) -> list[str]:
+        """Text lines, escalations first, for the text and Markdown plans."""
+        ordered = sorted(self.notes, key=lambda n: (not n.escalation, _ORDER[n.category]))
+        return [n.render() for n in ordered]
+
+    def to_json(self) -> Json:
+        return {
+            "escalations": len(self.escalations),
+            "notes": [n.to_json() for n in self.notes],
+            "refusals": list(self.refusals),
+        }
+
+
+_ORDER: Mapping[str, int] = {"grant": 0, "window": 1, "radius": 2}
+
+
+def _grant_notes(plan: Plan, actual: ActualState) -> list[AccessNote]:
+    notes: list[AccessNote] = []
+    for change in plan.changes:
+        if change.kind != KIND_CALL_TYPE or "grants" not in change.body:
+            continue
+        if change.action not in (ACTION_CREATE, ACTION_UPDATE):
+            continue
+        state = actual.call_types.get(change.name)
+        before = state.grants if state is not None else None
+        for grant in classify_grants(before, change.body["grants"]):
+            message = grant.describe()
+            if grant.escalation:
+                message += f": {grant.reason}"
+            notes.append(
+                AccessNote(
+                    "grant",
+                    KIND_CALL_TYPE,
+                    change.name,
+                    message,
+                    escalation=grant.escalation,
+                    direction=grant.direction,
+                    location=change.location,
+                )
+            )
+    return notes
+
+
+def _window_of(settings: Json, starts_at: str | None) -> JoinWindow:
+    backstage: Any = settings.get("backstage") or {}
+    return join_window(
+        bool(backstage.get("enabled")), backstage.get("join_ahead_time_seconds"), starts_at
+    )
+
+
+def _type_settings(name: str, desired: DesiredState, actual: ActualState, *, after: bool) -> Json:
+    from stagecfg.access import merge_settings
+
+    state = actual.call_types.get(name)
+    if state is not None:
+        base: Json = dict(state.settings)
+    else:
+        from stagecfg.sandbox import builtins
+
+        known = builtins.builtin_call_types()
+        base = known[name]["settings"] if name in known else builtins.template_settings()
+    spec = desired.call_types.get(name)
+    if after and spec is not None and spec.settings:
+        return merge_settings(base, spec.settings)
+    return base
+
+
+def _window_notes(desired: DesiredState, actual: ActualState) -> list[AccessNote]:
+    """Join windows that move, per scheduled call; and call types whose move misses calls."""
+    from stagecfg.access import merge_settings
+
+    notes: list[AccessNote] = []
+    kept: dict[str, list[str]] = {}
+    for cid in sorted(set(desired.calls) | set(actual.calls)):
+        spec = desired.calls.get(cid)
+        state = actual.calls.get(cid)
+        if spec is None or (state is None and spec.starts_at is None):
+            continue
+        override = spec.settings_override
+        if state is not None:
+            before = _window_of(state.settings, state.starts_at)
+            # Existing calls keep the settings they were created with (reference section 5).
+            after = _window_of(
+                merge_settings(state.settings, override), spec.starts_at or state.starts_at
+            )
+        else:
+            type_name = spec.type
+            if type_name not in actual.call_types and type_name not in BUILTIN_CALL_TYPES:
+                continue  # the call type is new too: there is no window before
+            before = _window_of(
+                merge_settings(_type_settings(type_name, desired, actual, after=False), override),
+                spec.starts_at,
+            )
+            after = _window_of(
+                merge_settings(_type_settings(type_name, desired, actual, after=True), override),
+                spec.starts_at,
+            )
+        message = describe_window_change(cid, before, after)
+        if message is None:
+            if state is not None and after.starts_at is not None:
+                type_before = _window_of(
+                    _type_settings(spec.type, desired, actual, after=False), after.starts_at
+                )
+                type_after = _window_of(
+                    _type_settings(spec.type, desired, actual, after=True), after.starts_at
+                )
+                if not type_before.same_as(type_after):
+                    kept.setdefault(spec.type, []).append(cid)
+            continue
+        if state is None:
+            message += " (created by this plan)"
+        notes.append(AccessNote("window", KIND_CALL, cid, message, location=spec.location))
+    for type_name, cids in sorted(kept.items()):
+        spec_type = desired.call_types.get(type_name)
+        notes.append(
+            AccessNote(
+                "window",
+                KIND_CALL_TYPE,
+                type_name,
+                "the join window change applies to calls created from now on; existing "
+                f"scheduled calls keep theirs: {', '.join(cids)}",
+                location=spec_type.location if spec_type else None,
+            )
+        )
+    return notes
+
+
+def blast_radius(backend: Backend, names: Collection[str], *, now: datetime) -> dict[str, Radius]:
+    """Per call type, the calls live now or starting within 24 h (two queries per type)."""
+    horizon = timestamps.normalize(now + RADIUS_HORIZON)
+    start = timestamps.normalize(now)
+    result: dict[str, Radius] = {}
+    for name in sorted(set(names)):
+        live = backend.query_calls({"type": name, "backstage": False, "ended_at": None})
+        upcoming = backend.query_calls(
+            {"type": name, "starts_at": {"$gte": start, "$lte": horizon}, "ended_at": None}
+        )
+        result[name] = Radius(
+            live=tuple(sorted(c.cid for c in live if c.ended_at is None and not c.backstage)),
+            upcoming=tuple(sorted(c.cid for c in upcoming if c.ended_at is None)),
+        )
+    return result
+
+
+def radius_targets(plan: Plan) -> list[str]:
+    """Call types the plan updates or deletes: the ones whose calls may feel it."""
+    return sorted(
+        {
+            c.name
+            for c in plan.changes
+            if c.kind == KIND_CALL_TYPE and c.action in (ACTION_UPDATE, ACTION_DELETE)
+        }
+    )
+
+
+def review_plan(
+    plan: Plan,
+    desired: DesiredState,
+    actual: ActualState,
+    radius: Mapping[str, Radius],
+) -> AccessReview:
+    """What ``plan`` changes about access: grant changes, moved join windows, blast radius.
+
+    Deleting a call type that has live calls is a refusal, whatever flags are given.
+    """
+    notes = _grant_notes(plan, actual) + _window_notes(desired, actual)
+    refusals: list[str] = []
+    # Calls this plan deletes first (prune) no longer hold their call type.
+    deleted = {c.name for c in plan.changes if c.kind == KIND_CALL and c.action == ACTION_DELETE}
+    for change in plan.changes:
+        if change.kind != KIND_CALL_TYPE or change.name not in radius:
+            continue
+        reach = radius[change.name]
+        live = [cid for cid in reach.live if cid not in deleted]
+        if change.action == ACTION_DELETE and live:
+            shown = ", ".join(live[:10]) + (" ..." if len(live) > 10 else "")
+            refusals.append(
+                f"deleting call type {change.name} is refused: {len(live)} of its calls "
+                f"are live now ({shown}); stop-live or end them first "
+                "(--allow-disruptive does not cover this)"
+            )
+        if reach.total:
+            notes.append(
+                AccessNote(
+                    "radius",
+                    KIND_CALL_TYPE,
+                    change.name,
+                    f"{change.action} affects {reach.total} call{'s' if reach.total != 1 else ''}"
+                    " live now or starting within 24 h",
+                    location=change.location,
+                )
+            )
+    notes.sort(key=lambda n: (_ORDER[n.category], n.kind, n.name, n.message))
+    return AccessReview(notes=tuple(notes), refusals=tuple(refusals))
+
+
+def review(
+    plan: Plan, desired: DesiredState, actual: ActualState, backend: Backend, *, now: datetime
+) -> AccessReview:
+    """:func:`review_plan` with the blast radius read from ``backend``."""
+    return review_plan(plan, desired, actual, blast_radius(backend, radius_targets(plan), now=now))
+
+
+def check_review(review: AccessReview, *, deny_escalation: bool = False) -> None:
+    """Raise :class:`PlanRefused` for live-call deletions, and escalations when denied."""
+    if review.refusals:
+        raise PlanRefused(review.refusals[0])
+    if deny_escalation and review.escalations:
+        count = len(review.escalations)
+        first = review.escalations[0]
+        raise PlanRefused(
+            f"{count} access escalation{'s' if count != 1 else ''} in the plan "
+            f"(first: {first.message.split(':')[0]} on {first.kind} {first.name}); "
+            "review them and drop --deny-escalation to proceed"
+        )

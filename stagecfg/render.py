@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagecfg.errors import Location
 from stagecfg.plan import (
@@ -26,6 +26,9 @@ from stagecfg.plan import (
     Note,
     Plan,
 )
+
+if TYPE_CHECKING:
+    from stagecfg.escalation import AccessReview
 
 FORMAT_VERSION = 1
 FORMATS = ("text", "json", "markdown", "github")
@@ -104,9 +107,17 @@ def _where(location: Location | None) -> str:
 # --- text ---------------------------------------------------------------------------------------
 
 
-def render_text(plan: Plan, *, backend: str, color: bool = False) -> str:
+def render_text(
+    plan: Plan, *, backend: str, color: bool = False, access: AccessReview | None = None
+) -> str:
     """Terraform-like text: a header naming the backend, one block per change, a summary."""
     lines = [f"backend: {backend}", ""]
+    if access is not None and access.notes:
+        lines.append("access:")
+        for line in access.lines():
+            painted = _paint(line, _RED, color) if line.startswith("!") else line
+            lines.append(f"    {painted}")
+        lines.append("")
     for change in plan.changes:
         title = _paint(change_title(change), _COLOURS.get(change.action, "0"), color)
         lines.append(title + _where(change.location))
@@ -127,9 +138,11 @@ def render_note(note: Note) -> str:
 # --- json ---------------------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan, *, backend: str) -> dict[str, Any]:
+def plan_document(
+    plan: Plan, *, backend: str, access: AccessReview | None = None
+) -> dict[str, Any]:
     data = plan.to_json()
-    return {
+    document = {
         "format_version": FORMAT_VERSION,
         "backend": backend,
         "summary": data["summary"],
@@ -137,11 +150,15 @@ def plan_document(plan: Plan, *, backend: str) -> dict[str, Any]:
         "notes": data["notes"],
         "options": data["options"],
     }
+    if access is not None:
+        document["access"] = access.to_json()
+    return document
 
 
-def render_json(plan: Plan, *, backend: str) -> str:
+def render_json(plan: Plan, *, backend: str, access: AccessReview | None = None) -> str:
     """The plan as JSON, keys sorted, documented in README ("JSON plan format")."""
-    return json.dumps(plan_document(plan, backend=backend), sort_keys=True, indent=2) + "\n"
+    document = plan_document(plan, backend=backend, access=access)
+    return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
 # --- markdown -----------------------------------------------------------------------------------
@@ -164,10 +181,32 @@ def _markdown_section(change: Change) -> str:
     return f"{head}\n\n  ```diff\n" + "\n".join(f"  {d}" for d in body.split("\n")) + "\n  ```\n"
 
 
-def render_markdown(plan: Plan, *, backend: str, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def _markdown_access(access: AccessReview | None) -> str:
+    """Access changes go first in a review comment: escalations are what reviewers must see."""
+    if access is None or not access.notes:
+        return ""
+    count = len(access.escalations)
+    title = f"#### Access changes ({count} escalation{'s' if count != 1 else ''})\n\n"
+    items = []
+    for line in access.lines():
+        if line.startswith("! "):
+            items.append(f"- :warning: **{line[2:]}**")
+        else:
+            items.append(f"- {line}")
+    return title + "\n".join(items) + "\n\n"
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    backend: str,
+    limit: int = GITHUB_COMMENT_LIMIT,
+    access: AccessReview | None = None,
+) -> str:
     """A sticky pull-request comment that always fits in ``limit`` characters."""
     title = "No changes" if plan.empty else summary_line(plan).removesuffix(".")
     head = f"{MARKDOWN_MARKER}\n### stagecfg plan: {title}\n\nBackend: `{backend}`\n\n"
+    head += _markdown_access(access)
     if plan.empty:
         return head + NO_CHANGES + "\n"
     parts = [head]
@@ -216,9 +255,12 @@ def _annotation(level: str, location: Location | None, message: str) -> str:
     return f"::{level}{props}::{_escape_data(message)}"
 
 
-def render_github(plan: Plan, *, backend: str) -> str:
+def render_github(plan: Plan, *, backend: str, access: AccessReview | None = None) -> str:
     """GitHub workflow commands: one annotation per change and note, then the summary."""
     lines = []
+    for access_note in access.notes if access is not None else ():
+        level = "warning" if access_note.escalation else "notice"
+        lines.append(_annotation(level, access_note.location, access_note.render()))
     for change in plan.changes:
         message = f"{change_title(change)}: " + (
             "; ".join(_field_line(change, fc) for fc in change.fields[:10]) or change.action
@@ -238,12 +280,19 @@ def render_github(plan: Plan, *, backend: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(plan: Plan, fmt: str, *, backend: str, color: bool = False) -> str:
-    """Dispatch on ``fmt`` (one of :data:`FORMATS`)."""
+def render(
+    plan: Plan,
+    fmt: str,
+    *,
+    backend: str,
+    color: bool = False,
+    access: AccessReview | None = None,
+) -> str:
+    """Dispatch on ``fmt`` (one of :data:`FORMATS`); ``access`` adds the access review."""
     renderers: dict[str, Callable[[], str]] = {
-        "text": lambda: render_text(plan, backend=backend, color=color),
-        "json": lambda: render_json(plan, backend=backend),
-        "markdown": lambda: render_markdown(plan, backend=backend),
-        "github": lambda: render_github(plan, backend=backend),
+        "text": lambda: render_text(plan, backend=backend, color=color, access=access),
+        "json": lambda: render_json(plan, backend=backend, access=access),
+        "markdown": lambda: render_markdown(plan, backend=backend, access=access),
+        "github": lambda: render_github(plan, backend=backend, access=access),
     }
     return renderers[fmt]()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from emulator_fixture import emulator, make_emulator, stream_backend_for  # noqa: F401
 
+from stagecfg import timestamps
 from stagecfg.backends.base import Backend
 from stagecfg.cli import main
 from stagecfg.emulator.server import EmulatorHandle
@@ -270,3 +273,150 @@ def test_from_the_emulator(
         _backend_checks(capsys, backend, [*flags, "--api-secret", secret], secret=secret)
     finally:
         backend.close()
+
+
+# --- access in plans: escalations, join windows, blast radius ------------------------------------
+
+
+def _plan_manifest(*, user_grants: str, call_ahead: int, starts_at: str) -> str:
+    return f"""\
+version: 1
+project: review
+users:
+  alice: {{role: user}}
+call_types:
+  livestream:
+    settings:
+      backstage: {{enabled: true, join_ahead_time_seconds: 300}}
+    grants:
+      user: [{user_grants}]
+  show:
+    settings:
+      backstage: {{enabled: false}}
+calls:
+  livestream:launch:
+    created_by_id: alice
+    starts_at: "{starts_at}"
+    settings_override:
+      backstage: {{join_ahead_time_seconds: {call_ahead}}}
+"""
+
+
+@pytest.fixture(params=["local", "emulator"])
+def backend_flags(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_emulator: Any,  # noqa: F811
+) -> list[str]:
+    if request.param == "local":
+        return ["--sandbox", str(tmp_path / "sandbox.db")]
+    handle = make_emulator()
+    return [
+        "--backend",
+        "stream",
+        "--base-url",
+        handle.url,
+        "--api-key",
+        handle.api_key,
+        "--api-secret",
+        handle.api_secret,
+    ]
+
+
+def test_plan_flags_escalations_windows_and_radius(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, backend_flags: list[str]
+) -> None:
+    soon = timestamps.normalize(timestamps.now_utc() + timedelta(hours=2)) or ""
+    path = tmp_path / "stagecfg.yaml"
+    path.write_text(
+        _plan_manifest(user_grants="join-call, read-call", call_ahead=300, starts_at=soon)
+    )
+    code, _, err = _run(capsys, "apply", str(path), *backend_flags, "--auto-approve")
+    assert code == 0, err
+
+    path.write_text(
+        _plan_manifest(user_grants="join-call, join-backstage", call_ahead=600, starts_at=soon)
+    )
+    code, out, err = _run(capsys, "plan", str(path), *backend_flags)
+    assert code == 0, err
+    access = out.split("access:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert access[0].startswith(
+        "    ! escalation: role user gains join-backstage: every signed-in user may join "
+        "while the call is in backstage (call type livestream)"
+    )
+    assert "    revoke: role user loses read-call (call type livestream)" in access
+    assert (
+        "    viewers of `livestream:launch` can now join 10 minutes before start instead of 5"
+        in access
+    )
+    assert (
+        "    call type livestream: update affects 1 call live now or starting within 24 h" in access
+    )
+
+    code, out, err = _run(capsys, "plan", str(path), *backend_flags, "--deny-escalation")
+    assert code == 1
+    assert "! escalation: role user gains join-backstage" in out  # printed before refusing
+    assert "1 access escalation in the plan" in err
+
+    code, out, _ = _run(capsys, "plan", str(path), *backend_flags, "--format", "markdown")
+    assert code == 0
+    top = out.split("#### Access changes (1 escalation)", 1)
+    assert len(top) == 2 and "```diff" not in top[0]
+    assert ":warning: **escalation: role user gains join-backstage" in top[1]
+
+    _, out, _ = _run(capsys, "plan", str(path), *backend_flags, "--format", "json")
+    data = json.loads(out)["access"]
+    assert data["escalations"] == 1
+    grant = [n for n in data["notes"] if n["category"] == "grant"]
+    assert {(n["direction"], n["escalation"]) for n in grant} == {
+        ("grant", True),
+        ("revoke", False),
+    }
+
+
+def test_deleting_a_call_type_with_live_calls_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, backend_flags: list[str]
+) -> None:
+    soon = "2030-01-01T00:00:00Z"
+    path = tmp_path / "stagecfg.yaml"
+    path.write_text(_plan_manifest(user_grants="join-call", call_ahead=300, starts_at=soon))
+    assert _run(capsys, "apply", str(path), *backend_flags, "--auto-approve")[0] == 0
+    # a call stagecfg does not manage, live at once since backstage is disabled for `show`
+    code, _, err = _run(
+        capsys, "apply", str(_write_unmanaged(tmp_path)), *backend_flags, "--auto-approve"
+    )
+    assert code == 0, err
+    path.write_text(
+        _plan_manifest(user_grants="join-call", call_ahead=300, starts_at=soon).split(
+            "  show:\n", 1
+        )[0]
+        + "calls:\n  livestream:launch:\n    created_by_id: alice\n"
+        + f'    starts_at: "{soon}"\n'
+        + "    settings_override:\n      backstage: {join_ahead_time_seconds: 300}\n"
+    )
+    code, out, err = _run(capsys, "plan", str(path), *backend_flags, "--prune")
+    assert code == 1
+    assert "- call_type show" in out
+    assert "deleting call type show is refused: 1 of its calls are live now (show:x)" in err
+    code, _, err = _run(
+        capsys,
+        "apply",
+        str(path),
+        *backend_flags,
+        "--prune",
+        "--auto-approve",
+        "--force",
+        "--allow-disruptive",
+    )
+    assert code == 1
+    assert "deleting call type show is refused" in err
+
+
+def _write_unmanaged(tmp_path: Path) -> Path:
+    other = tmp_path / "other" / "stagecfg.yaml"
+    other.parent.mkdir()
+    other.write_text(
+        "version: 1\nproject: someone-else\nusers:\n  bob: {role: user}\n"
+        "call_types:\n  show: {}\ncalls:\n  show:x:\n    created_by_id: bob\n"
+    )
+    return other

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import pytest
 
+from stagecfg.errors import PlanRefused
 from stagecfg.escalation import (
     GrantChange,
+    Radius,
     base_permission,
+    check_review,
     classify_grants,
     describe_window,
     describe_window_change,
     format_duration,
     join_window,
+    review_plan,
 )
+from stagecfg.model import (
+    ActualState,
+    CallSpec,
+    CallState,
+    CallTypeSpec,
+    CallTypeState,
+    DesiredState,
+)
+from stagecfg.plan import Change, Plan, make_plan
 
 START = "2026-12-01T18:00:00Z"
 
@@ -167,3 +180,90 @@ def test_window_without_join_ahead_is_go_live_whatever_starts_at() -> None:
 )
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# --- access review of a plan ---------------------------------------------------------------------
+
+
+def _state(settings: dict[str, object], grants: dict[str, list[str]]) -> CallTypeState:
+    return CallTypeState(
+        name="livestream", settings=settings, grants=grants, notification_settings={}
+    )
+
+
+def _call(cid: str, ahead: int, *, backstage: bool = True) -> CallState:
+    return CallState(
+        cid=cid,
+        created_by_id="alice",
+        starts_at=START,
+        settings={"backstage": {"enabled": True, "join_ahead_time_seconds": ahead}},
+        custom={},
+        backstage=backstage,
+    )
+
+
+def test_review_moves_windows_of_new_calls_and_names_calls_that_keep_theirs() -> None:
+    actual = ActualState(
+        call_types={
+            "livestream": _state(
+                {"backstage": {"enabled": True, "join_ahead_time_seconds": 300}}, {}
+            )
+        },
+        calls={"livestream:old": _call("livestream:old", 300)},
+    )
+    desired = DesiredState(
+        call_types={
+            "livestream": CallTypeSpec(
+                name="livestream", settings={"backstage": {"join_ahead_time_seconds": 600}}
+            )
+        },
+        calls={
+            "livestream:old": CallSpec(cid="livestream:old", starts_at=START),
+            "livestream:new": CallSpec(cid="livestream:new", starts_at=START),
+        },
+    )
+    plan = make_plan(desired, actual)
+    review = review_plan(plan, desired, actual, {})
+    messages = [n.message for n in review.notes]
+    assert (
+        "viewers of `livestream:new` can now join 10 minutes before start instead of 5 "
+        "(created by this plan)" in messages
+    )
+    assert (
+        "the join window change applies to calls created from now on; existing scheduled "
+        "calls keep theirs: livestream:old" in messages
+    )
+    assert not review.escalations
+
+
+def test_review_counts_radius_and_refuses_deleting_a_type_with_live_calls() -> None:
+    actual = ActualState(call_types={"livestream": _state({}, {"user": ["join-call"]})})
+    desired = DesiredState(
+        call_types={
+            "livestream": CallTypeSpec(name="livestream", grants={"user": ["join-backstage"]})
+        }
+    )
+    plan = make_plan(desired, actual)
+    radius = {
+        "livestream": Radius(live=("livestream:a",), upcoming=("livestream:a", "livestream:b"))
+    }
+    review = review_plan(plan, desired, actual, radius)
+    assert [n.render() for n in review.notes if n.category == "radius"] == [
+        "call type livestream: update affects 2 calls live now or starting within 24 h"
+    ]
+    assert [n.direction for n in review.notes if n.category == "grant"] == ["grant", "revoke"]
+    check_review(review)  # no refusal without --deny-escalation
+    with pytest.raises(PlanRefused, match="1 access escalation"):
+        check_review(review, deny_escalation=True)
+
+    deleting = Plan(changes=(Change("call_type", "livestream", "delete", 5),))
+    refused = review_plan(deleting, DesiredState(), actual, radius)
+    with pytest.raises(PlanRefused, match="1 of its calls are live now"):
+        check_review(refused)
+    pruned = Plan(
+        changes=(
+            Change("call", "livestream:a", "delete", 4),
+            Change("call_type", "livestream", "delete", 5),
+        )
+    )
+    assert not review_plan(pruned, DesiredState(), actual, radius).refusals
