@@ -150,6 +150,29 @@ def _failure(change: Change, exc: BaseException) -> Failure:
     return Failure(change, f"{type(exc).__name__}: {exc}")
 
 
+#: Users per UpdateUsers request: user upserts of one stage are batched.
+USERS_PER_REQUEST = 100
+
+Job = tuple[Change, ...]
+
+
+def _jobs(stage: list[Change]) -> list[Job]:
+    """One request per change, except user upserts, which go 100 to a request."""
+    users = [c for c in stage if c.kind == KIND_USER]
+    others = [(c,) for c in stage if c.kind != KIND_USER]
+    batches = [
+        tuple(users[i : i + USERS_PER_REQUEST]) for i in range(0, len(users), USERS_PER_REQUEST)
+    ]
+    return [*batches, *others]
+
+
+def run_job(backend: Backend, job: Job) -> None:
+    if len(job) > 1 or job[0].kind == KIND_USER:
+        backend.upsert_users({c.name: c.body for c in job})
+    else:
+        run_change(backend, job[0])
+
+
 def execute(
     plan: Plan,
     backend: Backend,
@@ -162,43 +185,45 @@ def execute(
     total = len(plan.changes)
     stages = [list(g) for _, g in itertools.groupby(plan.changes, key=lambda c: c.stage)]
     stopped = False
+
+    def finish(job: Job, exc: BaseException | None) -> None:
+        for change in job:
+            if exc is None:
+                report.succeeded.append(change)
+            else:
+                report.failed.append(_failure(change, exc))
+
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for stage in stages:
             if stopped:
                 report.not_started += stage
                 continue
-            queue = list(reversed(stage))
-            running: dict[Future[None], Change] = {}
+            queue = list(reversed(_jobs(stage)))
+            running: dict[Future[None], Job] = {}
             try:
                 while queue or running:
                     while queue and not stopped and len(running) < parallelism:
-                        change = queue.pop()
-                        running[pool.submit(run_change, backend, change)] = change
+                        job = queue.pop()
+                        running[pool.submit(run_job, backend, job)] = job
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: running[f].name):
-                        change = running.pop(future)
+                    for future in sorted(done, key=lambda f: running[f][0].name):
+                        job = running.pop(future)
                         exc = future.exception()
-                        if exc is None:
-                            report.succeeded.append(change)
-                        else:
-                            report.failed.append(_failure(change, exc))
-                            stopped = True
+                        finish(job, exc)
+                        stopped = stopped or exc is not None
                         if progress is not None:
-                            progress(len(report.succeeded) + len(report.failed), total, change)
+                            count = len(report.succeeded) + len(report.failed)
+                            progress(count, total, job[-1])
             except KeyboardInterrupt:
                 stopped = True
                 report.interrupted = True
                 # Let in-flight requests finish: each either happened or did not.
-                for future, change in running.items():
-                    exc = future.exception()
-                    if exc is None:
-                        report.succeeded.append(change)
-                    else:
-                        report.failed.append(_failure(change, exc))
+                for future, job in running.items():
+                    finish(job, future.exception())
                 running.clear()
-            report.not_started += list(reversed(queue))
+            report.not_started += [c for job in reversed(queue) for c in job]
     return report
 
 

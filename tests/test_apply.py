@@ -138,6 +138,8 @@ def test_more_than_100_members_are_sent_in_chunks(backend: Backend) -> None:
     spy = Wrapped(backend)
     assert execute(plan, spy).ok
     assert ("update_members", "default:big") in spy.writes
+    # 150 user upserts go out as two UpdateUsers requests of at most 100.
+    assert [op for op, _ in spy.writes].count("upsert_users") == 2
     after = read_state(backend, desired)
     assert len(after.calls["default:big"].members) == 150
     assert make_plan(desired, after).empty
