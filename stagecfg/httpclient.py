@@ -241,12 +241,15 @@ class ApiSession:
                     return {}
                 failure = _failure_of(response, self._wall())
                 ambiguous = response.status_code >= 500
-            if not _retryable(failure) or attempt >= self.retry.max_attempts:
+            if not _retryable(failure):
                 raise _error(target, failure, attempt)
             if ambiguous and not idempotent and recover is not None:
+                # The first attempt may have landed: look before sending it again (or giving up).
                 found = recover()
                 if found is not None:
                     return found
+            if attempt >= self.retry.max_attempts:
+                raise _error(target, failure, attempt)
             delay = self._backoff(attempt, failure)
             if self._monotonic() - started + delay > self.retry.max_total:
                 raise _error(target, failure, attempt)

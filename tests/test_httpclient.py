@@ -330,3 +330,14 @@ def test_request_body_is_json_with_content_type() -> None:
 
     session(capture, clock).request("POST", "/x", T, json_body={"a": [1, 2]})
     assert bodies == [("application/json", {"a": [1, 2]})]
+
+
+def test_create_whose_last_attempt_was_lost_is_still_reread() -> None:
+    clock = FakeTime()
+    handler, seen = script(httpx.ReadTimeout)
+    body = session(handler, clock, max_attempts=1).request(
+        "POST", "/api/v2/video/calltypes", T, json_body={"name": "stage"},
+        idempotent=False, recover=lambda: {"name": "stage"},
+    )  # fmt: skip
+    assert body == {"name": "stage"}
+    assert len(seen) == 1
