@@ -4,7 +4,7 @@ Methods take Stream wire request bodies (dicts as the REST API receives them) an
 response bodies (timestamps as integer nanoseconds) without ``duration``; the HTTP emulator adds
 that. Refusals raise :class:`~stagecfg.sandbox.apierror.StreamAPIError` with Stream's codes.
 
-Choices where Stream's behaviour is not documented (see README "sandbox"):
+Choices where Stream's behaviour is not documented or not verified:
 
 * Built-in call types cannot be deleted: 400 code 4.
 * New call types start from the built-in ``default`` type's settings, grants and notification
@@ -15,6 +15,15 @@ Choices where Stream's behaviour is not documented (see README "sandbox"):
 * go_live on a live call is allowed and restarts the live window (``live_started_at``).
 * A soft-deleted call is invisible; get_or_create on its cid makes a fresh call.
 * A member added without a role gets ``call_member``.
+* go_live also starts HLS when ``broadcasting.hls.auto_on`` and recording when
+  ``recording.mode`` is ``auto-on``; stop_live stops each egress unless its ``continue_*`` flag.
+* QueryCalls ``limit`` 0 means the default (25), so a client following ``next`` always advances.
+  The default order (created_at, cid) pages by keyset; an explicit sort pages by offset.
+* ``ongoing`` is true while the current session has participants and the call has not ended.
+* Client-side join (:meth:`Engine.join_call`): grants are the union over the user's app role and
+  call member role from the call type's *current* grants; an unknown user joins as role
+  ``user`` (Stream creates users on connect); ``create: true`` creates the call when the user's
+  app role holds ``create-call``.
 """
 
 from __future__ import annotations
@@ -413,7 +422,16 @@ class Engine:
     def query_users(self, body: Json) -> Json:
         """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
         op = "QueryUsers"
-        body = _check_keys(op, "request", body, {"filter_conditions", "limit", "offset", "sort"})
+        allowed = {
+            "filter_conditions",
+            "include_deactivated_users",
+            "limit",
+            "offset",
+            "presence",
+            "sort",
+            "user_id",
+        }
+        body = _check_keys(op, "request", body, allowed)
         params: list[object] = []
         try:
             where = query.compile_filter(body.get("filter_conditions"), query.USER_FIELDS, params)

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS calls_live_cid ON calls (cid) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS calls_order ON calls (created_at, cid) WHERE deleted_at IS NULL;
-CREATE INDEX IF NOT EXISTS calls_type ON calls (type) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS calls_type_order ON calls (type, created_at, cid)
+    WHERE deleted_at IS NULL;
 CREATE TABLE IF NOT EXISTS members (
     call_seq INTEGER NOT NULL REFERENCES calls (seq) ON DELETE CASCADE,
     user_id TEXT NOT NULL,
