@@ -195,7 +195,8 @@ def test_workflow_succeeds_through_500s_and_429s(make_emulator: MakeEmulator) ->
     assert state.calls[cids[0]].backstage is False
     assert sorted(state.users) == ["u0", "u4"]
     stats = handle.stats()
-    assert stats["total"] > 66  # the faults forced retries
+    # 67 requests without faults; about one in five was refused and retried.
+    assert stats["total"] > 75
     assert list(handle.emulator.engine.list_call_types()["call_types"]).count("stage") == 1
 
 
