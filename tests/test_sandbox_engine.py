@@ -775,3 +775,22 @@ def test_unknown_user_joins_as_plain_user(engine: Engine) -> None:
     make_call(engine, "default:open")
     join(engine, "newcomer", "default:open")
     assert participants(engine, "default:open") == [("newcomer", "user")]
+
+
+def test_a_page_by_cids_is_one_indexed_query(engine: Engine) -> None:
+    for i in range(100):
+        make_call(engine, f"default:q{i:03}")
+    statements: list[str] = []
+    conn = engine._store.connection()
+    conn.set_trace_callback(statements.append)
+    try:
+        wanted = [f"default:q{i:03}" for i in range(100)]
+        result = engine.query_calls({"filter_conditions": {"cid": {"$in": wanted}}, "limit": 100})
+    finally:
+        conn.set_trace_callback(None)
+    assert len(result["calls"]) == 100
+    call_selects = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM calls" in s]
+    assert len(call_selects) == 1
+    if "?" not in call_selects[0]:  # Python >= 3.11 traces statements with values bound
+        plan = conn.execute("EXPLAIN QUERY PLAN " + call_selects[0]).fetchall()
+        assert any("calls_live_cid" in str(step) for step in plan)
