@@ -6,6 +6,7 @@ credentials, writes into the home directory, or opens a socket to anything but l
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +14,33 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OPENAPI_DIR = REPO_ROOT.parent / "shared" / "openapi"
+
+
+def _find_openapi_dir() -> Path:
+    """Stream's OpenAPI spec lives beside the project (``../shared/openapi``), never inside it.
+
+    ``STAGECFG_OPENAPI_DIR`` overrides the place, for clones that do not sit next to ``shared/``.
+    """
+    candidates = [
+        Path(os.environ["STAGECFG_OPENAPI_DIR"])
+        if os.environ.get("STAGECFG_OPENAPI_DIR")
+        else None,
+        REPO_ROOT.parent / "shared" / "openapi",
+        Path("/work/shared/openapi"),
+    ]
+    for candidate in candidates:
+        if (candidate / "video-serverside-api.json").is_file():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "openapi"
+
+
+OPENAPI_DIR = _find_openapi_dir()
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No real credentials, no real home directory, no colour surprises."""
     for name in (
         "STREAM_API_KEY",

@@ -19,13 +19,13 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-# Same place as conftest.OPENAPI_DIR: the shared spec next to the project, never copied into it.
-OPENAPI_DIR = Path(__file__).resolve().parents[2] / "shared" / "openapi"
+# The shared spec next to the project, never copied into it (see conftest.OPENAPI_DIR).
+from conftest import OPENAPI_DIR
+
 SPEC_FILE = OPENAPI_DIR / "video-serverside-api.json"
 # The HTTP layer adds ``duration``; bodies produced below it never carry one.
 _NOT_REQUIRED = {"duration"}
