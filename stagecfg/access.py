@@ -198,9 +198,8 @@ def decide(
 
 
 def _roles_text(principal: Principal) -> str:
-    roles = ", ".join(principal.roles) or "no role"
-    owner = " and created the call" if principal.is_creator else ""
-    return f"{principal.label} (roles: {roles}{owner})"
+    owner = " (the call's creator)" if principal.is_creator else ""
+    return f"{principal.label}{owner}"
 
 
 def _stage_text(policy: AccessPolicy, stage: Stage) -> str:

@@ -513,8 +513,10 @@ def check_review(review: AccessReview, *, deny_escalation: bool = False) -> None
     if deny_escalation and review.escalations:
         count = len(review.escalations)
         first = review.escalations[0]
+        what = first.message.split(":")[0]
+        where = f"{first.kind.replace('_', ' ')} {first.name}"
         raise PlanRefused(
             f"{count} access escalation{'s' if count != 1 else ''} in the plan "
-            f"(first: {first.message.split(':')[0]} on {first.kind} {first.name}); "
+            f"(first: {what} on {where}); "
             "review them and drop --deny-escalation to proceed"
         )
