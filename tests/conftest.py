@@ -22,9 +22,7 @@ def _find_openapi_dir() -> Path:
     ``STAGECFG_OPENAPI_DIR`` overrides the place, for clones that do not sit next to ``shared/``.
     """
     candidates = [
-        Path(os.environ["STAGECFG_OPENAPI_DIR"])
-        if os.environ.get("STAGECFG_OPENAPI_DIR")
-        else None,
+        Path(os.environ.get("STAGECFG_OPENAPI_DIR") or "/nonexistent"),
         REPO_ROOT.parent / "shared" / "openapi",
         Path("/work/shared/openapi"),
     ]
