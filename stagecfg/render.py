@@ -94,9 +94,36 @@ def change_title(change: Change) -> str:
     return title
 
 
+def _string_list(value: Any) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def list_delta(before: Any, after: Any) -> str | None:
+    """``+[read-call] -[mute-users]`` for two lists of strings (grants), else None.
+
+    A grant list is a set: showing what joins and leaves it reads faster than two cut-off lists.
+    """
+    old, new = _string_list(before), _string_list(after)
+    if old is None or new is None:
+        return None
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    parts = []
+    if added:
+        parts.append("+[" + ", ".join(added) + "]")
+    if removed:
+        parts.append("-[" + ", ".join(removed) + "]")
+    return " ".join(parts) or "(reordered)"
+
+
 def _field_line(change: Change, fc: FieldChange) -> str:
     if change.action == ACTION_CREATE:
         return f"{fc.path}: {format_value(fc.after)}"
+    delta = list_delta(fc.before, fc.after)
+    if delta is not None:
+        return f"{fc.path}: {delta}"
     return f"{fc.path}: {format_value(fc.before)} -> {format_value(fc.after)}"
 
 

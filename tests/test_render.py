@@ -251,3 +251,12 @@ def test_render_dispatch() -> None:
     plan = sample_plan()
     assert render(plan, "json", backend=BACKEND) == render_json(plan, backend=BACKEND)
     assert render(plan, "text", backend=BACKEND) == render_text(plan, backend=BACKEND)
+
+
+def test_list_delta_shows_grants_as_set_changes() -> None:
+    from stagecfg.render import list_delta
+
+    assert list_delta(["a", "b", "c"], ["c", "d", "a"]) == "+[d] -[b]"
+    assert list_delta(["a", "b"], ["b", "a"]) == "(reordered)"
+    assert list_delta(None, ["a"]) is None
+    assert list_delta([1, 2], [2]) is None
