@@ -6,6 +6,7 @@ error boundary is :func:`main`.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -511,6 +512,10 @@ def export_command(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary: known errors exit 1, Ctrl-C 130, bugs 3."""
+    # A run builds large acyclic data (manifests, states, plans) that lives until exit; the
+    # cyclic GC would only walk it again and again (~40% of loading 100,000 calls). Collect
+    # rarely rather than never, so the long-running emulator still reclaims cycles.
+    gc.set_threshold(100_000, 50, 100)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="stagecfg", standalone_mode=False)
