@@ -417,6 +417,7 @@ def apply_command(
     parallelism = int(settings["parallelism"])
     backend = open_backend(name, **settings)
     try:
+        backend.lock_for_apply()
         if plan_file:
             saved = savedplan.read(plan_file)
             desired, warnings = load_desired(list(saved.sources), project=saved.plan.project)

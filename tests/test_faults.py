@@ -67,8 +67,8 @@ def write_manifests(
             "      user: [join-call, read-call]\n",
         ]
     (directory / "00-app.yaml").write_text("".join(app), encoding="utf-8")
-    per_file = -(-calls // files)
-    for f in range(files):
+    per_file = max(1, -(-calls // files))
+    for f in range(-(-calls // per_file)):
         body = [head, "calls:\n"]
         for i in range(f * per_file, min(calls, (f + 1) * per_file)):
             body += [

@@ -92,10 +92,15 @@ class Backend(abc.ABC):
         """``users`` maps user id -> UserRequest."""
 
     @abc.abstractmethod
-    def update_members(
-        self, cid: str, update: Collection[Json], remove: Collection[str]
-    ) -> None:
+    def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
         """``update`` holds MemberRequest objects; ``remove`` holds user ids."""
+
+    def lock_for_apply(self) -> None:  # noqa: B027 - optional hook
+        """Keep other applies off this backend until :meth:`close`, or raise BackendError now.
+
+        Two applies racing on one app would each fail the creates the other won and could both
+        stop half-way; a backend that can exclude writers (a sandbox file) does it here.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""

@@ -8,6 +8,7 @@ what a call type or call looks like. Engine refusals become :class:`BackendError
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,11 @@ from stagecfg.model import (
 )
 from stagecfg.sandbox import Engine, StreamAPIError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, applies are not excluded
+    fcntl = None  # type: ignore[assignment]
+
 #: Same batch size as Stream's limits, so the local backend exercises the same paging.
 BATCH = 100
 
@@ -46,6 +52,7 @@ class LocalBackend(Backend):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"LocalBackend({self.engine.path!r})"
@@ -56,7 +63,25 @@ class LocalBackend(Backend):
     def identity(self) -> str:
         return f"local:{self.engine.path}"
 
+    def lock_for_apply(self) -> None:
+        """An exclusive lock on ``<sandbox>.lock``, held until close (or until the process dies)."""
+        if fcntl is None or self._lock_fd is not None:
+            return
+        fd = os.open(f"{self.engine.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise BackendError(
+                f"sandbox {self.engine.path} is in use by another stagecfg apply; nothing was "
+                "changed: run apply again when it has finished"
+            ) from None
+        self._lock_fd = fd
+
     def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
         self.engine.close()
 
     def _call(self, operation: str, kind: str, name: str, action: Callable[[], Json]) -> Json:
