@@ -243,3 +243,161 @@ def test_valid_manifest_is_valid() -> None:
     _check_validate(_dump(VALID_MANIFEST))
     code, out, _err = _run_cli("schema")
     assert code == 0 and json.loads(out)
+
+
+# --- the planner: generated desired x actual states converge in one apply ------------------------
+
+PERMISSIONS = ["join-call", "read-call", "send-audio", "send-video", "join-backstage"]
+TYPE_NAMES = ["prop_a", "prop_b", "livestream"]
+USER_IDS = ["u1", "u2", "u3"]
+TIMES = ["2031-01-01T18:00:00Z", "2031-01-01T19:00:00+01:00", "2032-06-30T23:59:59.5Z"]
+
+call_type_specs = st.fixed_dictionaries(
+    {},
+    optional={
+        "settings": st.fixed_dictionaries(
+            {},
+            optional={
+                "backstage": st.fixed_dictionaries(
+                    {"enabled": st.booleans()},
+                    optional={"join_ahead_time_seconds": st.sampled_from([0, 60, 300])},
+                ),
+                "limits": st.fixed_dictionaries(
+                    {"max_participants": st.sampled_from([10, 100, 1000])}
+                ),
+            },
+        ),
+        "grants": st.dictionaries(
+            st.sampled_from(["user", "host", "admin"]),
+            st.lists(st.sampled_from(PERMISSIONS), unique=True, max_size=3),
+            max_size=2,
+        ),
+    },
+)
+
+
+@st.composite
+def manifests(draw: st.DrawFn) -> dict[str, Any]:
+    types = draw(st.dictionaries(st.sampled_from(TYPE_NAMES), call_type_specs, max_size=3))
+    users = draw(
+        st.dictionaries(
+            st.sampled_from(USER_IDS),
+            st.fixed_dictionaries(
+                {"role": st.just("user")}, optional={"name": st.sampled_from(["A", "Bé", "日"])}
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    call_types_for_calls = sorted(set(types) | {"default"})
+    cids = draw(
+        st.lists(
+            st.tuples(st.sampled_from(call_types_for_calls), st.sampled_from(["c1", "c2", "c3"])),
+            unique=True,
+            max_size=4,
+        )
+    )
+    calls: dict[str, Any] = {}
+    for call_type, call_id in cids:
+        spec: dict[str, Any] = {"created_by_id": sorted(users)[0]}
+        spec.update(
+            draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "starts_at": st.sampled_from(TIMES),
+                        "custom": st.dictionaries(
+                            st.sampled_from(["title", "num"]),
+                            st.one_of(st.integers(-5, 5), st.sampled_from(["x", "é"])),
+                            max_size=2,
+                        ),
+                        "members": st.dictionaries(
+                            st.sampled_from(sorted(users)),
+                            st.sampled_from(["host", "user"]),
+                            max_size=2,
+                        ),
+                        "settings_override": st.fixed_dictionaries(
+                            {"backstage": st.fixed_dictionaries({"enabled": st.booleans()})}
+                        ),
+                    },
+                )
+            )
+        )
+        calls[f"{call_type}:{call_id}"] = spec
+    doc: dict[str, Any] = {"version": 1, "project": "props", "users": users}
+    if types:
+        doc["call_types"] = types
+    if calls:
+        doc["calls"] = calls
+    return doc
+
+
+def _desired(doc: dict[str, Any], directory: Path) -> Any:
+    path = directory / "m.yaml"
+    path.write_text(_dump(doc), encoding="utf-8")
+    result = validation.validate([str(path)], env={})
+    assert not result.errors, [p.render() for p in result.errors]
+    return validation.build_desired(result.merged)
+
+
+def _converge(backend: Any, desired: Any) -> Any:
+    from stagecfg.apply import execute, read_state
+    from stagecfg.plan import make_plan
+
+    plan = make_plan(desired, read_state(backend, desired), project=desired.project)
+    report = execute(plan, backend, parallelism=2)
+    assert report.ok, report.render()
+    return make_plan(desired, read_state(backend, desired), project=desired.project)
+
+
+def _assert_subset(declared: Any, actual: Any, where: str) -> None:
+    if isinstance(declared, dict):
+        assert isinstance(actual, dict), where
+        for key, value in declared.items():
+            assert key in actual, f"{where}.{key} missing"
+            _assert_subset(value, actual[key], f"{where}.{key}")
+    else:
+        assert declared == actual, f"{where}: {declared!r} != {actual!r}"
+
+
+def _assert_backend_matches(doc: dict[str, Any], backend: Any) -> None:
+    """An independent check (not the planner's) that every declared value is on the backend."""
+    from stagecfg.timestamps import same_instant
+
+    actual = backend.read(cids=sorted(doc.get("calls", {})), users=sorted(doc["users"]))
+    for name, spec in doc.get("call_types", {}).items():
+        state = actual.call_types[name]
+        _assert_subset(spec.get("settings", {}), state.settings, f"{name}.settings")
+        for role, perms in spec.get("grants", {}).items():
+            assert sorted(state.grants.get(role, [])) == sorted(perms), (name, role)
+    for cid, spec in doc.get("calls", {}).items():
+        call = actual.calls[cid]
+        _assert_subset(spec.get("custom", {}), call.custom, f"{cid}.custom")
+        if "starts_at" in spec:
+            assert same_instant(call.starts_at, spec["starts_at"]), cid
+        assert dict(call.members).items() >= spec.get("members", {}).items(), cid
+    for user_id, spec in doc["users"].items():
+        assert actual.users[user_id].role == spec["role"], user_id
+        if "name" in spec:
+            assert actual.users[user_id].name == spec["name"], user_id
+
+
+@pytest.mark.timeout(180)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=manifests(), after=manifests())
+def test_one_apply_converges_from_any_prior_state(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    from stagecfg.backends.local import open_backend
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        backend = open_backend(sandbox_path=str(directory / "s.db"))
+        try:
+            # The prior state is whatever another manifest left behind.
+            assert _converge(backend, _desired(before, directory)).empty
+            replan = _converge(backend, _desired(after, directory))
+            assert replan.empty, [(c.kind, c.name, c.action, c.fields) for c in replan.changes]
+            _assert_backend_matches(after, backend)
+        finally:
+            backend.close()
