@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -118,7 +119,7 @@ def _check_validate(text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.yaml"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        result = validation.validate([str(path)], env={"PRESENT": "x"})
+        result = validation.validate([str(path)], env=dict(os.environ))
         for problem in result.problems:
             assert problem.location is not None, problem
             assert problem.location.line >= 1, problem
