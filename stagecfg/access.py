@@ -386,14 +386,31 @@ def policy_to_json(policy: AccessPolicy) -> Json:
 # --- building a policy ----------------------------------------------------------------------------
 
 
+def _copy_json(value: Any) -> Any:
+    # copy.deepcopy's memo bookkeeping made it most of a 100,000-call plan review; plain JSON
+    # trees need none of it. Anything that is not a dict, list or scalar still goes to deepcopy.
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_json(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+def _merge_into(merged: Json, override: Json) -> None:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            _merge_into(merged[key], value)  # merged[key] is already this merge's own copy
+        else:
+            merged[key] = _copy_json(value)
+
+
 def merge_settings(base: Json, override: Json | None) -> Json:
     """Field-level merge of a CallSettingsRequest over settings, as Stream applies overrides."""
-    merged = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_settings(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
+    merged: Json = _copy_json(base)
+    _merge_into(merged, override or {})
     return merged
 
 
