@@ -222,6 +222,8 @@ def test_flaky_backend_apply_converges_without_duplicates(
         r["body"].get("name") for r in handle.recorded() if r["operation"] == "CreateCallType"
     )
     assert creates == Counter({type_name(i): 1 for i in range(types)})
+    reached = Counter(r["operation"] for r in handle.recorded())
+    assert reached["GetOrCreateCall"] == calls, reached
     assert_sandbox_matches(db, types=types, calls=calls)
     assert_plan_empty(tmp_path, *stream)
 
