@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.resources import files
 from typing import Any
@@ -281,6 +281,37 @@ def fingerprints_of(desired: DesiredState, actual: ActualState) -> dict[str, str
     for uid in set(actual.users) | set(desired.users):
         prints[f"{KIND_USER}:{uid}"] = fingerprint(actual.users.get(uid))
     return dict(sorted(prints.items()))
+
+
+class _LazyFingerprints(Mapping[str, str]):
+    """:func:`fingerprints_of`, computed on first use.
+
+    Only saved plans and their verification read fingerprints, and hashing every object of a
+    100,000-call plan that is only shown took seconds. ``desired`` and ``actual`` are immutable
+    values, so computing later gives what computing now would.
+    """
+
+    def __init__(self, desired: DesiredState, actual: ActualState) -> None:
+        self._desired = desired
+        self._actual = actual
+        self._prints: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._prints is None:
+            self._prints = fingerprints_of(self._desired, self._actual)
+        return self._prints
+
+    def __getitem__(self, key: str) -> str:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 # --- comparing declared subsets -----------------------------------------------------------------
@@ -897,7 +928,7 @@ def make_plan(
     return Plan(
         changes=tuple(changes),
         notes=tuple(notes),
-        fingerprints=fingerprints_of(desired, actual),
+        fingerprints=_LazyFingerprints(desired, actual),
         prune=prune,
         targets=tuple(sorted(set(targets))),
         project=project,

@@ -6,6 +6,7 @@ instants with :func:`same_instant`, so "18:00:00Z" and "19:00:00+01:00" never sh
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import datetime, timezone
@@ -35,7 +36,14 @@ def parse(value: str | int | float | datetime) -> datetime:
         seconds, nanos = divmod(int(value), 1_000_000_000)
         base = datetime.fromtimestamp(seconds, tz=timezone.utc)
         return base.replace(microsecond=nanos // 1000)
-    text = str(value).strip()
+    return _parse_text(str(value))
+
+
+# A plan compares and re-normalises the same few strings several times per call (starts_at on
+# both sides, join windows before and after); datetimes are immutable, so sharing is safe.
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> datetime:
+    text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     text = text.replace("t", "T").replace(" ", "T", 1)
@@ -69,7 +77,17 @@ def normalize(value: str | int | float | datetime | None) -> str | None:
         return None
     if type(value) is int:
         return _format_nanos(value)
-    dt = parse(value)
+    if type(value) is str:
+        return _normalize_text(value)
+    return _format(parse(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_text(value: str) -> str:
+    return _format(parse(value))
+
+
+def _format(dt: datetime) -> str:
     if dt.microsecond:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
