@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", choices=["load", "read", "diff", "render", "all"])
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)  # as stagecfg.cli.main does
 
     from stagecfg.backends import open_backend
     from stagecfg.plan import make_plan

@@ -97,8 +97,10 @@ def _cli_phase(
     latency_ms: float,
     parallelism: int,
 ) -> Row:
+    emulator_cpu = None
     if emulator is not None:
         emulator.reset()
+        emulator_cpu = emulator.cpu_seconds()
     result = measure.run_measured([*measure.stagecfg_argv(), *cli_args], env=env, cwd=tmp)
     row: Row = {
         "phase": name,
@@ -119,6 +121,9 @@ def _cli_phase(
         row["stderr_tail"] = result.stderr.strip().splitlines()[-5:]
     if emulator is not None:
         reads, writes, per_op = measure.split_requests(emulator.stats())
+        after = emulator.cpu_seconds()
+        if emulator_cpu is not None and after is not None:
+            row["emulator_cpu_s"] = round(after - emulator_cpu, 2)
         minimum = min_reads if min_writes == 0 else min_writes
         ideal = minimum * latency_ms / 1000.0 / parallelism
         row.update(
@@ -496,6 +501,7 @@ def phase_table(rows: list[Row]) -> str:
         "wall s",
         "ideal s",
         "CPU s",
+        "emulator CPU s",
         "RSS MB",
         "exit",
     ]
@@ -511,6 +517,7 @@ def phase_table(rows: list[Row]) -> str:
                 _fmt(r["wall_s"]),
                 _fmt(r.get("ideal_s")),
                 _fmt(r["cpu_s"]),
+                _fmt(r.get("emulator_cpu_s")),
                 _fmt(r["max_rss_mb"], 0),
                 str(r["exit"]),
             ]
