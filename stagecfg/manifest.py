@@ -496,37 +496,55 @@ def _prescan(text: str, file: str) -> Problem | None:
     depth = 0
     aliases = 0
     nodes = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        mark = event.start_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            nodes += 1
-            if nodes > MAX_FILE_NODES:
-                return Problem(
-                    Location(file, line, col),
-                    "$",
-                    f"more than {MAX_FILE_NODES:,} values in one file (node cap)",
-                    suggestion="split the manifests into several files",
-                )
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return Problem(
-                    Location(file, line, col),
-                    "$",
-                    f"nesting deeper than {MAX_DEPTH} levels (depth cap)",
-                )
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-        elif isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                return Problem(
-                    Location(file, line, col),
-                    "$",
-                    f"more than {MAX_ALIASES:,} alias references (alias cap)",
-                )
-    return None
+    # This walks every event of every file once more before composing, so it stays lean: the
+    # parser is driven directly (no generator), events are told apart by exact type (PyYAML
+    # never subclasses them) and marks are read only for the problem that is reported.
+    loader = _Loader(text)
+    try:
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent or kind in _OPENING_EVENTS:
+                nodes += 1
+                if nodes > MAX_FILE_NODES:
+                    return Problem(
+                        _event_location(event, file),
+                        "$",
+                        f"more than {MAX_FILE_NODES:,} values in one file (node cap)",
+                        suggestion="split the manifests into several files",
+                    )
+            if kind in _OPENING_EVENTS:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return Problem(
+                        _event_location(event, file),
+                        "$",
+                        f"nesting deeper than {MAX_DEPTH} levels (depth cap)",
+                    )
+            elif kind in _CLOSING_EVENTS:
+                depth -= 1
+            elif kind is yaml.AliasEvent:
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    return Problem(
+                        _event_location(event, file),
+                        "$",
+                        f"more than {MAX_ALIASES:,} alias references (alias cap)",
+                    )
+            elif kind is yaml.StreamEndEvent or event is None:
+                return None
+    finally:
+        loader.dispose()
+
+
+_OPENING_EVENTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
+_CLOSING_EVENTS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+
+
+def _event_location(event: yaml.Event, file: str) -> Location:
+    mark = event.start_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    return Location(file, line, col)
 
 
 def load(
