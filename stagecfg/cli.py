@@ -322,11 +322,9 @@ def plan_command(
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
-    from stagecfg import escalation, render, safety, savedplan, timestamps
-    from stagecfg.apply import read_state
+    from stagecfg import escalation, pipeline, render, savedplan
     from stagecfg.backends import open_backend
     from stagecfg.errors import EXIT_CHANGES
-    from stagecfg.plan import make_plan
     from stagecfg.validation import load_desired
 
     desired, warnings = load_desired(list(paths), project=project)
@@ -334,28 +332,20 @@ def plan_command(
     name, settings = backend_settings(options)
     backend = open_backend(name, **settings)
     try:
-        actual = read_state(backend, desired, prune=prune)
-        safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
-        plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
-        access = escalation.review(plan, desired, actual, backend, now=timestamps.now_utc())
-        refused = bool(access.refusals) or (deny_escalation and bool(access.escalations))
-        description = backend.describe()
+        planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
+        refused = bool(planned.access.refusals) or (
+            deny_escalation and bool(planned.access.escalations)
+        )
         if out and not refused:
-            saved = savedplan.SavedPlan(
-                plan=plan,
-                digest=desired.digest,
-                sources=tuple(paths),
-                identity=backend.identity(),
-                backend=description,
-                files=desired.sources,
-            )
-            savedplan.write(out, saved)
+            savedplan.write(out, planned.saved(paths, backend.identity()))
     finally:
         backend.close()
-    text = render.render(plan, fmt, backend=description, color=_color(), access=access)
+    text = render.render(
+        planned.plan, fmt, backend=planned.backend, color=_color(), access=planned.access
+    )
     click.echo(text, nl=False)
-    escalation.check_review(access, deny_escalation=deny_escalation)
-    if detailed_exitcode and not plan.empty:
+    escalation.check_review(planned.access, deny_escalation=deny_escalation)
+    if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 
 
@@ -396,11 +386,9 @@ def apply_command(
     **options: Any,
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
-    from stagecfg import escalation, safety, savedplan, timestamps
-    from stagecfg.apply import ApplyInterrupted, check_converged, execute, read_state
+    from stagecfg import pipeline
     from stagecfg.backends import open_backend
     from stagecfg.errors import ApplyFailed, UsageError
-    from stagecfg.plan import fingerprints_of, make_plan
     from stagecfg.render import change_title, render_text
     from stagecfg.validation import load_desired
 
@@ -413,36 +401,29 @@ def apply_command(
             "--prune, --target and --project are recorded in the saved plan; "
             "make a new plan to change them"
         )
+    saved = None
+    if plan_file:
+        saved, desired, warnings = pipeline.load_saved(plan_file)
+    else:
+        desired, warnings = load_desired(list(paths), project=project)
+    _echo_warnings(warnings)
     name, settings = backend_settings(options)
-    parallelism = int(settings["parallelism"])
     backend = open_backend(name, **settings)
     try:
         backend.lock_for_apply()
-        if plan_file:
-            saved = savedplan.read(plan_file)
-            desired, warnings = load_desired(list(saved.sources), project=saved.plan.project)
-            _echo_warnings(warnings)
-            actual = read_state(backend, desired, prune=saved.plan.prune)
-            savedplan.verify(
-                saved,
-                digest=desired.digest,
-                identity=backend.identity(),
-                fingerprints=fingerprints_of(desired, actual),
-            )
-            plan = saved.plan
+        if saved is not None:
+            planned = pipeline.plan_saved(backend, saved, desired)
         else:
-            desired, warnings = load_desired(list(paths), project=project)
-            _echo_warnings(warnings)
-            actual = read_state(backend, desired, prune=prune)
-            safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
-            plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
-        description = backend.describe()
-        access = escalation.review(plan, desired, actual, backend, now=timestamps.now_utc())
-        click.echo(render_text(plan, backend=description, color=_color(), access=access), nl=False)
-        if plan.empty:
+            planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
+        click.echo(
+            render_text(
+                planned.plan, backend=planned.backend, color=_color(), access=planned.access
+            ),
+            nl=False,
+        )
+        if planned.plan.empty:
             return
-        escalation.check_review(access)
-        safety.check_plan(plan, force=force, allow_disruptive=allow_disruptive)
+        pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
         if not auto_approve:
             if not sys.stdin.isatty():
                 raise UsageError(
@@ -458,20 +439,13 @@ def apply_command(
             if show_progress:
                 click.echo(f"[{done}/{total}] {change_title(change)}", err=True)
 
-        report = execute(plan, backend, parallelism=parallelism, progress=progress)
-        if report.interrupted:
-            click.echo(report.render(), nl=False)
-            raise ApplyInterrupted("apply interrupted; run apply again to converge")
-        if not report.ok:
-            click.echo(report.render(), nl=False)
-            raise ApplyFailed(
-                f"{len(report.failed)} of {len(plan.changes)} changes failed; "
-                "run apply again to converge"
+        try:
+            report = pipeline.apply_planned(
+                backend, planned, parallelism=int(settings["parallelism"]), progress=progress
             )
-        after = read_state(backend, desired, prune=plan.prune)
-        check_converged(
-            make_plan(desired, after, prune=plan.prune, targets=plan.targets, project=plan.project)
-        )
+        except ApplyFailed as exc:
+            click.echo(exc.report_text, nl=False)
+            raise
         done = len(report.succeeded)
         click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
     finally:

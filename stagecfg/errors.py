@@ -138,3 +138,7 @@ class PlanRefused(StagecfgError):
 
 class ApplyFailed(StagecfgError):
     """Some changes failed during apply; the report says which succeeded and which did not."""
+
+    def __init__(self, message: str, *, report_text: str = "") -> None:
+        super().__init__(message)
+        self.report_text = report_text  # what succeeded, failed and never started

@@ -237,12 +237,12 @@ def _run_in_process(*argv: str) -> tuple[int, str, str]:
 def test_a_crash_carrying_the_secret_is_masked(
     app: EmulatorHandle, work: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
 ) -> None:
-    import stagecfg.plan
+    import stagecfg.pipeline
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"boom with {SECRET} and {server_token(SECRET)}")
 
-    monkeypatch.setattr(stagecfg.plan, "make_plan", crash)
+    monkeypatch.setattr(stagecfg.pipeline, "make_plan", crash)
     monkeypatch.chdir(work)
     d = ["--debug"] if debug else []
     argv = [*d, "plan", "m", "--backend", "stream", "--base-url", app.url]

@@ -1,0 +1,52 @@
+"""The plan/apply pipeline over a real sandbox: plan, apply, converge, and report failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from backend_wrappers import Wrapped
+
+from stagecfg import pipeline
+from stagecfg.backends.local import open_backend
+from stagecfg.errors import ApplyFailed, PlanRefused
+from stagecfg.validation import load_desired
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = str(REPO / "examples" / "backstage")
+
+
+def test_plan_apply_then_nothing_left(tmp_path: Path) -> None:
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([EXAMPLE])
+    planned = pipeline.plan_manifests(backend, desired)
+    assert not planned.plan.empty
+    assert planned.backend == backend.describe()
+    report = pipeline.apply_planned(backend, planned, parallelism=4)
+    assert report.ok
+    assert len(report.succeeded) == len(planned.plan.changes)
+    assert pipeline.plan_manifests(backend, desired).plan.empty
+
+
+def test_failed_change_raises_with_the_report(tmp_path: Path) -> None:
+    inner = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    backend = Wrapped(inner, fail_at=[1])
+    desired, _ = load_desired([EXAMPLE])
+    planned = pipeline.plan_manifests(backend, desired)
+    with pytest.raises(ApplyFailed) as caught:
+        pipeline.apply_planned(backend, planned, parallelism=1)
+    assert "run apply again" in str(caught.value)
+    assert "failed:" in caught.value.report_text
+    # The rerun converges.
+    pipeline.apply_planned(inner, pipeline.plan_manifests(inner, desired), parallelism=2)
+    assert pipeline.plan_manifests(inner, desired).plan.empty
+
+
+def test_saved_plan_is_refused_after_the_backend_changed(tmp_path: Path) -> None:
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([EXAMPLE])
+    planned = pipeline.plan_manifests(backend, desired)
+    saved = planned.saved([EXAMPLE], backend.identity())
+    backend.update_call_type("livestream", {"settings": {"backstage": {"enabled": False}}})
+    with pytest.raises(PlanRefused, match="livestream"):
+        pipeline.plan_saved(backend, saved, desired)
