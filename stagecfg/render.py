@@ -208,19 +208,23 @@ def _markdown_section(change: Change) -> str:
     return f"{head}\n\n  ```diff\n" + "\n".join(f"  {d}" for d in body.split("\n")) + "\n  ```\n"
 
 
-def _markdown_access(access: AccessReview | None) -> str:
+def _markdown_access_items(access: AccessReview | None) -> list[str]:
     """Access changes go first in a review comment: escalations are what reviewers must see."""
-    if access is None or not access.notes:
-        return ""
-    count = len(access.escalations)
-    title = f"#### Access changes ({count} escalation{'s' if count != 1 else ''})\n\n"
+    if access is None:
+        return []
     items = []
     for line in access.lines():
         if line.startswith("! "):
-            items.append(f"- :warning: **{line[2:]}**")
+            items.append(f"- :warning: **{line[2:]}**\n")
         else:
-            items.append(f"- {line}")
-    return title + "\n".join(items) + "\n\n"
+            items.append(f"- {line}\n")
+    return items
+
+
+def _more(count: int, what: str) -> str:
+    return (
+        f"... {count} more {what}{'s' if count != 1 else ''} not shown; run stagecfg plan locally\n"
+    )
 
 
 def render_markdown(
@@ -230,33 +234,49 @@ def render_markdown(
     limit: int = GITHUB_COMMENT_LIMIT,
     access: AccessReview | None = None,
 ) -> str:
-    """A sticky pull-request comment that always fits in ``limit`` characters."""
+    """A sticky pull-request comment that always fits in ``limit`` characters.
+
+    Access changes, changes and notes share the budget in that order; what does not fit of each
+    is counted in a closing line instead, so a huge plan still posts (GitHub rejects longer text).
+    """
     title = "No changes" if plan.empty else summary_line(plan).removesuffix(".")
-    head = f"{MARKDOWN_MARKER}\n### stagecfg plan: {title}\n\nBackend: `{backend}`\n\n"
-    head += _markdown_access(access)
+    parts = [f"{MARKDOWN_MARKER}\n### stagecfg plan: {title}\n\nBackend: `{backend}`\n\n"]
+    # Room for up to three closing "... N more ... not shown" lines, whatever the numbers.
+    budget = limit - len(parts[0]) - 3 * 90
+
+    def fit(items: list[str]) -> int:
+        """Append the items that fit; once one does not, none after it. Returns how many fit."""
+        nonlocal budget
+        shown = 0
+        for item in items:
+            if len(item) > budget:
+                break
+            parts.append(item)
+            budget -= len(item)
+            shown += 1
+        return shown
+
+    access_items = _markdown_access_items(access)
+    if access_items:
+        count = len(access.escalations) if access is not None else 0
+        fit([f"#### Access changes ({count} escalation{'s' if count != 1 else ''})\n\n"])
+        shown = fit(access_items)
+        if shown < len(access_items):
+            parts.append("\n" + _more(len(access_items) - shown, "access change"))
+        parts.append("\n")
+        budget -= 1
     if plan.empty:
-        return head + NO_CHANGES + "\n"
-    parts = [head]
-    notes = "".join(f"- note: `{n.kind} {n.name}`: {n.message}\n" for n in plan.notes)
-    used = len(head) + len(notes) + 1
-    # Room for the truncation note, whatever the number of changes left.
-    reserve = 120
-    shown = 0
-    for change in plan.changes:
-        section = _markdown_section(change)
-        if used + len(section) + reserve > limit:
-            break
-        parts.append(section)
-        used += len(section)
-        shown += 1
-    hidden = len(plan.changes) - shown
-    if hidden:
-        parts.append(
-            f"\n... {hidden} more change{'s' if hidden != 1 else ''} not shown; "
-            "run stagecfg plan locally\n"
-        )
+        return "".join(parts) + NO_CHANGES + "\n"
+    shown = fit([_markdown_section(change) for change in plan.changes])
+    if shown < len(plan.changes):
+        parts.append("\n" + _more(len(plan.changes) - shown, "change"))
+    notes = [f"- note: `{n.kind} {n.name}`: {n.message}\n" for n in plan.notes]
     if notes:
-        parts.append("\n" + notes)
+        parts.append("\n")
+        budget -= 1
+        shown = fit(notes)
+        if shown < len(notes):
+            parts.append(_more(len(notes) - shown, "note"))
     return "".join(parts)
 
 

@@ -260,3 +260,43 @@ def test_list_delta_shows_grants_as_set_changes() -> None:
     assert list_delta(["a", "b"], ["b", "a"]) == "(reordered)"
     assert list_delta(None, ["a"]) is None
     assert list_delta([1, 2], [2]) is None
+
+
+def test_markdown_fits_the_limit_with_a_huge_access_review_and_many_notes() -> None:
+    from stagecfg.escalation import AccessNote, AccessReview
+
+    review = AccessReview(
+        notes=tuple(
+            AccessNote(
+                "grant",
+                "call_type",
+                f"type-{i:04d}",
+                f"role user gains perm-{i}: every signed-in user gains it",
+                escalation=i % 2 == 0,
+                direction="grant",
+            )
+            for i in range(4000)
+        )
+    )
+    notes = tuple(Note("call", f"livestream:c{i}", "team cannot change " * 5) for i in range(3000))
+    plan = Plan(changes=big_plan(50).changes, notes=notes)
+    md = render_markdown(plan, backend=BACKEND, access=review)
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    assert md.startswith(MARKDOWN_MARKER)
+    assert "#### Access changes (2000 escalations)" in md
+    shown = md.count("\n- :warning: **") + md.count("\n- grant: ")
+    assert 0 < shown < 4000
+    assert f"... {4000 - shown} more access changes not shown; run stagecfg plan locally" in md
+    # Escalations come first, so the cut never hides one while showing a plain grant.
+    assert md.count("\n- :warning: **escalation: role user gains perm-") == shown
+    assert "more changes not shown" in md and "more notes not shown" in md
+
+
+def test_markdown_cuts_notes_that_do_not_fit() -> None:
+    notes = tuple(Note("call", f"livestream:c{i}", "x" * 100) for i in range(1000))
+    md = render_markdown(Plan(changes=big_plan(3).changes, notes=notes), backend=BACKEND)
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    assert md.count("- `+` create") == 3
+    shown = md.count("- note: ")
+    assert 0 < shown < 1000
+    assert f"... {1000 - shown} more notes not shown; run stagecfg plan locally" in md
