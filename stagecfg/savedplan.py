@@ -74,7 +74,20 @@ def write(path: str, saved: SavedPlan) -> None:
 
 
 def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
-    """Readers see the old file or the new one, never half of it."""
+    """Readers see the old file or the new one, never half of it.
+
+    An unwritable place is the user's to fix, so it is a one-line error, not a crash.
+    """
+    try:
+        _write_text_atomic(path, text, mode)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"cannot write {path}: {reason}; choose a writable path for --out"
+        ) from None
+
+
+def _write_text_atomic(path: str, text: str, mode: int) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".stagecfg-plan-", suffix=".tmp", dir=directory)

@@ -393,3 +393,16 @@ def test_quick_start_example_applies_and_converges(
     assert code == 0, out + err
     code, out, _ = run(capsys, "apply", "backstage", *SB, "--auto-approve")
     assert code == 0 and NO_CHANGES in out
+
+
+def test_unwritable_out_is_a_one_line_error(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(work, manifest())
+    (work / "afile").write_text("not a directory")
+    code, _, err = run(capsys, "plan", path, *SB, "--out", "afile/plan.json")
+    assert code == 1
+    assert "cannot write afile/plan.json" in err and "--out" in err
+    assert "Traceback" not in err and "Internal error" not in err
+    code, _, err = run(capsys, "export", *SB, "--out", "afile/current.yaml")
+    assert code == 1 and "cannot write afile/current.yaml" in err
+    assert (work / "afile").read_text() == "not a directory"
+    assert not list(work.glob("**/.stagecfg-plan-*"))
