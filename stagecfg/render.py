@@ -146,7 +146,9 @@ def render_text(
             lines.append(f"    {painted}")
         lines.append("")
     for change in plan.changes:
-        title = _paint(change_title(change), _COLOURS.get(change.action, "0"), color)
+        # A disruptive change is red whatever its action: it is the one a reviewer must not miss.
+        code = _RED if change.disruptive else _COLOURS.get(change.action, "0")
+        title = _paint(change_title(change), code, color)
         lines.append(title + _where(change.location))
         lines += [f"    {_field_line(change, fc)}" for fc in change.fields]
         if change.disruptive:

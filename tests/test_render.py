@@ -136,6 +136,9 @@ def test_text_colour_only_when_asked() -> None:
     coloured = render_text(sample_plan(), backend=BACKEND, color=True)
     assert "\033[31m    ! disruptive: breaks 2 calls of this type\033[0m" in coloured
     assert "\033[32m+ call livestream:show\033[0m" in coloured
+    # Disruptive changes are red whatever their action (stop-live is otherwise magenta).
+    assert "\033[31m< call livestream:old stop-live\033[0m" in coloured
+    assert "\033[35m" not in coloured
 
 
 def test_empty_plan() -> None:
