@@ -559,6 +559,13 @@ def evaluate_targets(report: dict[str, Any], args: argparse.Namespace) -> list[R
             f"{create['wall_s']:.2f} s ({create['wall_over_ideal']} x)",
             create["wall_s"] <= 1.5 * create["ideal_s"] and create["exit"] == 0,
         )
+        update = stream["apply (update all calls)"]
+        add(
+            "apply (update all calls): writes",
+            f"= {update['min_writes']}",
+            str(update["writes"]),
+            update["writes"] == update["min_writes"] and update["exit"] == 0,
+        )
         noop = stream["apply (no-op)"]
         add(
             "apply (no-op): writes",

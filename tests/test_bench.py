@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +82,7 @@ def test_minimums_follow_stream_page_size(tmp_path: Path) -> None:
     wl = workload.generate(tmp_path, call_types=50, calls=5000)
     # one list of call types + 50 call queries + one user query
     assert wl.min_reads() == 1 + 50 + 1
-    assert wl.min_creates() == 50 + 5000 + len(workload.USERS)
+    assert wl.min_creates() == 50 + 5000 + 1  # the four users go in one UpdateUsers request
     assert workload.generate(tmp_path, call_types=1, calls=101).min_reads() == 1 + 2 + 1
 
 
@@ -167,8 +169,9 @@ def test_targets_flag_a_plan_over_the_minimum() -> None:
     report = {
         "phases": [
             {**phase, "phase": "plan (empty app)", "reads": 53},
-            {**phase, "phase": "apply (create all)", "writes": 5054, "min_writes": 5054},
+            {**phase, "phase": "apply (create all)", "writes": 5051, "min_writes": 5051},
             {**phase, "phase": "apply (no-op)", "writes": 1},
+            {**phase, "phase": "apply (update all calls)", "writes": 5000, "min_writes": 5000},
         ]
     }
     by_name = {t["target"]: t for t in run.evaluate_targets(report, args)}
@@ -176,6 +179,7 @@ def test_targets_flag_a_plan_over_the_minimum() -> None:
     assert by_name["apply (create all): writes"]["ok"] is True
     assert by_name["apply (create all): wall time"]["ok"] is False  # 1.0 s > 1.5 x 0.13 s
     assert by_name["apply (no-op): writes"]["ok"] is False
+    assert by_name["apply (update all calls): writes"]["ok"] is True
 
 
 def test_parse_args_quick_and_scale() -> None:
@@ -184,3 +188,30 @@ def test_parse_args_quick_and_scale() -> None:
     assert run.parse_args(["--scale-calls", "10,100"]).scale == (10, 100)
     with pytest.raises(SystemExit):
         run.parse_args(["--scale-calls", "10"])
+
+
+def test_harness_end_to_end_meets_the_round_trip_minimums(tmp_path: Path) -> None:
+    """A small real run: emulator + stream backend + CLI subprocesses, counted by the emulator."""
+    out = tmp_path / "bench.json"
+    argv = ["--calls", "150", "--call-types", "3", "--latency-ms", "0", "--skip-sdk"]
+    argv += ["--skip-scale", "--skip-local", "--json", str(out)]
+    assert run.main(argv) == 0
+    report = json.loads(out.read_text("utf-8"))
+    phases = {row["phase"]: row for row in report["phases"]}
+    assert set(phases) == {
+        "plan (empty app)",
+        "apply (create all)",
+        "plan (no-op)",
+        "apply (no-op)",
+        "apply (update all calls)",
+    }
+    for row in phases.values():
+        assert row["exit"] == 0, row.get("stderr_tail")
+    # 1 list of call types + 2 call queries (150 cids) + 1 user query
+    assert phases["plan (empty app)"]["min_reads"] == 4
+    for name in ("plan (empty app)", "plan (no-op)", "apply (no-op)"):
+        assert (phases[name]["reads"], phases[name]["writes"]) == (4, 0), name
+    assert phases["apply (create all)"]["writes"] == 3 + 150 + 1
+    assert phases["apply (update all calls)"]["writes"] == 150
+    assert report["machine"]["cores"] == os.cpu_count()
+    assert report["command"].startswith("python bench/run.py --calls 150")
