@@ -82,3 +82,104 @@ def test_multi_env_uses_variables() -> None:
     assert prod.call_types["shows"].external_storage == "prod-rec"
     assert prod.calls["shows:keynote"].team == "prod"
     assert len(prod.sources) == 2
+
+
+# --- the access walkthroughs in the READMEs run as written ---------------------------------------
+
+
+def _run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    from stagecfg.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]]:
+    """Fenced blocks of a Markdown text: (info string, lines)."""
+    blocks: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    info = ""
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if current is None:
+                info, current = line[3:].strip(), []
+            else:
+                blocks.append((info, current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def _commands(lines: list[str]) -> list[list[str]]:
+    import shlex
+
+    return [shlex.split(line, comments=True) for line in lines if line.startswith("stagecfg ")]
+
+
+def _access_section() -> str:
+    text = (REPO_ROOT / "README.md").read_text("utf-8")
+    return text.split("<!-- section:access -->", 1)[1].split("<!-- /section:access -->", 1)[0]
+
+
+def test_readme_access_commands_run_and_print_what_is_shown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    blocks = _blocks(_access_section())
+    (commands, shown) = (blocks[0][1], blocks[1][1])
+    offline = [c for c in _commands(commands) if "--from-backend" not in c]
+    assert offline, "the README shows no offline access command"
+    for argv in offline:
+        code, out, err = _run_cli(capsys, [*argv[1:], "--sandbox", str(tmp_path / "s.db")])
+        assert (code, err) == (0, ""), (argv, err)
+    _, out, _ = _run_cli(capsys, offline[0][1:])
+    assert out.splitlines() == shown
+
+
+def test_backstage_readme_walkthrough(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    sandbox = ["--sandbox", str(tmp_path / "sandbox.db")]
+    text = (EXAMPLES / "backstage" / "README.md").read_text("utf-8")
+    access_part, plan_part = text.split("## A plan that widens access", 1)
+    blocks = _blocks(access_part.split("(`stagecfg access`)", 1)[1])
+    (first,) = _commands(blocks[0][1])
+    code, out, err = _run_cli(capsys, first[1:])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == blocks[1][1]
+    # the one-instant examples: each command, then the start of the answer it prints
+    lines = blocks[2][1]
+    for index, line in enumerate(lines):
+        if not line.startswith("stagecfg ") or "--from-backend" in line:
+            continue
+        (argv,) = _commands([line])
+        code, out, err = _run_cli(capsys, argv[1:])
+        assert (code, err) == (0, ""), (line, err)
+        expected = lines[index + 1].lstrip("#").strip()
+        for piece in expected.split("..."):
+            assert piece.strip() in out, (line, piece, out)
+
+    blocks = _blocks(plan_part)
+    for argv in _commands(blocks[0][1]):
+        code, out, err = _run_cli(capsys, [*argv[1:], *sandbox])
+        assert code == 0, (argv, err)
+    shown = [line.strip() for line in blocks[1][1] if line.strip() and "..." not in line]
+    for line in shown:
+        assert line in [o.strip() for o in out.splitlines()], (line, out)
+    code, denied, err = _run_cli(
+        capsys, ["plan", "--deny-escalation", "examples/backstage-open", *sandbox]
+    )
+    assert code == 1
+    assert denied == out
+    assert "1 access escalation in the plan" in err
+    # after apply, --from-backend reads the same call (the example's last access command)
+    code, backend_out, err = _run_cli(
+        capsys, ["access", "livestream:launch-show", "--from-backend", *sandbox]
+    )
+    assert (code, err) == (0, "")
+    assert backend_out.splitlines()[0].startswith("livestream:launch-show (backstage enabled")
