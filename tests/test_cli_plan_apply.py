@@ -406,3 +406,86 @@ def test_unwritable_out_is_a_one_line_error(work: Path, capsys: pytest.CaptureFi
     assert code == 1 and "cannot write afile/current.yaml" in err
     assert (work / "afile").read_text() == "not a directory"
     assert not list(work.glob("**/.stagecfg-plan-*"))
+
+
+def test_default_sandbox_and_environment_choose_the_backend(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest())
+    code, out, _ = run(capsys, "apply", path, "--auto-approve")
+    assert code == 0, out
+    default = work / ".stagecfg" / "sandbox.db"
+    assert out.splitlines()[0] == f"backend: local sandbox {default}"
+    assert stat.S_IMODE(os.stat(default).st_mode) == 0o600
+    monkeypatch.setenv("STAGECFG_SANDBOX", str(work / "env.db"))
+    code, out, _ = run(capsys, "plan", path, "--detailed-exitcode")
+    assert code == 2 and out.splitlines()[0] == f"backend: local sandbox {work / 'env.db'}"
+    monkeypatch.setenv("STAGECFG_BACKEND", "stream")
+    code, out, err = run(capsys, "plan", path)
+    assert code == 1 and out == ""
+    assert "the stream backend needs the app's API key" in err
+    assert run(capsys, "plan", path, "--backend", "local", "--detailed-exitcode")[0] == 2
+
+
+def test_progress_goes_to_stderr_only_on_a_terminal(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest())
+    code, out, err = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 0 and "Apply complete: 3 changes applied." in out
+    assert "[1/" not in out + err
+    write(work, manifest({"stage:show-1": False, "stage:show-2": None}, join_ahead=60))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "apply", path, *SB, "--auto-approve")
+    assert code == 0
+    assert err.splitlines() == ["[1/2] ~ call_type stage", "[2/2] + call stage:show-2"]
+    assert "[1/" not in out
+
+
+def _run_in_terminal(work: Path, args: list[str], answer: bytes) -> tuple[int, str, str]:
+    """Run stagecfg with stdin and stderr on a pseudo-terminal and stdout on a pipe."""
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stagecfg", *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=work,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(slave)
+    os.write(master, answer)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every holder of the terminal's other end has gone
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=120)
+    return proc.returncode, out.decode(), terminal.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+def test_terminal_apply_asks_then_shows_progress(work: Path) -> None:
+    path = write(work, manifest())
+    code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"n\n")
+    assert code == 1
+    assert "Apply these changes? [y/N]: " in out
+    assert "apply cancelled; nothing was changed" in terminal
+    assert "Apply complete" not in out and "[1/" not in terminal
+    code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"y\n")
+    assert code == 0, out + terminal
+    assert "Plan: 3 to create" in out  # the cancelled apply wrote nothing
+    assert "Apply these changes? [y/N]: " in out
+    assert "Apply complete: 3 changes applied." in out
+    progress = [line for line in terminal.splitlines() if line.startswith("[")]
+    assert progress == ["[1/3] + user john", "[2/3] + call_type stage", "[3/3] + call stage:show-1"]
+    code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"")
+    assert code == 0 and NO_CHANGES in out and "Apply these changes?" not in out
