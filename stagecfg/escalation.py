@@ -275,7 +275,11 @@ class AccessNote:
             return f"! escalation: {self.message} ({where})"
         if self.category == "grant":
             return f"{self.direction}: {self.message} ({where})"
-        return f"{self.message}" if self.name in self.message else f"{where}: {self.message}"
+        # Call window notes already name their call ("viewers of `cid` ..."); a bare substring
+        # test would also match a call type's name inside one of its cids.
+        if f"`{self.name}`" in self.message:
+            return self.message
+        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -380,6 +384,8 @@ def _backstage_window(settings: Json, override: Json | None, starts_at: str | No
     """
     from stagecfg.access import merge_settings
 
+    if not override or "backstage" not in override:
+        return _window_of(settings, starts_at)  # nothing to merge: the same values
     part = {"backstage": settings["backstage"]} if "backstage" in settings else {}
     extra = {"backstage": override["backstage"]} if override and "backstage" in override else None
     return _window_of(merge_settings(part, extra), starts_at)

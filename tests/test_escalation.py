@@ -267,3 +267,27 @@ def test_review_counts_radius_and_refuses_deleting_a_type_with_live_calls() -> N
         )
     )
     assert not review_plan(pruned, DesiredState(), actual, radius).refusals
+
+
+def test_call_type_notes_name_their_call_type_even_when_a_cid_contains_it() -> None:
+    actual = ActualState(
+        call_types={
+            "livestream": _state(
+                {"backstage": {"enabled": True, "join_ahead_time_seconds": 300}}, {}
+            )
+        },
+        calls={"livestream:old": _call("livestream:old", 300)},
+    )
+    desired = DesiredState(
+        call_types={
+            "livestream": CallTypeSpec(
+                name="livestream", settings={"backstage": {"join_ahead_time_seconds": 600}}
+            )
+        },
+        calls={"livestream:old": CallSpec(cid="livestream:old", starts_at=START)},
+    )
+    review = review_plan(make_plan(desired, actual), desired, actual, {})
+    assert review.lines() == [
+        "call type livestream: the join window change applies to calls created from now on; "
+        "existing scheduled calls keep theirs: livestream:old"
+    ]
