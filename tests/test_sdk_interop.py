@@ -21,6 +21,7 @@ from getstream.models import (
     CallRequest,
     CallSettingsRequest,
     MemberRequest,
+    QueryUsersPayload,
     ScreensharingSettingsRequest,
     UserRequest,
 )
@@ -64,6 +65,8 @@ def drive_backstage_flow(client: Stream) -> None:
     assert updated.data.call.starts_at == STARTS + timedelta(hours=1)
     live = call.go_live(start_hls=True, start_recording=True)
     assert live.data.call.backstage is False
+    assert live.data.call.recording is True
+    assert live.data.call.egress.broadcasting is True
 
 
 def test_sdk_backstage_flow_reads_back_through_stagecfg(emulator: EmulatorHandle) -> None:  # noqa: F811
@@ -189,3 +192,78 @@ def test_stagecfg_plan_sees_no_changes_after_the_sdk_did_the_same(
     )
     assert changed.returncode == 2, changed.stdout + changed.stderr
     assert "livestream:show-1" in changed.stdout
+
+
+APPLIED = """\
+version: 1
+project: applied
+users:
+  carol: {role: admin, name: Carol}
+  dave: {role: user}
+call_types:
+  stage:
+    settings:
+      backstage: {enabled: true, join_ahead_time_seconds: 120}
+    grants:
+      host: [join-backstage, join-call]
+      user: [read-call]
+calls:
+  stage:s1:
+    created_by_id: carol
+    starts_at: "2030-06-01T20:00:00+02:00"
+    custom: {title: Premiere}
+    settings_override:
+      screensharing: {enabled: false}
+      backstage: {join_ahead_time_seconds: 600}
+    members: {carol: host, dave: user}
+    live: true
+    go_live: {start_hls: true, start_recording: true}
+"""
+
+
+def test_what_stagecfg_apply_writes_reads_back_through_the_sdk(
+    emulator: EmulatorHandle,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from stagecfg.cli import main
+
+    manifest = tmp_path / "stagecfg.yaml"
+    manifest.write_text(APPLIED, encoding="utf-8")
+    monkeypatch.setenv("STREAM_API_SECRET", emulator.api_secret)
+    flags = ["--backend", "stream", "--base-url", emulator.url, "--api-key", emulator.api_key]
+    with pytest.raises(SystemExit) as info:
+        main(["apply", str(manifest), "--auto-approve", *flags])
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, out + err
+    assert "Apply complete" in out
+
+    client = sdk(emulator)
+    ct = client.video.get_call_type(name="stage").data
+    assert ct.grants["host"] == ["join-backstage", "join-call"]
+    assert ct.grants["user"] == ["read-call"]
+    assert (ct.settings.backstage.enabled, ct.settings.backstage.join_ahead_time_seconds) == (
+        True,
+        120,
+    )
+    users = client.query_users(
+        QueryUsersPayload(filter_conditions={"id": {"$in": ["carol", "dave"]}})
+    ).data.users
+    assert sorted((u.id, u.role, u.name) for u in users) == [
+        ("carol", "admin", "Carol"),
+        ("dave", "user", None),
+    ]
+    got = client.video.call("stage", "s1").get().data
+    assert got.call.starts_at == datetime(2030, 6, 1, 18, 0, tzinfo=timezone.utc)
+    assert got.call.created_by.id == "carol"
+    assert got.call.custom == {"title": "Premiere", PROJECT_MARKER_KEY: "applied"}
+    assert got.call.settings.screensharing.enabled is False
+    assert got.call.settings.backstage.join_ahead_time_seconds == 600
+    assert got.call.backstage is False  # live: true went live
+    assert got.call.recording is True  # go_live start_recording reached the call
+    assert got.call.egress.hls is not None  # ... and start_hls
+    assert sorted((m.user_id, m.role) for m in got.members) == [
+        ("carol", "host"),
+        ("dave", "user"),
+    ]

@@ -429,8 +429,13 @@ class Engine:
             "offset",
             "presence",
             "sort",
+            "user",
             "user_id",
         }
+        if isinstance(body, dict):
+            # Stream's SDKs send every payload field, unset ones as null (getstream 7 adds id_gt,
+            # id_gte, id_lt and id_lte); the API reads null as absent.
+            body = {key: value for key, value in body.items() if value is not None}
         body = _check_keys(op, "request", body, allowed)
         params: list[object] = []
         try:
