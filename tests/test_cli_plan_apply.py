@@ -489,3 +489,24 @@ def test_terminal_apply_asks_then_shows_progress(work: Path) -> None:
     assert progress == ["[1/3] + user john", "[2/3] + call_type stage", "[3/3] + call stage:show-1"]
     code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"")
     assert code == 0 and NO_CHANGES in out and "Apply these changes?" not in out
+
+
+def test_readme_text_plan_example_is_real_output(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme.split("<!-- section:plan -->", 1)[1].split("<!-- /section:plan -->", 1)[0]
+    shown = section.split("Text output names the backend", 1)[1].split("```\n", 2)[1].splitlines()
+    shutil.copytree(REPO / "examples" / "backstage", work / "examples" / "backstage")
+    assert run(capsys, "apply", "examples/backstage", "--auto-approve")[0] == 0
+    manifest_file = work / "examples" / "backstage" / "stagecfg.yaml"
+    text = manifest_file.read_text()
+    text = text.replace("join_ahead_time_seconds: 600", "join_ahead_time_seconds: 900")
+    manifest_file.write_text(text.replace("live: false", "live: true"))
+    code, out, _ = run(capsys, "plan", "examples/backstage", "--detailed-exitcode")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0] == f"backend: local sandbox {work / '.stagecfg' / 'sandbox.db'}"
+    assert shown[0].startswith("backend: local sandbox /")
+    assert shown[0].endswith("/.stagecfg/sandbox.db")
+    assert lines[1:] == shown[1:]
