@@ -504,17 +504,17 @@ def review_plan(
                 f"are live now ({shown}); stop-live or end them first "
                 "(--allow-disruptive does not cover this)"
             )
-        if reach.total:
-            notes.append(
-                AccessNote(
-                    "radius",
-                    KIND_CALL_TYPE,
-                    change.name,
-                    f"{change.action} affects {reach.total} call{'s' if reach.total != 1 else ''}"
-                    " live now or starting within 24 h",
-                    location=change.location,
-                )
+        # Shown even when 0: "reaches no call now" is what lets a reviewer merge at once.
+        notes.append(
+            AccessNote(
+                "radius",
+                KIND_CALL_TYPE,
+                change.name,
+                f"{change.action} affects {reach.total} call{'s' if reach.total != 1 else ''}"
+                " live now or starting within 24 h",
+                location=change.location,
             )
+        )
     notes.sort(key=lambda n: (_ORDER[n.category], n.kind, n.name, n.message))
     return AccessReview(notes=tuple(notes), refusals=tuple(refusals))
 

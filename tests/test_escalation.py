@@ -291,3 +291,14 @@ def test_call_type_notes_name_their_call_type_even_when_a_cid_contains_it() -> N
         "call type livestream: the join window change applies to calls created from now on; "
         "existing scheduled calls keep theirs: livestream:old"
     ]
+
+
+def test_radius_is_shown_for_every_updated_call_type_even_when_nothing_is_reached() -> None:
+    actual = ActualState(call_types={"livestream": _state({}, {"host": ["join-call"]})})
+    desired = DesiredState(
+        call_types={"livestream": CallTypeSpec(name="livestream", grants={"host": ["read-call"]})}
+    )
+    review = review_plan(make_plan(desired, actual), desired, actual, {"livestream": Radius()})
+    assert [n.render() for n in review.notes if n.category == "radius"] == [
+        "call type livestream: update affects 0 calls live now or starting within 24 h"
+    ]
