@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ from stagecfg.backends import open_backend as open_named_backend
 from stagecfg.backends.stream import StreamBackend, open_backend
 from stagecfg.emulator.server import EmulatorHandle
 from stagecfg.errors import BackendError, ConfigError
-from stagecfg.httpclient import RetryPolicy, server_token
+from stagecfg.httpclient import ApiSession, RetryPolicy, server_token
 from stagecfg.redact import redact
 
 FAST_RETRY = RetryPolicy(max_attempts=12, base_delay=0.001, max_delay=0.01, max_total=30)
@@ -322,3 +324,72 @@ def test_delete_whose_answer_was_lost_still_succeeds(emulator: EmulatorHandle) -
     finally:
         b.close()
     assert emulator.stats()["requests"]["DeleteCall"] == {"POST": 2}
+
+
+# --- concurrency and timeouts -------------------------------------------------------------------
+
+
+def test_cli_defaults_8_requests_in_flight_over_one_pool_with_timeouts(
+    make_emulator: MakeEmulator,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import stagecfg.backends.stream as stream_module
+    from stagecfg.cli import main
+
+    sessions: list[ApiSession] = []
+    lock = threading.Lock()
+    inflight = [0, 0]  # now, most
+
+    def started(request: httpx.Request) -> None:
+        with lock:
+            inflight[0] += 1
+            inflight[1] = max(inflight[1], inflight[0])
+
+    def answered(response: httpx.Response) -> None:
+        with lock:
+            inflight[0] -= 1
+
+    class Observed(ApiSession):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.client.event_hooks = {"request": [started], "response": [answered]}
+            sessions.append(self)
+
+    monkeypatch.setattr(stream_module, "ApiSession", Observed)
+    handle = make_emulator(latency_ms=20)
+    calls = "".join(f"  default:c{i:02d}: {{created_by_id: john}}\n" for i in range(40))
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(f"version: 1\nusers:\n  john: {{}}\ncalls:\n{calls}", encoding="utf-8")
+    monkeypatch.setenv("STREAM_API_SECRET", handle.api_secret)
+    with pytest.raises(SystemExit) as info:
+        main(["apply", str(manifest), "--auto-approve", "--backend", "stream",
+              "--base-url", handle.url, "--api-key", handle.api_key])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, out + err
+    assert handle.stats()["requests"]["GetOrCreateCall"] == {"POST": 40}
+    # One session (one connection pool) for the whole run, shared by every worker thread.
+    assert len(sessions) == 1
+    assert 1 < inflight[1] <= 8
+    timeout = sessions[0].client.timeout
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (30.0, 30.0, 30.0, 30.0)
+
+
+def test_a_request_that_hangs_times_out_and_names_the_operation(
+    make_emulator: MakeEmulator,  # noqa: F811
+) -> None:
+    handle = make_emulator(latency_ms=3000)
+    b = stream_backend_for(
+        handle, timeout=0.2, retry=RetryPolicy(max_attempts=2, base_delay=0.001), sleep=Sleeps()
+    )
+    try:
+        with pytest.raises(BackendError) as info:
+            b.update_call("default:x", {"custom": {}})
+    finally:
+        b.close()
+    error = info.value
+    assert (error.operation, error.kind, error.name) == ("update", "call", "default:x")
+    assert error.failure.status is None
+    assert "ReadTimeout" in str(error)
+    assert "after 2 attempts" in str(error)
