@@ -75,7 +75,11 @@ def test_workflow_sticky_comment_and_secrets() -> None:
         assert env["STREAM_API_SECRET"] == "${{ secrets.STREAM_API_SECRET }}"
     # PyYAML (YAML 1.1) reads the bare `on` key as true; GitHub reads it as "on".
     triggers = workflow.get("on", workflow.get(True))
-    assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
+    # Validate runs on every push (no branch filter); only the apply job is limited to main.
+    assert "pull_request" in triggers and "push" in triggers and not triggers["push"]
+    assert "if" not in workflow["jobs"]["validate"]
+    assert "refs/heads/main" in workflow["jobs"]["apply"]["if"]
+    assert "github.event_name == 'push'" in workflow["jobs"]["apply"]["if"]
 
 
 def test_pre_commit_hook() -> None:
