@@ -510,3 +510,29 @@ def test_readme_text_plan_example_is_real_output(
     assert shown[0].startswith("backend: local sandbox /")
     assert shown[0].endswith("/.stagecfg/sandbox.db")
     assert lines[1:] == shown[1:]
+
+
+def test_readme_documents_every_json_plan_field(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import re
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    table = readme.split("### JSON plan format", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    documented = {
+        name for row in table.splitlines() for name in re.findall(r"^\| `([^`]+)`", row)
+    } | set(re.findall(r"`, `(changes\[\]\.\w+)`", table))
+    path = write(work, manifest({"stage:show-1": True}))
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "json")
+    document = json.loads(out)
+    assert code == 0 and document["format_version"] == 1
+    top = {name.removesuffix("[]") for name in documented if "." not in name}
+    assert top == set(document)
+    fields = {
+        name.split(".", 1)[1].removesuffix("[]")
+        for name in documented
+        if name.startswith("changes[].")
+    }
+    for change in document["changes"]:
+        assert set(change) == fields
