@@ -224,6 +224,11 @@ def execute(
                     finish(job, future.exception())
                 running.clear()
             report.not_started += [c for job in reversed(queue) for c in job]
+    # Threads finish in any order; the report lists changes in plan order so it reads the same
+    # on every run.
+    position = {id(change): index for index, change in enumerate(plan.changes)}
+    report.succeeded.sort(key=lambda change: position[id(change)])
+    report.failed.sort(key=lambda failure: position[id(failure.change)])
     return report
 
 

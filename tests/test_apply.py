@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from stagecfg.apply import check_converged, execute, read_state
 from stagecfg.backends import open_backend
 from stagecfg.backends.base import Backend
 from stagecfg.errors import ApplyFailed
-from stagecfg.model import CallSpec, CallTypeSpec, DesiredState, UserSpec
+from stagecfg.model import CallSpec, CallState, CallTypeSpec, DesiredState, Json, UserSpec
 from stagecfg.plan import Change, FieldChange, Plan, make_plan
 
 
@@ -164,3 +165,29 @@ def test_check_converged_names_each_field() -> None:
         "call_type stage: settings.ring.incoming_call_timeout_ms is 5000, manifest says 1000"
         in (str(info.value))
     )
+
+
+class SlowFirst(Wrapped):
+    """Creates of lower-numbered calls take longer, so they finish in reverse plan order."""
+
+    def create_call(self, cid: str, data: Json) -> CallState:
+        time.sleep(0.05 * (5 - int(cid.rsplit("-", 1)[1])))
+        return super().create_call(cid, data)
+
+
+def test_report_lists_changes_in_plan_order_whatever_order_they_finish(backend: Backend) -> None:
+    desired = desired_shows(5)
+    plan = make_plan(desired, read_state(backend, desired))
+    finished: list[str] = []
+    spy = SlowFirst(backend, fail_names={"stage:show-4"})
+    report = execute(
+        plan, spy, parallelism=8, progress=lambda done, total, change: finished.append(change.name)
+    )
+    creates = [name for name in finished if name.startswith("stage:show-")]
+    assert creates[0] == "stage:show-4" and creates[-1] == "stage:show-0"  # reverse order
+    assert [c.name for c in report.succeeded] == ["john", "stage"] + [
+        f"stage:show-{i}" for i in range(4)
+    ]
+    text = report.render()
+    done = [line.split()[-1] for line in text.splitlines() if line.startswith("  done:")]
+    assert done == ["john", "stage"] + [f"stage:show-{i}" for i in range(4)]
