@@ -60,8 +60,11 @@ MAX_VALUE_CHARS = 80
 
 
 def use_color(isatty: bool, environ: Mapping[str, str]) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
-    return isatty and "NO_COLOR" not in environ
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org).
+
+    As that convention says, an empty ``NO_COLOR`` counts as unset.
+    """
+    return isatty and not environ.get("NO_COLOR")
 
 
 def _paint(text: str, code: str, color: bool) -> str:

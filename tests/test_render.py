@@ -303,3 +303,13 @@ def test_markdown_cuts_notes_that_do_not_fit() -> None:
     shown = md.count("- note: ")
     assert 0 < shown < 1000
     assert f"... {1000 - shown} more notes not shown; run stagecfg plan locally" in md
+
+
+def test_colour_needs_a_terminal_and_no_no_color() -> None:
+    from stagecfg.render import use_color
+
+    assert use_color(True, {})
+    assert not use_color(False, {})
+    assert not use_color(True, {"NO_COLOR": "1"})
+    assert not use_color(True, {"NO_COLOR": "false"})  # any non-empty value
+    assert use_color(True, {"NO_COLOR": ""})  # empty means unset (https://no-color.org)
