@@ -206,11 +206,24 @@ def _markdown_section(change: Change) -> str:
         return head + "\n"
     diff = []
     for fc in change.fields:
-        if change.action != ACTION_CREATE:
+        if change.action == ACTION_CREATE:
+            diff.append(f"+ {fc.path}: {format_value(fc.after)}")
+        elif _string_list(fc.before) is not None and _string_list(fc.after) is not None:
+            diff += _markdown_list_diff(fc.path, fc.before, fc.after)
+        else:
             diff.append(f"- {fc.path}: {format_value(fc.before)}")
-        diff.append(f"+ {fc.path}: {format_value(fc.after)}")
+            diff.append(f"+ {fc.path}: {format_value(fc.after)}")
     body = "\n".join(diff).replace("```", "'''")
     return f"{head}\n\n  ```diff\n" + "\n".join(f"  {d}" for d in body.split("\n")) + "\n  ```\n"
+
+
+def _markdown_list_diff(path: str, before: list[str], after: list[str]) -> list[str]:
+    """A grant list is a set: the lines name what leaves and what joins it, never cut off."""
+    removed = sorted(set(before) - set(after))
+    added = sorted(set(after) - set(before))
+    lines = [f"- {path}: [{', '.join(removed)}]"] if removed else []
+    lines += [f"+ {path}: [{', '.join(added)}]"] if added else []
+    return lines or [f"  {path}: (reordered)"]
 
 
 def _markdown_access_items(access: AccessReview | None) -> list[str]:

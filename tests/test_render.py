@@ -313,3 +313,24 @@ def test_colour_needs_a_terminal_and_no_no_color() -> None:
     assert not use_color(True, {"NO_COLOR": "1"})
     assert not use_color(True, {"NO_COLOR": "false"})  # any non-empty value
     assert use_color(True, {"NO_COLOR": ""})  # empty means unset (https://no-color.org)
+
+
+def test_markdown_grant_updates_name_what_leaves_and_joins_in_full() -> None:
+    before = [f"perm-{i:02d}" for i in range(20)]
+    after = [*before[2:], "zz-new"]
+    plan = Plan(
+        changes=(
+            Change(
+                "call_type",
+                "livestream",
+                "update",
+                1,
+                {"grants": {"host": after}},
+                (FieldChange("grants.host", before, after),),
+            ),
+        )
+    )
+    md = render_markdown(plan, backend=BACKEND)
+    assert "  - grants.host: [perm-00, perm-01]\n" in md
+    assert "  + grants.host: [zz-new]\n" in md
+    assert "..." not in md
