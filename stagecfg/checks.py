@@ -111,18 +111,30 @@ def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[st
     enabled = backstage.get("enabled", permissions.BACKSTAGE_BY_DEFAULT.get(name, False))
     if enabled is not True or backstage.get("join_ahead_time_seconds", 0) not in (0, None):
         return
+    # Grants are replaced per declared role; the others keep what the type starts with (the
+    # built-in type's defaults, or those of a new type), as `stagecfg access` also assumes.
+    effective: dict[str, Any] = dict(_starting_grants(name))
+    effective.update(grants)
     if any(
-        isinstance(granted, list) and permissions.grants_join_backstage(granted)
-        for granted in grants.values()
+        role != "admin" and isinstance(granted, list) and permissions.grants_join_backstage(granted)
+        for role, granted in effective.items()
     ):
         return
     report.add(
         child_path(path, "grants"),
-        f"call type '{name}' has backstage enabled but no declared role has join-backstage and "
-        "join_ahead_time_seconds is 0: nobody but admins could get in before go-live",
+        f"call type '{name}' has backstage enabled but no role other than admin has "
+        "join-backstage and join_ahead_time_seconds is 0: nobody but admins could get in "
+        "before go-live",
         severity="warning",
         suggestion="grant join-backstage to a role such as host, or set join_ahead_time_seconds",
     )
+
+
+def _starting_grants(name: str) -> dict[str, list[str]]:
+    from stagecfg.sandbox import builtins
+
+    known = builtins.builtin_call_types()
+    return known[name]["grants"] if name in known else builtins.template_grants()
 
 
 def _check_call_type(report: _Report, path: str, cid: str, call_types: dict[str, Any]) -> None:

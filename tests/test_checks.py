@@ -110,9 +110,25 @@ def test_backstage_nobody_can_enter(
 
 
 def test_builtin_backstage_default_counts(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, "call_types:\n  livestream:\n    grants: {user: [join-call]}\n")
-    assert brief(found) == [("warning", "$.call_types.livestream.grants")]
+    # livestream starts calls in backstage; replacing host and user leaves only admin inside.
+    both = "call_types:\n  livestream:\n    grants: {host: [join-call], user: [join-call]}\n"
+    assert brief(problems_of(tmp_path, both)) == [("warning", "$.call_types.livestream.grants")]
     assert problems_of(tmp_path, "call_types:\n  default:\n    grants: {user: [join-call]}\n") == []
+
+
+def test_undeclared_roles_keep_their_builtin_grants(tmp_path: Path) -> None:
+    # Undeclared roles keep the built-in grants (`stagecfg access` agrees): livestream's host
+    # still has join-backstage, so replacing only the user role leaves backstage reachable.
+    only_user = "call_types:\n  livestream:\n    grants: {user: [join-call]}\n"
+    assert problems_of(tmp_path, only_user) == []
+
+
+def test_admin_alone_in_backstage_warns(tmp_path: Path) -> None:
+    admin_only = (
+        "call_types:\n  shows:\n    settings: {backstage: {enabled: true}}\n"
+        "    grants: {admin: [join-backstage, join-call], host: [join-call]}\n"
+    )
+    assert brief(problems_of(tmp_path, admin_only)) == [("warning", "$.call_types.shows.grants")]
 
 
 @pytest.mark.parametrize(
