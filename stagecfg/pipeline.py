@@ -21,10 +21,11 @@ from stagecfg.apply import (
     read_state,
 )
 from stagecfg.backends.base import Backend
-from stagecfg.errors import ApplyFailed, Problem
+from stagecfg.errors import ApplyFailed, ManifestError, Problem
 from stagecfg.escalation import AccessReview
-from stagecfg.model import ActualState, DesiredState
-from stagecfg.plan import Plan, fingerprints_of, make_plan
+from stagecfg.manifest import child_path
+from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
+from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, fingerprints_of, make_plan
 from stagecfg.validation import load_desired
 
 
@@ -61,6 +62,7 @@ def plan_manifests(
     actual = read_state(backend, desired, prune=prune)
     safety.check_prune_project(desired, actual, prune=prune, project=desired.project)
     plan = make_plan(desired, actual, prune=prune, targets=targets, project=desired.project)
+    check_members_exist(backend, desired, actual, plan)
     return _reviewed(backend, desired, actual, plan, now)
 
 
@@ -86,7 +88,62 @@ def plan_saved(
         identity=backend.identity(),
         fingerprints=fingerprints_of(desired, actual),
     )
+    check_members_exist(backend, desired, actual, saved.plan)
     return _reviewed(backend, desired, actual, saved.plan, now)
+
+
+def check_members_exist(
+    backend: Backend, desired: DesiredState, actual: ActualState, plan: Plan
+) -> None:
+    """Raise ManifestError when a call member the plan adds is a user that will not exist.
+
+    Stream refuses members that are not users, and finding that out half-way through an apply
+    leaves the users and calls before it written. A member must be a user the backend has, or
+    one this plan upserts; undeclared members are looked up on the backend (one read).
+    """
+    upserted = {c.name for c in plan.changes if c.kind == KIND_USER}
+    wanted: dict[str, list[str]] = {}  # user id -> cids adding them
+    for change in plan.changes:
+        if change.kind != KIND_CALL or change.action not in (ACTION_CREATE, ACTION_UPDATE):
+            continue
+        spec = desired.calls.get(change.name)
+        state = actual.calls.get(change.name)
+        kept = dict(state.members) if state is not None else {}
+        if state is None and spec is not None and spec.created_by_id:
+            kept[spec.created_by_id] = ""  # creating a call creates its creator as a user
+        for uid in sorted((spec.members or {}) if spec is not None else {}):
+            if uid not in kept and uid not in upserted and uid not in actual.users:
+                wanted.setdefault(uid, []).append(change.name)
+    if not wanted:
+        return
+    undeclared = sorted(uid for uid in wanted if uid not in desired.users)
+    found = backend.read(users=undeclared).users if undeclared else {}
+    problems: list[Problem] = []
+    for uid, cids in sorted(wanted.items()):
+        if uid in found:
+            continue
+        if uid in desired.users:
+            message = (
+                f"call member {uid!r} is declared under users but this plan does not upsert it"
+            )
+            suggestion = f"add --target user:{uid}"
+        else:
+            message = (
+                f"call member {uid!r} is not a user: it is not declared under users and does "
+                "not exist on the backend"
+            )
+            suggestion = f"declare users.{uid}, or upsert the user first"
+        for cid in cids:
+            problems.append(
+                Problem(
+                    location=desired.calls[cid].location,
+                    path=child_path(child_path(child_path("$.calls", cid), "members"), uid),
+                    message=message,
+                    suggestion=suggestion,
+                )
+            )
+    if problems:
+        raise ManifestError(problems)
 
 
 def _reviewed(

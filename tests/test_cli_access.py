@@ -420,3 +420,40 @@ def _write_unmanaged(tmp_path: Path) -> Path:
         "call_types:\n  show: {}\ncalls:\n  show:x:\n    created_by_id: bob\n"
     )
     return other
+
+
+# --- call members must be users that exist -------------------------------------------------------
+
+
+def test_member_that_is_neither_declared_nor_on_the_backend_fails_the_plan(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, backend_flags: list[str]
+) -> None:
+    path = tmp_path / "stagecfg.yaml"
+    path.write_text(
+        "version: 1\nproject: members\nusers:\n  alice: {role: user}\n"
+        "calls:\n  livestream:x:\n    created_by_id: alice\n    members: {zed: host}\n"
+    )
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        code, out, err = _run(capsys, *command, str(path), *backend_flags)
+        assert code == 1, out
+        problems = [line for line in err.splitlines() if "warning" not in line]
+        assert problems == [
+            f"{path}:6:3: $.calls['livestream:x'].members.zed: call member 'zed' is not a "
+            "user: it is not declared under users and does not exist on the backend "
+            "(declare users.zed, or upsert the user first)"
+        ]
+        assert "Traceback" not in err
+    # nothing was written: alice was not upserted
+    alice = tmp_path / "alice.yaml"
+    alice.write_text("version: 1\nproject: members\nusers:\n  alice: {role: user}\n")
+    code, out, _ = _run(capsys, "plan", str(alice), *backend_flags)
+    assert code == 0
+    assert "+ user alice" in out
+
+    # once the user exists on the backend, the member needs no declaration
+    other = tmp_path / "zed.yaml"
+    other.write_text("version: 1\nproject: members\nusers:\n  zed: {role: user}\n")
+    assert _run(capsys, "apply", str(other), *backend_flags, "--auto-approve")[0] == 0
+    code, out, err = _run(capsys, "apply", str(path), *backend_flags, "--auto-approve")
+    assert code == 0, err
+    assert 'members.zed: "host"' in out

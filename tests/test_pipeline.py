@@ -50,3 +50,28 @@ def test_saved_plan_is_refused_after_the_backend_changed(tmp_path: Path) -> None
     backend.update_call_type("livestream", {"settings": {"backstage": {"enabled": False}}})
     with pytest.raises(PlanRefused, match="livestream"):
         pipeline.plan_saved(backend, saved, desired)
+
+
+def test_a_member_the_targeted_plan_does_not_upsert_is_refused_before_any_write(
+    tmp_path: Path,
+) -> None:
+    from stagecfg.errors import ManifestError
+
+    manifest = tmp_path / "stagecfg.yaml"
+    manifest.write_text(
+        "version: 1\nusers:\n  alice: {role: user}\n  bob: {role: user}\n"
+        "calls:\n  livestream:x:\n    created_by_id: alice\n"
+        "    members: {alice: host, bob: host}\n"
+    )
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([str(manifest)])
+    with pytest.raises(ManifestError) as caught:
+        pipeline.plan_manifests(backend, desired, targets=["livestream:x"])
+    # alice is the creator: creating the call creates her, so only bob is missing
+    (problem,) = caught.value.problems
+    assert problem.path == "$.calls['livestream:x'].members.bob"
+    assert "declared under users but this plan does not upsert it" in problem.message
+    assert problem.suggestion == "add --target user:bob"
+    assert str(problem.location) == f"{manifest}:6:3"
+    planned = pipeline.plan_manifests(backend, desired, targets=["livestream:x", "user:bob"])
+    assert pipeline.apply_planned(backend, planned, parallelism=2).ok
