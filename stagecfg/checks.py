@@ -6,15 +6,17 @@ crashed on) and returns located Problems.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from stagecfg import permissions
 from stagecfg.errors import Location, Problem, Severity
 from stagecfg.manifest import Merged, child_path
 from stagecfg.model import BUILTIN_CALL_TYPES
-from stagecfg.schema import suggest
+from stagecfg.schema import load_schema, suggest
 from stagecfg.timestamps import is_rfc3339, now_utc, parse
 
 ONE_DAY_SECONDS = 86_400
@@ -137,10 +139,18 @@ def _starting_grants(name: str) -> dict[str, list[str]]:
     return known[name]["grants"] if name in known else builtins.template_grants()
 
 
+@cache
+def _cid_rule() -> re.Pattern[str]:
+    calls = load_schema()["properties"]["calls"]
+    return re.compile(calls["propertyNames"]["pattern"])
+
+
 def _check_call_type(report: _Report, path: str, cid: str, call_types: dict[str, Any]) -> None:
-    call_type, colon, _ = cid.partition(":")
-    if not colon or call_type in call_types or call_type in BUILTIN_CALL_TYPES:
+    if not _cid_rule().fullmatch(cid):
         return  # a malformed cid is the schema's to report
+    call_type = cid.partition(":")[0]
+    if call_type in call_types or call_type in BUILTIN_CALL_TYPES:
+        return
     known = sorted(set(call_types) | set(BUILTIN_CALL_TYPES))
     report.add(
         path,

@@ -55,6 +55,12 @@ def test_call_type_must_be_declared_or_builtin(tmp_path: Path) -> None:
     assert found[0].suggestion == "did you mean 'shows'?"
 
 
+def test_malformed_cid_is_left_to_the_schema(tmp_path: Path) -> None:
+    # The schema already says the cid is malformed; a second "undeclared type" line is noise.
+    found = problems_of(tmp_path, "calls:\n  ':x': {}\n  'live stream:x': {}\n  shws:c: {}\n")
+    assert brief(found) == [("error", "$.calls['shws:c']")]
+
+
 def test_live_true_without_backstage_warns(tmp_path: Path) -> None:
     found = problems_of(
         tmp_path,
