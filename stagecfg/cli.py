@@ -247,6 +247,12 @@ def access(
         raise UsageError("--role and --user ask different questions; give one of them")
     if ":" not in cid:
         raise UsageError(f"CID {cid!r} must be <call type>:<call id>, e.g. livestream:launch")
+    if live is not None and not at_text:
+        # The timeline already covers both states; a silently ignored flag would mislead.
+        raise UsageError(
+            "--live and --backstage answer for one instant; give --at TIME (or drop the flag "
+            "to see every phase)"
+        )
     at = access_rules.parse_instant(at_text) if at_text else None
     if from_backend or not paths:
         from stagecfg.backends import open_backend

@@ -154,6 +154,8 @@ def test_json_timeline_for_one_role(capsys: pytest.CaptureFixture[str], manifest
         (["livestream:launch", "--user", "zed"], "user 'zed' is unknown"),
         (["livestream:launch", "--user", "bob", "--role", "user"], "give one of them"),
         (["launch"], "must be <call type>:<call id>"),
+        (["livestream:launch", "--live"], "--live and --backstage answer for one instant"),
+        (["livestream:launch", "--backstage", "--role", "user"], "give --at TIME"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(
