@@ -8,8 +8,11 @@ started. Every change is idempotent against a re-read state, so re-running apply
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -173,6 +176,36 @@ def run_job(backend: Backend, job: Job) -> None:
         run_change(backend, job[0])
 
 
+@contextlib.contextmanager
+def _ctrl_c_requests_stop() -> Iterator[threading.Event]:
+    """While applying, the first Ctrl-C asks to stop starting changes; a second one aborts.
+
+    A flag rather than KeyboardInterrupt: an exception can surface at any bytecode in the main
+    thread (inside bookkeeping, or in a finaliser where Python drops it), so the report could
+    lose track of a change. Signal handlers can only be set from the main thread; elsewhere the
+    KeyboardInterrupt path in :func:`execute` still applies.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+#: How often the main thread looks at the Ctrl-C flag while changes are in flight.
+_POLL_SECONDS = 0.1
+
+
 def execute(
     plan: Plan,
     backend: Backend,
@@ -193,7 +226,10 @@ def execute(
             else:
                 report.failed.append(_failure(change, exc))
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with (
+        _ctrl_c_requests_stop() as stop_requested,
+        ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool,
+    ):
         for stage in stages:
             if stopped:
                 report.not_started += stage
@@ -202,12 +238,14 @@ def execute(
             running: dict[Future[None], Job] = {}
             try:
                 while queue or running:
+                    if stop_requested.is_set() and not report.interrupted:
+                        stopped = report.interrupted = True
                     while queue and not stopped and len(running) < parallelism:
                         job = queue.pop()
                         running[pool.submit(run_job, backend, job)] = job
                     if not running:
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
                     for future in sorted(done, key=lambda f: running[f][0].name):
                         job = running.pop(future)
                         exc = future.exception()
