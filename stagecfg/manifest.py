@@ -196,7 +196,12 @@ def collect_sources(paths: Sequence[str]) -> tuple[list[Source], list[Problem]]:
             candidates = [Source(path, path.name)]
         else:
             problems.append(
-                Problem(Location(raw), "$", "no such file or directory", suggestion="check it")
+                Problem(
+                    Location(raw),
+                    "$",
+                    "no such file or directory",
+                    suggestion="check the path; a relative path starts from the current directory",
+                )
             )
             continue
         for candidate in candidates:
@@ -479,6 +484,9 @@ def substitute_variables(
     return _VARIABLE.sub(replace, text), errors
 
 
+_SPLIT_HINT = "split it into several files; a directory of manifests is merged"
+
+
 def _cap_mib() -> int:
     return MAX_FILE_BYTES // (1024 * 1024)
 
@@ -559,14 +567,31 @@ def load(
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return None, [fail(f"file is {size:,} bytes, over the {_cap_mib()} MiB file size cap")]
+            return None, [
+                fail(
+                    f"file is {size:,} bytes, over the {_cap_mib()} MiB file size cap",
+                    suggestion=_SPLIT_HINT,
+                )
+            ]
         raw = path.read_bytes()
     except OSError as exc:
         return None, [fail(f"cannot read file: {exc.strerror or exc}")]
     if len(raw) > MAX_FILE_BYTES:
-        return None, [fail(f"file is over the {_cap_mib()} MiB file size cap")]
+        return None, [
+            fail(f"file is over the {_cap_mib()} MiB file size cap", suggestion=_SPLIT_HINT)
+        ]
     if b"\0" in raw:
-        return None, [fail("binary file (contains NUL bytes), not a YAML manifest")]
+        nul = raw.index(b"\0")
+        line = raw.count(b"\n", 0, nul) + 1
+        col = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
+        return None, [
+            fail(
+                "binary file (contains NUL bytes), not a YAML manifest",
+                line,
+                col,
+                "point stagecfg at YAML manifests only",
+            )
+        ]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

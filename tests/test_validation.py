@@ -15,7 +15,10 @@ from stagecfg.manifest import MAX_FILE_BYTES
 from stagecfg.validation import load_desired, validate, validate_paths
 
 INVALID = Path(__file__).parent / "data" / "invalid"
-CASES = sorted(p.stem for p in INVALID.glob("*.yaml"))
+CASES = sorted(p.stem for p in INVALID.glob("*.expected"))
+#: Cases whose input cannot be a committed file: none at all, or one too big to commit.
+ABSENT = {"missing-file"}
+GENERATED = {"oversized": b"version: 1\n" + b"#" * (MAX_FILE_BYTES - 10)}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -55,16 +58,35 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_invalid_file_fails_with_its_message(
-    case: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    case: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("STAGECFG_TEST_UNSET_NAME", raising=False)
     path = INVALID / f"{case}.yaml"
+    if case in GENERATED:
+        path = tmp_path / f"{case}.yaml"
+        path.write_bytes(GENERATED[case])
+    elif (INVALID / case).is_dir():
+        path = INVALID / case
+    assert path.exists() != (case in ABSENT), f"{case}: input file missing"
     expected = (INVALID / f"{case}.expected").read_text("utf-8").strip()
     code, out, err = run(["validate", str(path)], capsys)
     assert code == 1
     assert out == ""
     assert expected.replace("{file}", str(path)) in err.splitlines()
     assert "Traceback" not in err
+
+
+def test_every_invalid_input_has_its_expected_message() -> None:
+    inputs = {p.stem for p in INVALID.glob("*.yaml")} | {
+        p.name for p in INVALID.iterdir() if p.is_dir()
+    }
+    assert inputs | ABSENT | set(GENERATED) == set(CASES)
+    required = {"empty", "root-list", "tabs", "binary", "non-utf8", "wrong-type", "unknown-key"}
+    required |= {"duplicate-key", "missing-file", "no-manifests", "oversized"}
+    assert required <= set(CASES)
 
 
 @pytest.mark.parametrize(
