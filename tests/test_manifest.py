@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from stagecfg import manifest
 from stagecfg.errors import Location, Problem
 from stagecfg.manifest import (
     Document,
@@ -54,6 +56,13 @@ def test_scalars_follow_yaml_1_2_core(tmp_path: Path) -> None:
         "l": "text",
         "m": None,
     }
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML was built without libyaml")
+def test_libyaml_c_loader_is_used_when_present() -> None:
+    assert issubclass(manifest._Loader, yaml.CSafeLoader)
+    # Safe construction only: the full and unsafe constructors derive from FullConstructor.
+    assert not issubclass(manifest._Loader, yaml.constructor.FullConstructor)
 
 
 @pytest.mark.parametrize("word", ["yes", "No", "ON", "off", "y", "N"])

@@ -207,3 +207,12 @@ def test_date_time_uses_rfc3339_rules(tmp_path: Path) -> None:
     bad = doc_of(tmp_path, "version: 1\ncalls:\n  default:a: {starts_at: '2026-13-01T18:00:00Z'}\n")
     (problem,) = schema.validate(bad)
     assert "not an RFC 3339 date-time" in problem.message
+
+
+def test_schema_command_prints_the_committed_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from stagecfg.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["schema"])
+    assert exit_info.value.code in (0, None)
+    assert capsys.readouterr().out.encode("utf-8") == SCHEMA_FILE.read_bytes()
