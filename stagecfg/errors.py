@@ -106,6 +106,7 @@ class BackendError(StagecfgError):
         kind: str = "",
         name: str = "",
         failure: BackendFailure | None = None,
+        hint: str = "",
     ) -> None:
         self.operation = operation
         self.kind = kind
@@ -117,7 +118,8 @@ class BackendError(StagecfgError):
         if self.failure.code is not None:
             code = f" (Stream code {self.failure.code}"
             code += f", HTTP {self.failure.status})" if self.failure.status else ")"
-        super().__init__(f"{prefix}{message}{code}")
+        suggestion = f"; {hint}" if hint else ""
+        super().__init__(f"{prefix}{message}{code}{suggestion}")
 
     @property
     def retryable(self) -> bool:

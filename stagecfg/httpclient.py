@@ -242,17 +242,17 @@ class ApiSession:
                 failure = _failure_of(response, self._wall())
                 ambiguous = response.status_code >= 500
             if not _retryable(failure):
-                raise _error(target, failure, attempt)
+                raise _error(target, failure, attempt, self.base_url)
             if ambiguous and not idempotent and recover is not None:
                 # The first attempt may have landed: look before sending it again (or giving up).
                 found = recover()
                 if found is not None:
                     return found
             if attempt >= self.retry.max_attempts:
-                raise _error(target, failure, attempt)
+                raise _error(target, failure, attempt, self.base_url)
             delay = self._backoff(attempt, failure)
             if self._monotonic() - started + delay > self.retry.max_total:
-                raise _error(target, failure, attempt)
+                raise _error(target, failure, attempt, self.base_url)
             self._sleep(delay)
 
     def _backoff(self, attempt: int, failure: BackendFailure) -> float:
@@ -311,7 +311,21 @@ def _retryable(failure: BackendFailure) -> bool:
     return failure.status is None or failure.status == 429 or failure.status >= 500
 
 
-def _error(target: Target, failure: BackendFailure, attempts: int) -> BackendError:
+def _hint(failure: BackendFailure, base_url: str) -> str:
+    """What the user can do about a failure that is theirs to fix, or nothing."""
+    if failure.status == 401:
+        return (
+            "check that STREAM_API_KEY and STREAM_API_SECRET (or --api-key, --api-secret) "
+            f"belong to the app at {base_url}"
+        )
+    if failure.status is None:
+        return f"check that {base_url} is the right base URL (STREAM_BASE_URL) and reachable"
+    if failure.status == 429:
+        return "the app's rate limit is exhausted; try again later or lower --parallelism"
+    return ""
+
+
+def _error(target: Target, failure: BackendFailure, attempts: int, base_url: str) -> BackendError:
     message = failure.message
     if attempts > 1:
         message += f" (after {attempts} attempts)"
@@ -321,4 +335,5 @@ def _error(target: Target, failure: BackendFailure, attempts: int) -> BackendErr
         kind=target.kind,
         name=target.name,
         failure=failure,
+        hint=_hint(failure, base_url),
     )

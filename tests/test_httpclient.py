@@ -341,3 +341,33 @@ def test_create_whose_last_attempt_was_lost_is_still_reread() -> None:
     )  # fmt: skip
     assert body == {"name": "stage"}
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "hint"),
+    [
+        ((api_error(401, 43),), "check that STREAM_API_KEY and STREAM_API_SECRET"),
+        ((api_error(401, 2),), "belong to the app at http://127.0.0.1:9"),
+        ((httpx.ConnectError,) * 2, "check that http://127.0.0.1:9 is the right base URL"),
+        ((api_error(429, 9, Retry_After="1"),) * 2, "lower --parallelism"),
+    ],
+    ids=["bad-signature", "bad-key", "unreachable", "rate-limited"],
+)
+def test_failures_a_user_can_fix_end_with_a_suggestion(
+    steps: tuple[httpx.Response | type[Exception], ...], hint: str
+) -> None:
+    handler, _ = script(*steps)
+    with pytest.raises(BackendError) as info:
+        session(handler, FakeTime(), max_attempts=2).request("GET", "/x", T)
+    text = str(info.value)
+    assert text.startswith("create call_type stage: ")
+    assert hint in text
+    assert "\n" not in text
+
+
+def test_input_errors_carry_no_credentials_hint() -> None:
+    handler, _ = script(api_error(400, 4))
+    with pytest.raises(BackendError) as info:
+        session(handler, FakeTime()).request("POST", "/x", T, json_body={})
+    assert "STREAM_API" not in str(info.value)
+    assert str(info.value).endswith("(Stream code 4, HTTP 400)")

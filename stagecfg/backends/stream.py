@@ -109,9 +109,7 @@ class StreamBackend(Backend):
         )
 
     def _list_call_types(self) -> dict[str, CallTypeState]:
-        body = self.session.request(
-            "GET", "/api/v2/video/calltypes", Target("read", KIND_CALL_TYPE, "*")
-        )
+        body = self.session.request("GET", "/api/v2/video/calltypes", Target("list", "call_types"))
         return {
             name: wire.call_type_from_wire({**ct, "name": ct.get("name") or name})
             for name, ct in (body.get("call_types") or {}).items()
