@@ -90,3 +90,19 @@ def test_pre_commit_hook() -> None:
     assert re.search(hook["files"], "stagecfg.yaml") and re.search(hook["files"], "a/b.yml")
     assert not re.search(hook["files"], "README.md")
     check_invocation(shlex.split(hook["entry"])[1:])
+
+
+def test_quick_start_has_two_commands_and_ci_runs_the_second_verbatim() -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)```", quick_start, re.S)
+    assert [c.count("\n") for c in commands] == [1, 1], commands  # two one-line commands
+    first, second = (c.strip() for c in commands)
+    assert first.startswith("pip install . && stagecfg validate examples/backstage")
+    assert "stagecfg plan examples/backstage" in first
+    assert "--backend" not in first  # the embedded sandbox is the default backend
+    assert "pip install -e '.[test]'" in second and "pytest" in second
+    ci_lines = (REPO / ".ci" / "run").read_text("utf-8").splitlines()
+    assert second in ci_lines
+    after = ci_lines[ci_lines.index(second) + 1 :]
+    assert after == ["ruff check .", "ruff format --check .", "mypy stagecfg"]
