@@ -404,3 +404,10 @@ def test_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert "emulator stopped" in out
     assert secret not in first + hint + out + err
     assert DEFAULT_API_KEY not in hint
+
+
+def test_health_answers_without_credentials(emulator: EmulatorHandle) -> None:  # noqa: F811
+    # README's CI recipe polls this to know when the emulator serves.
+    r = httpx.get(emulator.url + "/_emulator/health", timeout=10)
+    assert (r.status_code, r.json()) == (200, {"status": "ok"})
+    assert emulator.stats()["total"] == 0  # not counted as API traffic
