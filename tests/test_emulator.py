@@ -411,3 +411,34 @@ def test_health_answers_without_credentials(emulator: EmulatorHandle) -> None:  
     r = httpx.get(emulator.url + "/_emulator/health", timeout=10)
     assert (r.status_code, r.json()) == (200, {"status": "ok"})
     assert emulator.stats()["total"] == 0  # not counted as API traffic
+
+
+def test_command_fault_flags_take_effect_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = _stagecfg(
+        "emulator", "--port", str(port), "--sandbox", str(tmp_path / "s.db"),
+        "--rate-limit", "2", "--latency-ms", "1", "--error-rate", "1", "--seed", "4",
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": server_token(DEFAULT_API_SECRET), "stream-auth-type": "jwt"},
+            params={"api_key": DEFAULT_API_KEY},
+            timeout=10,
+        ) as c:
+            answers = [c.get("/api/v2/video/calltypes/default") for _ in range(4)]
+        # --error-rate 1 fails the two requests the --rate-limit 2 window lets through.
+        assert [r.status_code for r in answers] == [500, 500, 429, 429]
+        assert [r.json()["code"] for r in answers] == [-1, -1, 9, 9]
+        assert answers[0].headers["x-ratelimit-limit"] == "2"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    assert "Traceback" not in err
