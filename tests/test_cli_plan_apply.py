@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from backend_wrappers import Wrapped, install
+from emulator_fixture import emulator, make_emulator  # noqa: F401
 
 import stagecfg.backends as backends
 from stagecfg.backends.base import Backend
 from stagecfg.cli import main
+from stagecfg.emulator.server import EmulatorHandle
 from stagecfg.model import Json
 from stagecfg.render import MARKDOWN_MARKER, NO_CHANGES
 
@@ -536,3 +538,21 @@ def test_readme_documents_every_json_plan_field(
     }
     for change in document["changes"]:
         assert set(change) == fields
+
+
+def test_stream_backend_header_names_the_app_and_url_never_the_secret(
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    path = write(work, manifest())
+    monkeypatch.setenv("STREAM_API_SECRET", emulator.api_secret)
+    stream = ("--backend", "stream", "--api-key", emulator.api_key, "--base-url", emulator.url)
+    code, out, err = run(capsys, "plan", path, *stream, "--detailed-exitcode")
+    assert code == 2, err
+    assert out.splitlines()[0] == f"backend: stream app {emulator.api_key} at {emulator.url}"
+    assert emulator.api_secret not in out + err
+    for fmt in ("json", "markdown", "github"):
+        code, out, _ = run(capsys, "plan", path, *stream, "--format", fmt)
+        assert f"stream app {emulator.api_key} at {emulator.url}" in out
