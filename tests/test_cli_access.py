@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from emulator_fixture import emulator, make_emulator, stream_backend_for  # noqa: F401
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stagecfg import timestamps
 from stagecfg.backends.base import Backend
@@ -459,3 +463,182 @@ def test_member_that_is_neither_declared_nor_on_the_backend_fails_the_plan(
     code, out, err = _run(capsys, "apply", str(path), *backend_flags, "--auto-approve")
     assert code == 0, err
     assert 'members.zed: "host"' in out
+
+
+# --- `stagecfg access` agrees with the emulator's join endpoint ----------------------------------
+#
+# Manifests are generated, applied through the CLI to an emulator whose clock the test sets, and
+# then one user asks to join through the client-side HTTP endpoint with a user JWT. The answer of
+# `stagecfg access --at --user` (offline from the same manifests, and from the backend) must be
+# the emulator's decision.
+
+XSTART = "2026-12-01T18:00:00Z"
+X_ROLES = ["user", "guest", "viewer", "host", "call_member"]
+X_PERMS = [
+    "join-call",
+    "join-call-owner",
+    "join-backstage",
+    "join-backstage-owner",
+    "join-ended-call",
+    "read-call",
+]
+
+
+class _SetClock:
+    def __init__(self) -> None:
+        self.now = timestamps.parse(XSTART)
+
+    def __call__(self) -> Any:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_SetClock, str]]:
+    """An emulator on 127.0.0.1 over an engine whose clock the test sets; yields (clock, url)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from stagecfg.emulator.app import EmulatorSettings, build_app
+    from stagecfg.emulator.server import bind, url_of
+    from stagecfg.sandbox.engine import Engine
+
+    clock = _SetClock()
+    engine = Engine(tmp_path_factory.mktemp("xcheck") / "sandbox.db", clock=clock)
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(engine, EmulatorSettings()), lifespan="off", log_level="warning")
+    )
+    sock = bind("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the emulator did not start"
+        time.sleep(0.005)
+    try:
+        yield clock, url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        engine.close()
+
+
+_case = itertools.count()
+
+
+def _x_manifest(
+    n: int,
+    *,
+    grants: dict[str, list[str]],
+    enabled: bool,
+    ahead: int,
+    has_start: bool,
+    app_role: str,
+    member_role: str | None,
+    is_creator: bool,
+    live: bool,
+) -> str:
+    creator = f"u{n}" if is_creator else f"owner{n}"
+    lines = ["version: 1", "project: xcheck", "users:", f"  u{n}: {{role: {app_role}}}"]
+    if not is_creator:
+        lines.append(f"  owner{n}: {{role: user}}")
+    lines += [
+        "call_types:",
+        f"  t{n}:",
+        "    settings:",
+        f"      backstage: {{enabled: {str(enabled).lower()}, join_ahead_time_seconds: {ahead}}}",
+    ]
+    if grants:
+        lines.append("    grants:")
+        lines += [f"      {role}: [{', '.join(perms)}]" for role, perms in sorted(grants.items())]
+    lines += ["calls:", f"  t{n}:c{n}:", f"    created_by_id: {creator}"]
+    if has_start:
+        lines.append(f'    starts_at: "{XSTART}"')
+    if member_role is not None:
+        lines.append(f"    members: {{u{n}: {member_role}}}")
+    if enabled:
+        lines.append(f"    live: {str(live).lower()}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    grants=st.dictionaries(
+        st.sampled_from(X_ROLES), st.lists(st.sampled_from(X_PERMS), max_size=4, unique=True)
+    ),
+    enabled=st.booleans(),
+    ahead=st.sampled_from([0, 60, 300, 3600]),
+    has_start=st.booleans(),
+    app_role=st.sampled_from(["user", "guest", "viewer"]),
+    member_role=st.none() | st.sampled_from(["host", "call_member", "viewer"]),
+    is_creator=st.booleans(),
+    lifecycle=st.sampled_from(["backstage", "live", "stopped"]),
+    offset=st.integers(-7200, 7200),
+)
+def test_access_answers_match_the_emulator_join_endpoint(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    clocked: tuple[_SetClock, str],
+    grants: dict[str, list[str]],
+    enabled: bool,
+    ahead: int,
+    has_start: bool,
+    app_role: str,
+    member_role: str | None,
+    is_creator: bool,
+    lifecycle: str,
+    offset: int,
+) -> None:
+    import httpx
+    import jwt
+
+    from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+    clock, url = clocked
+    n = next(_case)
+    cid, user = f"t{n}:c{n}", f"u{n}"
+    flags = ["--backend", "stream", "--base-url", url, "--api-key", DEFAULT_API_KEY]
+    flags += ["--api-secret", DEFAULT_API_SECRET]
+    path = tmp_path / f"x{n}.yaml"
+    shape = {
+        "grants": grants,
+        "enabled": enabled,
+        "ahead": ahead,
+        "has_start": has_start,
+        "app_role": app_role,
+        "member_role": member_role,
+        "is_creator": is_creator,
+    }
+    clock.now = timestamps.parse(XSTART) - timedelta(hours=3)
+    path.write_text(_x_manifest(n, **shape, live=lifecycle != "backstage"))
+    apply = ["apply", str(path), *flags, "--auto-approve", "--allow-disruptive"]
+    code, _, err = _run(capsys, *apply)
+    assert code == 0, err
+    if lifecycle == "stopped":
+        path.write_text(_x_manifest(n, **shape, live=False))
+        code, _, err = _run(capsys, *apply)
+        assert code == 0, err
+
+    clock.now = timestamps.parse(XSTART) + timedelta(seconds=offset)
+    at = timestamps.normalize(clock.now) or ""
+    token = jwt.encode({"user_id": user}, DEFAULT_API_SECRET, algorithm="HS256")
+    joined = httpx.post(
+        f"{url}/api/v2/video/call/t{n}/c{n}/join",
+        params={"api_key": DEFAULT_API_KEY},
+        headers={"Authorization": token, "Stream-Auth-Type": "jwt"},
+        json={},
+        timeout=10,
+    )
+    assert joined.status_code in (201, 403), joined.text
+    admitted = joined.status_code == 201
+
+    for source in ([str(path)], ["--from-backend", *flags]):
+        argv = ["access", cid, *source, "--at", at, "--user", user, "--format", "json"]
+        code, out, err = _run(capsys, *argv)
+        assert code == 0, err
+        (decision,) = json.loads(out)["decisions"]
+        assert decision["allowed"] == admitted, (source[0], decision["reason"], joined.text)
