@@ -196,9 +196,10 @@ def emulator(
 def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
     """Check manifests (files or directories) against the schema and Stream's rules."""
     from stagecfg import validation
+    from stagecfg.redact import redact
 
     result = validation.validate(paths)
-    out, err = validation.render_report(result, fmt, strict=strict)
+    out, err = (redact(text) for text in validation.render_report(result, fmt, strict=strict))
     if out:
         click.echo(out, nl=False)
     if err:
@@ -513,8 +514,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         code = EXIT_INTERRUPTED
     except ManifestError as exc:
+        from stagecfg.redact import redact
+
         for problem in exc.problems:
-            click.echo(problem.render(), err=True)
+            click.echo(redact(problem.render()), err=True)
         code = exc.exit_code
     except StagecfgError as exc:
         click.echo(f"Error: {exc}", err=True)

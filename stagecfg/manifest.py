@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from stagecfg.errors import Location, Problem
+from stagecfg.redact import register_secret
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIASES = 1_000
@@ -60,6 +61,8 @@ _NUMERIC_START = frozenset("0123456789+-.~")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Variables whose values are masked as ``***`` in output (STREAM_API_SECRET, CDN_TOKEN, ...).
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE)
 
 
 @dataclass
@@ -470,6 +473,10 @@ def substitute_variables(
             )
             return whole
         if name in env:
+            if _SECRET_NAME.search(name):
+                # Messages quote values (`'...' does not match ...`): mask this one wherever
+                # the CLI prints it.
+                register_secret(env[name])
             return env[name]
         if sep:
             return default

@@ -284,3 +284,37 @@ def test_merging_directory_in_sorted_order(tmp_path: Path) -> None:
     assert result.problems == []
     assert result.files == [str(tmp_path / "a.yaml"), str(tmp_path / "b" / "calls.yml")]
     assert result.summary() == "2 files valid: 0 call types, 1 call, 1 user"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_secret_variables_are_masked_in_every_report(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    monkeypatch.setenv("STREAM_API_SECRET", "hush-hush secret 1")
+    monkeypatch.setenv("CDN_TOKEN", "tok en 2")
+    path = write(
+        tmp_path,
+        "m.yaml",
+        'version: 1\nproject: "${STREAM_API_SECRET}"\n'
+        'users:\n  j: {name: "x", image: "${CDN_TOKEN}", role: "${CDN_TOKEN}", teams: 7}\n',
+    )
+    code, out, err = run(["validate", "--format", fmt, str(path)], capsys)
+    assert code == 1
+    shown = out + err
+    assert "hush-hush" not in shown and "tok en" not in shown
+    assert "'***' does not match" in shown  # the problem is still reported, the value masked
+    assert "teams" in shown
+
+
+def test_secret_variables_are_masked_when_plan_refuses_the_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAM_API_SECRET", "hush-hush secret 1")
+    path = write(tmp_path, "m.yaml", 'version: 1\nproject: "${STREAM_API_SECRET}"\n')
+    code, out, err = run(["plan", str(path), "--sandbox", str(tmp_path / "sb.db")], capsys)
+    assert code == 1
+    assert "hush-hush" not in out + err
+    assert "$.project: '***' does not match" in err
