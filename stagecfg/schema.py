@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from importlib.resources import files
@@ -150,7 +151,7 @@ def _error_problems(
             found = "null (an empty value)"
         elif not isinstance(value, (dict, list)):
             found += f" {_shown(value)}"
-        return [at(path, f"expected {want}, found {found}")]
+        return [at(path, f"expected {want}, found {found}", _unquote_hint(value, expected))]
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = schema.get(keyword)
         word = "below the minimum" if "inimum" in str(keyword) else "above the maximum"
@@ -179,6 +180,21 @@ def _error_problems(
     if keyword == "pattern":
         return [at(path, f"{_shown(value)} does not match {schema.get('pattern')}")]
     return [at(path, str(error.message))]
+
+
+_LITERALS = {
+    "integer": re.compile(r"[-+]?[0-9]+"),
+    "number": re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"),
+    "boolean": re.compile(r"true|false"),
+}
+
+
+def _unquote_hint(value: Any, expected: Any) -> str | None:
+    """For text that reads as the expected type (``"300"``, ``"true"``): how to write it."""
+    literal = _LITERALS.get(str(expected))
+    if not isinstance(value, str) or literal is None or not literal.fullmatch(value.strip()):
+        return None
+    return f"write {value.strip()} without quotes; a ${{VAR}} always gives text"
 
 
 _SECTION_DEFS = {"users": "User", "call_types": "CallType", "calls": "Call"}

@@ -216,3 +216,24 @@ def test_schema_command_prints_the_committed_file(capsys: pytest.CaptureFixture[
         main(["schema"])
     assert exit_info.value.code in (0, None)
     assert capsys.readouterr().out.encode("utf-8") == SCHEMA_FILE.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ('{enabled: "true", join_ahead_time_seconds: 5}', "write true without quotes"),
+        ("{join_ahead_time_seconds: '300'}", "write 300 without quotes"),
+        ("{join_ahead_time_seconds: 5m}", None),
+    ],
+)
+def test_quoted_scalar_of_the_wrong_type_suggests_unquoting(
+    tmp_path: Path, text: str, hint: str | None
+) -> None:
+    doc = doc_of(tmp_path, f"version: 1\ncall_types:\n  x:\n    settings: {{backstage: {text}}}\n")
+    (problem,) = schema.validate(doc)
+    assert problem.message.startswith("expected ")
+    if hint is None:
+        assert problem.suggestion is None
+    else:
+        assert problem.suggestion is not None and problem.suggestion.startswith(hint)
+        assert "${VAR}" in problem.suggestion  # the usual cause: a variable always gives text
