@@ -562,6 +562,40 @@ def _event_location(event: yaml.Event, file: str) -> Location:
     return Location(file, line, col)
 
 
+#: (libyaml's context, problem) -> what usually fixes it.
+_SYNTAX_HINTS: dict[tuple[str | None, str], str] = {
+    ("while scanning a quoted scalar", "found unexpected end of stream"): "close the quote",
+    (None, "mapping values are not allowed in this context"): (
+        "quote a value that contains ': ', e.g. \"a: b\""
+    ),
+    ("while parsing a block mapping", "did not find expected key"): (
+        "indent this line like the other keys of that mapping"
+    ),
+}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    """A YAML syntax error at its place, with where the broken construct began."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    reason = (exc.problem or exc.context or "invalid YAML").strip()
+    if reason == "but found another document":
+        return Problem(
+            Location(file, line, col),
+            "$",
+            "a second YAML document ('---'): a manifest file holds one document",
+            suggestion="put each document in its own file; the files of a directory are merged",
+        )
+    message = f"invalid YAML: {reason}"
+    start = exc.context_mark
+    if exc.problem and exc.context and start is not None and start is not mark:
+        where = (start.line + 1, start.column + 1)
+        if where != (line, col):
+            message += f" ({exc.context.strip()} that starts at line {where[0]}, col {where[1]})"
+    hint = _SYNTAX_HINTS.get((exc.context, reason))
+    return Problem(Location(file, line, col), "$", message, suggestion=hint)
+
+
 def load(
     path: Path, *, env: Mapping[str, str], relative: str | None = None
 ) -> tuple[Document | None, list[Problem]]:
@@ -627,10 +661,7 @@ def load(
             return None, [
                 fail("tab character in indentation", tab[0], tab[1], "indent with spaces")
             ]
-        mark = exc.problem_mark or exc.context_mark
-        reason = (exc.problem or exc.context or "invalid YAML").strip()
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        return None, [fail(f"invalid YAML: {reason}", line, col)]
+        return None, [_syntax_problem(exc, file)]
     except yaml.reader.ReaderError as exc:
         # Not a MarkedYAMLError: it carries a character offset instead of a line and column.
         before = text[: exc.position]
