@@ -190,7 +190,11 @@ _LITERALS = {
 
 
 def _unquote_hint(value: Any, expected: Any) -> str | None:
-    """For text that reads as the expected type (``"300"``, ``"true"``): how to write it."""
+    """How to write a value of the wrong type: an empty one, or text that reads as the expected
+    type (``"300"``, ``"true"``)."""
+    if value is None:
+        empty = {"object": "{} ", "array": "[] "}.get(str(expected))
+        return f"write {empty}or remove the key" if empty else "give it a value or remove the key"
     literal = _LITERALS.get(str(expected))
     if not isinstance(value, str) or literal is None or not literal.fullmatch(value.strip()):
         return None

@@ -237,3 +237,13 @@ def test_quoted_scalar_of_the_wrong_type_suggests_unquoting(
     else:
         assert problem.suggestion is not None and problem.suggestion.startswith(hint)
         assert "${VAR}" in problem.suggestion  # the usual cause: a variable always gives text
+
+
+def test_empty_value_suggests_an_empty_mapping_or_removing_the_key(tmp_path: Path) -> None:
+    doc = doc_of(tmp_path, "version: 1\nusers:\ncall_types:\n  x: {grants: {host: }}\n")
+    problems = schema.validate(doc)
+    assert [(p.path, p.suggestion) for p in problems] == [
+        ("$.users", "write {} or remove the key"),
+        ("$.call_types.x.grants.host", "write [] or remove the key"),
+    ]
+    assert problems[0].message == "expected a mapping, found null (an empty value)"
