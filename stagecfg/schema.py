@@ -151,7 +151,7 @@ def _error_problems(
             found = "null (an empty value)"
         elif not isinstance(value, (dict, list)):
             found += f" {_shown(value)}"
-        return [at(path, f"expected {want}, found {found}", _unquote_hint(value, expected))]
+        return [at(path, f"expected {want}, found {found}", _type_hint(value, expected))]
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = schema.get(keyword)
         word = "below the minimum" if "inimum" in str(keyword) else "above the maximum"
@@ -189,7 +189,7 @@ _LITERALS = {
 }
 
 
-def _unquote_hint(value: Any, expected: Any) -> str | None:
+def _type_hint(value: Any, expected: Any) -> str | None:
     """How to write a value of the wrong type: an empty one, or text that reads as the expected
     type (``"300"``, ``"true"``)."""
     if value is None:
