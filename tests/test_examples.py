@@ -67,6 +67,7 @@ def test_backstage_quick_start_state() -> None:
     assert desired.project == "backstage-demo"
     (call,) = desired.calls.values()
     assert call.live is False and call.go_live and call.members == {"john": "host"}
+    assert call.starts_at and call.settings_override and "backstage" in call.settings_override
     livestream = desired.call_types["livestream"]
     assert livestream.settings is not None
     assert livestream.settings["backstage"] == {"enabled": True, "join_ahead_time_seconds": 300}
