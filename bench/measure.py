@@ -214,4 +214,13 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
+        "load_average_1m": load_average(),
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average: other work on a shared machine shows up in wall times."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None

@@ -632,7 +632,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"stagecfg benchmark — {report['command']}")
     print(
         f"machine: {m['cores']} cores, {m['cpu_model']}, {m['implementation']} {m['python']}, "
-        f"{m['platform']}"
+        f"{m['platform']}; load average {m['load_average_1m']} at start, "
+        f"{m.get('load_average_1m_end')} at end"
     )
     cfg = report["config"]
     print(
@@ -745,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         _section("startup", lambda: run_startup(tmp), report, "startup")
         _section("yaml", check_yaml, report, "yaml")
+    report["machine"]["load_average_1m_end"] = measure.load_average()
     report["targets"] = evaluate_targets(report, args)
     print_report(report)
     if report.get("errors"):
