@@ -334,18 +334,33 @@ def _grant_notes(plan: Plan, actual: ActualState) -> list[AccessNote]:
             continue
         state = actual.call_types.get(change.name)
         before = state.grants if state is not None else None
+        # Escalations stand alone, one line each; the plain gains and losses of a role read
+        # faster as one line per role and direction than as a line per permission.
+        plain: dict[tuple[str, Direction], list[str]] = {}
         for grant in classify_grants(before, change.body["grants"]):
-            message = grant.describe()
-            if grant.escalation:
-                message += f": {grant.reason}"
+            if not grant.escalation:
+                plain.setdefault((grant.role, grant.direction), []).append(grant.permission)
+                continue
             notes.append(
                 AccessNote(
                     "grant",
                     KIND_CALL_TYPE,
                     change.name,
-                    message,
-                    escalation=grant.escalation,
+                    f"{grant.describe()}: {grant.reason}",
+                    escalation=True,
                     direction=grant.direction,
+                    location=change.location,
+                )
+            )
+        for (role, direction), permissions in sorted(plain.items()):
+            verb = "gains" if direction == "grant" else "loses"
+            notes.append(
+                AccessNote(
+                    "grant",
+                    KIND_CALL_TYPE,
+                    change.name,
+                    f"role {role} {verb} {', '.join(sorted(permissions))}",
+                    direction=direction,
                     location=change.location,
                 )
             )

@@ -302,3 +302,29 @@ def test_radius_is_shown_for_every_updated_call_type_even_when_nothing_is_reache
     assert [n.render() for n in review.notes if n.category == "radius"] == [
         "call type livestream: update affects 0 calls live now or starting within 24 h"
     ]
+
+
+def test_plain_grant_changes_group_per_role_and_escalations_stand_alone() -> None:
+    actual = ActualState(
+        call_types={"livestream": _state({}, {"host": ["end-call", "join-call", "mute-users"]})}
+    )
+    desired = DesiredState(
+        call_types={
+            "livestream": CallTypeSpec(
+                name="livestream",
+                grants={
+                    "host": ["join-call", "read-call", "send-audio"],
+                    "user": ["join-call", "read-call"],
+                },
+            )
+        }
+    )
+    review = review_plan(make_plan(desired, actual), desired, actual, {})
+    grants = [n.render() for n in review.notes if n.category == "grant"]
+    assert "grant: role host gains read-call, send-audio (call type livestream)" in grants
+    assert "revoke: role host loses end-call, mute-users (call type livestream)" in grants
+    escalations = [line for line in grants if line.startswith("! escalation")]
+    assert [line.split(":")[1].strip() for line in escalations] == [
+        "role user gains join-call",
+        "role user gains read-call",
+    ]
