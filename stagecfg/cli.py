@@ -28,6 +28,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
 
 
+def _echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """click.echo through :func:`~stagecfg.redact.redact`: manifest data may carry the value of a
+    secret-named variable, and plans, reports and errors print manifest data."""
+    from stagecfg.redact import redact
+
+    click.echo(redact(text), err=err, nl=nl)
+
+
 def backend_options(func: F) -> F:
     """Flags shared by every command that talks to a backend."""
     options = [
@@ -276,12 +284,12 @@ def access(
     elif user_id:
         principal = access_rules.user_principal(policy, user_id)
     text = access_rules.report(policy, principal=principal, at=at, live=live, fmt=fmt)
-    click.echo(text, nl=False)
+    _echo(text, nl=False)
 
 
 def _echo_warnings(warnings: list[Any]) -> None:
     for problem in warnings:
-        click.echo(problem.render(), err=True)
+        _echo(problem.render(), err=True)
 
 
 def _color() -> bool:
@@ -350,7 +358,7 @@ def plan_command(
     text = render.render(
         planned.plan, fmt, backend=planned.backend, color=_color(), access=planned.access
     )
-    click.echo(text, nl=False)
+    _echo(text, nl=False)
     escalation.check_review(planned.access, deny_escalation=deny_escalation)
     if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
@@ -422,7 +430,7 @@ def apply_command(
             planned = pipeline.plan_saved(backend, saved, desired)
         else:
             planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
-        click.echo(
+        _echo(
             render_text(
                 planned.plan, backend=planned.backend, color=_color(), access=planned.access
             ),
@@ -444,14 +452,14 @@ def apply_command(
 
         def progress(done: int, total: int, change: Any) -> None:
             if show_progress:
-                click.echo(f"[{done}/{total}] {change_title(change)}", err=True)
+                _echo(f"[{done}/{total}] {change_title(change)}", err=True)
 
         try:
             report = pipeline.apply_planned(
                 backend, planned, parallelism=int(settings["parallelism"]), progress=progress
             )
         except ApplyFailed as exc:
-            click.echo(exc.report_text, nl=False)
+            _echo(exc.report_text, nl=False)
             raise
         done = len(report.succeeded)
         click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
@@ -489,7 +497,7 @@ def export_command(
     if out:
         write_text_atomic(out, text, mode=0o644)
     else:
-        click.echo(text, nl=False)
+        _echo(text, nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -520,7 +528,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(redact(problem.render()), err=True)
         code = exc.exit_code
     except StagecfgError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        _echo(f"Error: {exc}", err=True)
         code = exc.exit_code
     except Exception as exc:  # a bug: report it without a traceback unless --debug
         from stagecfg.redact import redact

@@ -293,3 +293,29 @@ def test_local_sandbox_file_is_private(work: Path, monkeypatch: pytest.MonkeyPat
     (work / "new" / "s.db").chmod(0o644)
     assert _run_in_process("plan", "m", "--sandbox", "new/s.db")[0] == 0
     assert stat.S_IMODE((work / "new" / "s.db").stat().st_mode) == 0o600
+
+
+def test_plan_and_apply_mask_secret_named_variables_in_manifest_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A value taken from a secret-named variable is data Stream must receive, but the terminal,
+    # CI logs and pull-request comments must not show it.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOW_WEBHOOK_TOKEN", "tok-KNOWN-value-98765")
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\n"
+        "calls:\n"
+        "  default:show:\n"
+        "    created_by_id: alice\n"
+        "    custom: {hook: '${SHOW_WEBHOOK_TOKEN}'}\n",
+        encoding="utf-8",
+    )
+    for argv in (
+        ["plan", "m.yaml", "--sandbox", "sb.db"],
+        ["plan", "m.yaml", "--sandbox", "sb.db", "--format", "markdown"],
+        ["apply", "m.yaml", "--sandbox", "sb.db", "--auto-approve"],
+    ):
+        code, out, err = _run_in_process(*argv)
+        assert code == 0, err
+        assert "tok-KNOWN-value-98765" not in out + err, argv
+        assert "custom.hook" in out
