@@ -29,59 +29,34 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from stagecfg.sandbox.apierror import (
+    CODE_API_KEY,
+    CODE_AUTH,
+    CODE_INPUT,
+    CODE_INTERNAL,
+    CODE_NOT_ALLOWED,
+    CODE_NOT_FOUND,
+    CODE_RATE_LIMIT,
+    CODE_TOKEN_EXPIRED,
+    CODE_TOKEN_IAT_FUTURE,
+    CODE_TOKEN_NOT_VALID_YET,
+    CODE_TOKEN_SIGNATURE,
+    CODE_TOO_LARGE,
+    StreamAPIError,
+    failed_message,
+)
 
 Json = dict[str, Any]
 
 # Stream issues app secrets of its own choosing; their length is not ours to judge per request.
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
-MORE_INFO = "https://getstream.io/chat/docs/api_errors_response"
 #: The per-endpoint quota reported in ``X-RateLimit-Limit`` when no ``--rate-limit`` is set.
 UNLIMITED_QUOTA = 1_000_000
 WINDOW_SECONDS = 60
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 _TOKEN_CACHE_SIZE = 4096
 _RECORD_LIMIT = 10_000
-
-# Stream error codes (reference section 4).
-CODE_INTERNAL = -1
-CODE_API_KEY = 2
-CODE_INPUT = 4
-CODE_AUTH = 5
-CODE_RATE_LIMIT = 9
-CODE_NOT_FOUND = 16
-CODE_NOT_ALLOWED = 17
-CODE_TOO_LARGE = 22
-CODE_TOKEN_EXPIRED = 40
-CODE_TOKEN_NOT_VALID_YET = 41
-CODE_TOKEN_IAT_FUTURE = 42
-CODE_TOKEN_SIGNATURE = 43
-
-
-class WireError(Exception):
-    """Anything the engine or this layer refuses with: status, Stream code, message."""
-
-    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-    def to_body(self) -> Json:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "StatusCode": self.status,
-            "more_info": MORE_INFO,
-            "details": [],
-            "exception_fields": {},
-            "unrecoverable": False,
-        }
-
-
-def _failed(operation: str, detail: str) -> str:
-    return f'{operation} failed with error: "{detail}"'
 
 
 @dataclass(frozen=True)
@@ -152,17 +127,19 @@ class Emulator:
     # --- auth -----------------------------------------------------------------------------------
 
     def authenticate(self, request: Request, operation: str) -> Json:
-        """The verified JWT claims of a request, or a WireError with Stream's code."""
+        """The verified JWT claims of a request, or a StreamAPIError with Stream's code."""
         if request.query_params.get("api_key") != self.settings.api_key:
-            raise WireError(401, CODE_API_KEY, _failed(operation, "api_key not valid"))
+            raise StreamAPIError(401, CODE_API_KEY, failed_message(operation, "api_key not valid"))
         token = request.headers.get("authorization", "")
         if token[:7].lower() == "bearer ":
             token = token[7:]
         if not token:
-            raise WireError(401, CODE_AUTH, _failed(operation, "Authorization header missing"))
+            raise StreamAPIError(
+                401, CODE_AUTH, failed_message(operation, "Authorization header missing")
+            )
         if request.headers.get("stream-auth-type", "").lower() != "jwt":
-            raise WireError(
-                401, CODE_AUTH, _failed(operation, "Stream-Auth-Type header must be jwt")
+            raise StreamAPIError(
+                401, CODE_AUTH, failed_message(operation, "Stream-Auth-Type header must be jwt")
             )
         claims = self.tokens.get(token)
         if claims is None:
@@ -172,7 +149,9 @@ class Emulator:
             self.tokens[token] = claims
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp <= time.time():
-            raise WireError(401, CODE_TOKEN_EXPIRED, _failed(operation, "token is expired"))
+            raise StreamAPIError(
+                401, CODE_TOKEN_EXPIRED, failed_message(operation, "token is expired")
+            )
         return claims
 
     def _verify(self, token: str, operation: str) -> Json:
@@ -184,27 +163,31 @@ class Emulator:
                 options={"verify_aud": False, "verify_sub": False, "verify_jti": False},
             )
         except jwt.ExpiredSignatureError:
-            raise WireError(
-                401, CODE_TOKEN_EXPIRED, _failed(operation, "token is expired")
+            raise StreamAPIError(
+                401, CODE_TOKEN_EXPIRED, failed_message(operation, "token is expired")
             ) from None
         except jwt.ImmatureSignatureError:
-            raise WireError(
-                401, CODE_TOKEN_NOT_VALID_YET, _failed(operation, "token is not valid yet")
+            raise StreamAPIError(
+                401, CODE_TOKEN_NOT_VALID_YET, failed_message(operation, "token is not valid yet")
             ) from None
         except jwt.InvalidSignatureError:
-            raise WireError(
-                401, CODE_TOKEN_SIGNATURE, _failed(operation, "token signature is invalid")
+            raise StreamAPIError(
+                401, CODE_TOKEN_SIGNATURE, failed_message(operation, "token signature is invalid")
             ) from None
         except jwt.InvalidIssuedAtError:
-            raise WireError(
-                401, CODE_TOKEN_IAT_FUTURE, _failed(operation, "token used before issue at (iat)")
+            raise StreamAPIError(
+                401,
+                CODE_TOKEN_IAT_FUTURE,
+                failed_message(operation, "token used before issue at (iat)"),
             ) from None
         except jwt.InvalidTokenError:
-            raise WireError(
-                401, CODE_AUTH, _failed(operation, "token is not a valid JWT")
+            raise StreamAPIError(
+                401, CODE_AUTH, failed_message(operation, "token is not a valid JWT")
             ) from None
         if not isinstance(claims, dict):
-            raise WireError(401, CODE_AUTH, _failed(operation, "token is not a valid JWT"))
+            raise StreamAPIError(
+                401, CODE_AUTH, failed_message(operation, "token is not a valid JWT")
+            )
         return claims
 
     # --- rate limits and faults -----------------------------------------------------------------
@@ -271,10 +254,14 @@ class Operation:
 def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
     user_id = claims.get("user_id")
     if not isinstance(user_id, str) or not user_id:
-        raise WireError(400, CODE_INPUT, _failed("JoinCall", "joining a call needs a user token"))
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message("JoinCall", "joining a call needs a user token")
+        )
     join = getattr(engine, "join_call", None)
     if join is None:
-        raise WireError(501, CODE_INTERNAL, _failed("JoinCall", "not supported by this engine"))
+        raise StreamAPIError(
+            501, CODE_INTERNAL, failed_message("JoinCall", "not supported by this engine")
+        )
     result: Json = join(p["type"], p["id"], user_id=user_id, body=body)
     return result
 
@@ -353,19 +340,27 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
                 await asyncio.sleep((faults.latency_ms + jitter) / 1000)
             claims = emulator.authenticate(request, name)
             if "user_id" in claims and not op.client_side:
-                raise WireError(
+                raise StreamAPIError(
                     403,
                     CODE_NOT_ALLOWED,
-                    _failed(name, "this endpoint needs a server-side token, not a user token"),
+                    failed_message(
+                        name, "this endpoint needs a server-side token, not a user token"
+                    ),
                 )
             headers, over = emulator.rate_headers(name, time.time())
             if over:
-                raise WireError(429, CODE_RATE_LIMIT, _failed(name, "Too many requests"))
+                raise StreamAPIError(
+                    429, CODE_RATE_LIMIT, failed_message(name, "Too many requests")
+                )
             if faults.error_rate and emulator.draw() < faults.error_rate:
-                raise WireError(500, CODE_INTERNAL, _failed(name, "emulated server error"))
+                raise StreamAPIError(
+                    500, CODE_INTERNAL, failed_message(name, "emulated server error")
+                )
             if faults.throttle_rate and emulator.draw() < faults.throttle_rate:
                 headers["Retry-After"] = _retry_after_text(faults.retry_after)
-                raise WireError(429, CODE_RATE_LIMIT, _failed(name, "Too many requests"))
+                raise StreamAPIError(
+                    429, CODE_RATE_LIMIT, failed_message(name, "Too many requests")
+                )
             body = await _read_body(request, name, max_body) if op.has_body else {}
             if op.operation_id == "QueryUsers":
                 body = _payload_param(request, name)
@@ -373,20 +368,13 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
                 emulator.record(name, op.method, body if op.has_body else None)
             result = op.call(emulator.engine, request.path_params, body, claims)
             status = op.status
-        except WireError as exc:
+        except StreamAPIError as exc:
             result = exc.to_body()
             status = exc.status
             headers.update(exc.headers)
-        except Exception as exc:
-            # The engine's StreamAPIError has the same shape; anything else is an emulator bug.
-            to_body = getattr(exc, "to_body", None)
-            wire_status = getattr(exc, "status", None)
-            if callable(to_body) and isinstance(wire_status, int):
-                result = dict(to_body())
-                status = wire_status
-            else:
-                result = WireError(500, CODE_INTERNAL, _failed(name, repr(exc))).to_body()
-                status = 500
+        except Exception as exc:  # an emulator bug: answer like Stream's internal error
+            result = StreamAPIError(500, CODE_INTERNAL, failed_message(name, repr(exc))).to_body()
+            status = 500
         result = dict(result)
         result["duration"] = _duration(started)
         return Response(_dump(result), status, headers, media_type="application/json")
@@ -397,14 +385,18 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
 async def _read_body(request: Request, operation: str, max_body: int) -> Json:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:
-        raise WireError(413, CODE_TOO_LARGE, _failed(operation, f"body over {max_body} bytes"))
+        raise StreamAPIError(
+            413, CODE_TOO_LARGE, failed_message(operation, f"body over {max_body} bytes")
+        )
     # Read in chunks so a chunked (length-less) body is cut off at the cap, not buffered whole.
     parts: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_body:
-            raise WireError(413, CODE_TOO_LARGE, _failed(operation, f"body over {max_body} bytes"))
+            raise StreamAPIError(
+                413, CODE_TOO_LARGE, failed_message(operation, f"body over {max_body} bytes")
+            )
         parts.append(chunk)
     raw = b"".join(parts)
     if not raw.strip():
@@ -413,15 +405,17 @@ async def _read_body(request: Request, operation: str, max_body: int) -> Json:
         body = json.loads(raw)
     except ValueError as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise WireError(
-            400, CODE_INPUT, _failed(operation, f"invalid JSON body: {detail}")
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, f"invalid JSON body: {detail}")
         ) from None
     except RecursionError:
-        raise WireError(
-            400, CODE_INPUT, _failed(operation, "invalid JSON body: nested too deeply")
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, "invalid JSON body: nested too deeply")
         ) from None
     if not isinstance(body, dict):
-        raise WireError(400, CODE_INPUT, _failed(operation, "the body must be a JSON object"))
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, "the body must be a JSON object")
+        )
     return body
 
 
@@ -433,15 +427,17 @@ def _payload_param(request: Request, operation: str) -> Json:
         body = json.loads(raw)
     except ValueError as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise WireError(
-            400, CODE_INPUT, _failed(operation, f"invalid JSON payload: {detail}")
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, f"invalid JSON payload: {detail}")
         ) from None
     except RecursionError:
-        raise WireError(
-            400, CODE_INPUT, _failed(operation, "invalid JSON payload: nested too deeply")
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, "invalid JSON payload: nested too deeply")
         ) from None
     if not isinstance(body, dict):
-        raise WireError(400, CODE_INPUT, _failed(operation, "payload must be a JSON object"))
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(operation, "payload must be a JSON object")
+        )
     return body
 
 
@@ -470,7 +466,7 @@ def build_app(engine: Any, settings: EmulatorSettings | None = None) -> Starlett
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         code = CODE_NOT_FOUND if status == 404 else CODE_INPUT
         detail = f"no endpoint {request.method} {request.url.path}"
-        error = WireError(status, code, _failed("Unknown", detail)).to_body()
+        error = StreamAPIError(status, code, failed_message("Unknown", detail)).to_body()
         error["duration"] = "0.00ms"
         return _json(error, status)
 
