@@ -399,44 +399,30 @@ async def _read_body(request: Request, operation: str, max_body: int) -> Json:
             )
         parts.append(chunk)
     raw = b"".join(parts)
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, f"invalid JSON body: {detail}")
-        ) from None
-    except RecursionError:
-        raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, "invalid JSON body: nested too deeply")
-        ) from None
-    if not isinstance(body, dict):
-        raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, "the body must be a JSON object")
-        )
-    return body
+    return _json_object(raw, operation, "body") if raw.strip() else {}
 
 
 def _payload_param(request: Request, operation: str) -> Json:
     raw = request.query_params.get("payload")
-    if not raw:
-        return {}
+    return _json_object(raw, operation, "payload") if raw else {}
+
+
+def _json_object(raw: str | bytes, operation: str, what: str) -> Json:
+    """A JSON object from a request body or query payload, or Stream's 400 code 4 saying why."""
     try:
         body = json.loads(raw)
     except ValueError as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, f"invalid JSON payload: {detail}")
+            400, CODE_INPUT, failed_message(operation, f"invalid JSON {what}: {detail}")
         ) from None
     except RecursionError:
         raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, "invalid JSON payload: nested too deeply")
+            400, CODE_INPUT, failed_message(operation, f"invalid JSON {what}: nested too deeply")
         ) from None
     if not isinstance(body, dict):
         raise StreamAPIError(
-            400, CODE_INPUT, failed_message(operation, "payload must be a JSON object")
+            400, CODE_INPUT, failed_message(operation, f"the {what} must be a JSON object")
         )
     return body
 
