@@ -7,8 +7,9 @@ else in the package prints or exits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -32,6 +33,16 @@ class Location:
         if self.line <= 0:
             return self.file
         return f"{self.file}:{self.line}:{self.col}"
+
+    def to_json(self) -> dict[str, str | int]:
+        return {"file": self.file, "line": self.line, "col": self.col}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Location | None:
+        """The inverse of :meth:`to_json`; None (or an empty mapping) stays None."""
+        if not data:
+            return None
+        return cls(str(data["file"]), int(data.get("line", 0)), int(data.get("col", 0)))
 
 
 @dataclass(frozen=True)

@@ -261,9 +261,7 @@ class AccessNote:
             "direction": self.direction,
             "escalation": self.escalation,
             "kind": self.kind,
-            "location": None
-            if loc is None
-            else {"file": loc.file, "line": loc.line, "col": loc.col},
+            "location": None if loc is None else loc.to_json(),
             "message": self.message,
             "name": self.name,
         }

@@ -117,9 +117,7 @@ class Change:
             "stage": self.stage,
             "body": self.body,
             "fields": [f.to_json() for f in self.fields],
-            "location": None
-            if loc is None
-            else {"file": loc.file, "line": loc.line, "col": loc.col},
+            "location": None if loc is None else loc.to_json(),
             "disruptive": self.disruptive,
             "reason": self.reason,
         }
@@ -137,9 +135,7 @@ class Change:
                 FieldChange(str(f["path"]), f.get("before"), f.get("after"))
                 for f in data.get("fields") or ()
             ),
-            location=None
-            if not loc
-            else Location(str(loc["file"]), int(loc.get("line", 0)), int(loc.get("col", 0))),
+            location=Location.from_json(loc),
             disruptive=bool(data.get("disruptive")),
             reason=str(data.get("reason") or ""),
         )
@@ -160,9 +156,7 @@ class Note:
             "kind": self.kind,
             "name": self.name,
             "message": self.message,
-            "location": None
-            if loc is None
-            else {"file": loc.file, "line": loc.line, "col": loc.col},
+            "location": None if loc is None else loc.to_json(),
         }
 
     @classmethod
@@ -172,9 +166,7 @@ class Note:
             kind=str(data["kind"]),
             name=str(data["name"]),
             message=str(data["message"]),
-            location=None
-            if not loc
-            else Location(str(loc["file"]), int(loc.get("line", 0)), int(loc.get("col", 0))),
+            location=Location.from_json(loc),
         )
 
 
