@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import gc
 
-    gc.set_threshold(100_000, 50, 100)  # as stagecfg.cli.main does
+    gc.set_threshold(1_000_000, 100, 100)  # as stagecfg.cli.main does
 
     from stagecfg.backends import open_backend
     from stagecfg.plan import make_plan

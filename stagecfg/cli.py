@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
     # A run builds large acyclic data (manifests, states, plans) that lives until exit; the
     # cyclic GC would only walk it again and again (~40% of loading 100,000 calls). Collect
     # rarely rather than never, so the long-running emulator still reclaims cycles.
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(1_000_000, 100, 100)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="stagecfg", standalone_mode=False)
