@@ -6,6 +6,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -794,3 +795,30 @@ def test_a_page_by_cids_is_one_indexed_query(engine: Engine) -> None:
     if "?" not in call_selects[0]:  # Python >= 3.11 traces statements with values bound
         plan = conn.execute("EXPLAIN QUERY PLAN " + call_selects[0]).fetchall()
         assert any("calls_live_cid" in str(step) for step in plan)
+
+
+def _open_at(path: str, start: float) -> None:
+    while time.time() < start:
+        pass
+    engine = Engine(path)
+    engine.list_call_types()
+    engine.close()
+
+
+def test_processes_opening_a_new_sandbox_at_once_all_succeed(tmp_path: Path) -> None:
+    # Two applies started together both create the file and switch it to WAL; SQLite refuses
+    # that switch at once ("database is locked") instead of waiting, so the store must wait.
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    failures = 0
+    for round_number in range(40):
+        path = str(tmp_path / f"new-{round_number}.db")
+        start = time.time() + 0.05
+        workers = [context.Process(target=_open_at, args=(path, start)) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        failures += sum(worker.exitcode != 0 for worker in workers)
+    assert failures == 0

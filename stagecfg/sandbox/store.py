@@ -11,6 +11,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,26 @@ def _secure_file(path: Path) -> bool:
     return True
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (persistent, so only a new file needs it).
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once instead of
+    waiting in the busy handler when another process holds the file, e.g. a second apply opening
+    a brand-new sandbox at the same moment. So wait here, as the busy timeout would.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            return  # still correct in rollback-journal mode, only slower
+        time.sleep(0.01)
+
+
 class Store:
     """Thread-local SQLite connections to one sandbox file."""
 
@@ -90,9 +111,7 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        conn = self.connection()
-        # journal_mode is persistent in the file; setting it again is a cheap no-op.
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self.connection())
         with self.write() as tx:
             tx.executescript_in_tx(_SCHEMA)
             columns = {r[1] for r in tx.execute("PRAGMA table_info(calls)").fetchall()}
