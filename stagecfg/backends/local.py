@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from stagecfg import wire
+from stagecfg.backends import batches
 from stagecfg.backends.base import Backend
 from stagecfg.errors import BackendError, BackendFailure, ConfigError
 from stagecfg.model import (
@@ -33,16 +34,6 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, applies are not excluded
     fcntl = None  # type: ignore[assignment]
-
-#: Same batch size as Stream's limits, so the local backend exercises the same paging.
-BATCH = 100
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 class LocalBackend(Backend):
@@ -106,39 +97,24 @@ class LocalBackend(Backend):
         all_calls: bool = False,
     ) -> ActualState:
         body = self._call("read", KIND_CALL_TYPE, "*", self.engine.list_call_types)
-        call_types: dict[str, CallTypeState] = {
-            name: wire.call_type_from_wire(ct) for name, ct in body["call_types"].items()
-        }
         calls: dict[str, CallState] = {}
-        if all_calls:
-            calls.update((c.cid, c) for c in self.query_calls({}))
-        else:
-            for chunk in _chunks(sorted(set(cids))):
-                calls.update((c.cid, c) for c in self.query_calls({"cid": {"$in": chunk}}))
+        for conditions in batches.call_filters(cids, all_calls=all_calls):
+            calls.update((c.cid, c) for c in self.query_calls(conditions))
         found: dict[str, UserState] = {}
-        for chunk in _chunks(sorted(set(users))):
-            request = {"filter_conditions": {"id": {"$in": chunk}}, "limit": BATCH}
+        for request in batches.user_queries(users):
             result = self._call(
                 "read", KIND_USER, "", functools.partial(self.engine.query_users, request)
             )
-            found.update((u["id"], wire.user_from_wire(u)) for u in result["users"])
-        return ActualState(
-            call_types=dict(sorted(call_types.items())),
-            calls=dict(sorted(calls.items())),
-            users=dict(sorted(found.items())),
-        )
+            found.update(batches.users_from_wire(result))
+        return batches.actual_state(batches.call_types_from_wire(body), calls, found)
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
-        out: list[CallState] = []
-        request: Json = {"filter_conditions": filter_conditions, "limit": BATCH}
-        while True:
-            page = self._call(
+        def fetch(request: Json) -> Json:
+            return self._call(
                 "query", KIND_CALL, "", functools.partial(self.engine.query_calls, request)
             )
-            out.extend(wire.call_from_wire(state) for state in page["calls"])
-            if not page.get("next"):
-                return out
-            request = {"filter_conditions": filter_conditions, "limit": BATCH, "next": page["next"]}
+
+        return batches.query_all_calls(fetch, filter_conditions)
 
     # --- call types -----------------------------------------------------------------------------
 
@@ -213,21 +189,12 @@ class LocalBackend(Backend):
     # --- users and members ----------------------------------------------------------------------
 
     def upsert_users(self, users: Mapping[str, Json]) -> None:
-        for chunk in _chunks(sorted(users)):
-            body = {"users": {uid: {**users[uid], "id": uid} for uid in chunk}}
-            name = ",".join(chunk) if len(chunk) <= 3 else ""
+        for name, body in batches.user_upserts(users):
             self._call("upsert", KIND_USER, name, functools.partial(self.engine.upsert_users, body))
 
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
         call_type, call_id = split_cid(cid)
-        updates = list(update)
-        removals = sorted(remove)
-        rounds = max(1, -(-len(updates) // BATCH), -(-len(removals) // BATCH))
-        for i in range(rounds):
-            body: Json = {
-                "update_members": updates[i * BATCH : (i + 1) * BATCH],
-                "remove_members": removals[i * BATCH : (i + 1) * BATCH],
-            }
+        for body in batches.member_updates(update, remove):
             self._call(
                 "update-members",
                 KIND_CALL,

@@ -9,14 +9,15 @@ parallel, users by ``id $in`` in chunks of 100.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from stagecfg import wire
+from stagecfg.backends import batches
 from stagecfg.backends.base import Backend
 from stagecfg.errors import BackendError, ConfigError
 from stagecfg.httpclient import DEFAULT_BASE_URL, ApiSession, RetryPolicy, Target
@@ -31,16 +32,6 @@ from stagecfg.model import (
     UserState,
     split_cid,
 )
-
-#: Stream caps QueryCalls ``limit``, member updates and user upserts at 100 per request.
-BATCH = 100
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _seg(text: str) -> str:
@@ -84,62 +75,43 @@ class StreamBackend(Backend):
         users: Collection[str] = (),
         all_calls: bool = False,
     ) -> ActualState:
-        jobs: list[Future[Any]] = [self._pool.submit(self._list_call_types)]
-        call_jobs: list[Future[list[CallState]]] = []
-        if all_calls:
-            call_jobs.append(self._pool.submit(self.query_calls, {}))
-        else:
-            for chunk in _chunks(sorted(set(cids))):
-                call_jobs.append(self._pool.submit(self.query_calls, {"cid": {"$in": chunk}}))
-        user_jobs = [
-            self._pool.submit(self._query_users, chunk) for chunk in _chunks(sorted(set(users)))
+        types_job = self._pool.submit(self._list_call_types)
+        call_jobs = [
+            self._pool.submit(self.query_calls, conditions)
+            for conditions in batches.call_filters(cids, all_calls=all_calls)
         ]
-        call_types: dict[str, CallTypeState] = jobs[0].result()
+        user_jobs = [
+            self._pool.submit(self._query_users, payload) for payload in batches.user_queries(users)
+        ]
+        call_types = types_job.result()
         calls: dict[str, CallState] = {}
         for job in call_jobs:
-            for call in job.result():
-                calls[call.cid] = call
+            calls.update((call.cid, call) for call in job.result())
         found_users: dict[str, UserState] = {}
         for user_job in user_jobs:
             found_users.update(user_job.result())
-        return ActualState(
-            call_types=dict(sorted(call_types.items())),
-            calls=dict(sorted(calls.items())),
-            users=dict(sorted(found_users.items())),
-        )
+        return batches.actual_state(call_types, calls, found_users)
 
     def _list_call_types(self) -> dict[str, CallTypeState]:
         body = self.session.request("GET", "/api/v2/video/calltypes", Target("list", "call_types"))
-        return {
-            name: wire.call_type_from_wire({**ct, "name": ct.get("name") or name})
-            for name, ct in (body.get("call_types") or {}).items()
-        }
+        return batches.call_types_from_wire(body)
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
-        calls: list[CallState] = []
-        cursor: str | None = None
-        while True:
-            request: Json = {"filter_conditions": filter_conditions, "limit": BATCH}
-            if cursor:
-                request["next"] = cursor
-            body = self.session.request(
+        def fetch(request: Json) -> Json:
+            return self.session.request(
                 "POST", "/api/v2/video/calls", Target("query", KIND_CALL), json_body=request
             )
-            calls.extend(wire.call_from_wire(state) for state in body.get("calls") or ())
-            cursor = body.get("next") or None
-            if not cursor or not body.get("calls"):
-                return calls
 
-    def _query_users(self, ids: list[str]) -> dict[str, UserState]:
-        payload = {"filter_conditions": {"id": {"$in": ids}}, "limit": BATCH}
+        return batches.query_all_calls(fetch, filter_conditions)
+
+    def _query_users(self, payload: Json) -> dict[str, UserState]:
         body = self.session.request(
             "GET",
             "/api/v2/users",
             Target("read", KIND_USER),
             params={"payload": json.dumps(payload, separators=(",", ":"))},
         )
-        found = (wire.user_from_wire(u) for u in body.get("users") or ())
-        return {u.id: u for u in found}
+        return batches.users_from_wire(body)
 
     # --- call types -----------------------------------------------------------------------------
 
@@ -226,25 +198,13 @@ class StreamBackend(Backend):
     # --- users and members ----------------------------------------------------------------------
 
     def upsert_users(self, users: Mapping[str, Json]) -> None:
-        ids = sorted(users)
-        for chunk in _chunks(ids):
-            body = {"users": {uid: {**users[uid], "id": uid} for uid in chunk}}
+        for name, body in batches.user_upserts(users):
             self.session.request(
-                "POST",
-                "/api/v2/users",
-                Target("upsert", KIND_USER, ",".join(chunk) if len(chunk) <= 3 else ""),
-                json_body=body,
+                "POST", "/api/v2/users", Target("upsert", KIND_USER, name), json_body=body
             )
 
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
-        updates = list(update)
-        removals = sorted(remove)
-        rounds = max(1, -(-len(updates) // BATCH), -(-len(removals) // BATCH))
-        for i in range(rounds):
-            body: Json = {
-                "update_members": updates[i * BATCH : (i + 1) * BATCH],
-                "remove_members": removals[i * BATCH : (i + 1) * BATCH],
-            }
+        for body in batches.member_updates(update, remove):
             self.session.request(
                 "POST",
                 _call_path(cid, "/members"),
