@@ -12,13 +12,13 @@ import contextlib
 import itertools
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from stagecfg.backends.base import Backend
 from stagecfg.errors import EXIT_INTERRUPTED, ApplyFailed, BackendError
-from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER, ActualState, DesiredState, Json
+from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER, ActualState, DesiredState
 from stagecfg.plan import (
     ACTION_CREATE,
     ACTION_DELETE,
@@ -88,23 +88,6 @@ class ApplyReport:
         return "\n".join(lines) + "\n"
 
 
-def _chunks(items: list[Json], size: int) -> Iterable[list[Json]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _members(backend: Backend, cid: str, update: list[Json], remove: list[str]) -> None:
-    # Stream takes at most 100 of each per request.
-    updates = list(_chunks(update, MEMBERS_PER_REQUEST))
-    removes = [
-        remove[i : i + MEMBERS_PER_REQUEST] for i in range(0, len(remove), MEMBERS_PER_REQUEST)
-    ]
-    for i in range(max(len(updates), len(removes))):
-        backend.update_members(
-            cid, updates[i] if i < len(updates) else [], removes[i] if i < len(removes) else []
-        )
-
-
 def run_change(backend: Backend, change: Change) -> None:
     """Send one change's request(s) to the backend."""
     kind, action, name, body = change.kind, change.action, change.name, change.body
@@ -123,17 +106,15 @@ def run_change(backend: Backend, change: Change) -> None:
             data["members"] = members[:MEMBERS_PER_REQUEST]
         backend.create_call(name, data)
         if len(members) > MEMBERS_PER_REQUEST:
-            _members(backend, name, members[MEMBERS_PER_REQUEST:], [])
+            backend.update_members(name, members[MEMBERS_PER_REQUEST:], [])
     elif kind == KIND_CALL and action == ACTION_UPDATE:
         if body.get("update_call"):
             backend.update_call(name, body["update_call"])
         part = body.get("update_call_members") or {}
         if part:
-            _members(
-                backend,
-                name,
-                list(part.get("update_members") or []),
-                list(part.get("remove_members") or []),
+            # The backend cuts member lists to Stream's 100 per request.
+            backend.update_members(
+                name, list(part.get("update_members") or []), list(part.get("remove_members") or [])
             )
     elif kind == KIND_CALL and action == ACTION_DELETE:
         backend.delete_call(name)
