@@ -204,7 +204,7 @@ def _roles_text(principal: Principal) -> str:
 
 def _stage_text(policy: AccessPolicy, stage: Stage) -> str:
     if stage == "ended":
-        return f"the call ended at {policy.ended_at}"
+        return f"the call ended at {policy.ended_at}" if policy.ended_at else "the call ended"
     if stage == "live" and not policy.backstage_enabled:
         return "backstage is disabled, so the call is never in backstage"
     if stage == "live":

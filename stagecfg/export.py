@@ -219,5 +219,10 @@ def dump_manifest(manifest: Json) -> str:
         allow_unicode=True,
         width=100,
     )
-    modeline = f"# yaml-language-server: $schema={_schema()['$id']}"
-    return f"{modeline}\n# Exported by `stagecfg export`.\n{body}"
+    # The schema's $id names it but serves nothing, so point editors at a local copy instead.
+    header = (
+        "# yaml-language-server: $schema=stagecfg.schema.json\n"
+        "# Exported by `stagecfg export`. For editor completion, write the schema beside this\n"
+        "# file: stagecfg schema > stagecfg.schema.json\n"
+    )
+    return f"{header}{body}"

@@ -56,8 +56,9 @@ def check_prune_project(
     if marked:
         shown = ", ".join(marked[:5]) + (" ..." if len(marked) > 5 else "")
         raise PlanRefused(
-            f"--prune with calls to delete needs a project ({len(marked)} undeclared calls carry "
-            f"a stagecfg project marker: {shown}); set `project:` in the manifest or pass "
+            f"--prune with calls to delete needs a project ({len(marked)} undeclared "
+            f"{'call carries' if len(marked) == 1 else 'calls carry'} a stagecfg project marker: "
+            f"{shown}); set `project:` in the manifest or pass "
             "--project NAME"
         )
 

@@ -470,3 +470,12 @@ def test_decisions_match_the_emulator_join_endpoint(
     policy = policy_from_actual(actual, f"{type_name}:{call_id}")
     decision = decide(policy, user_principal(policy, user_id), at=clock.now)
     assert decision.allowed == (response.status_code == 201), (decision.reason, response.text)
+
+
+def test_ended_phase_of_a_call_that_has_not_ended_never_prints_none() -> None:
+    from stagecfg.access import report, role_principal
+
+    for fmt in ("text", "json"):
+        text = report(_policy(), principal=role_principal("admin"), at=None, live=None, fmt=fmt)
+        assert "None" not in text, text
+        assert "ended" in text

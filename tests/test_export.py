@@ -82,7 +82,8 @@ def test_round_trip_after_example_is_applied(
     code, _, _ = run(capsys, "export", "--sandbox", "sb.db", "--out", "export.yaml")
     assert code == 0
     text = (work / "export.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=")
+    assert text.startswith("# yaml-language-server: $schema=stagecfg.schema.json\n")
+    assert "stagecfg schema > stagecfg.schema.json" in text
     data = yaml.safe_load(text)
     assert data["version"] == 1
     assert data["calls"]["livestream:launch-show"]["live"] is False

@@ -71,8 +71,13 @@ def test_disruptive_needs_flag_and_names_changes() -> None:
 def test_prune_without_project_refuses_when_marked_calls_exist() -> None:
     call = CallState("t:x", "u", None, {}, {PROJECT_MARKER_KEY: "p"}, True)
     actual = ActualState(calls={"t:x": call})
-    with pytest.raises(PlanRefused, match=r"needs a project.*t:x"):
+    with pytest.raises(PlanRefused, match=r"needs a project \(1 undeclared call carries .*t:x"):
         check_prune_project(DesiredState(), actual, prune=True, project=None)
+    two = ActualState(
+        calls={"t:x": call, "t:y": CallState("t:y", "u", None, {}, call.custom, True)}
+    )
+    with pytest.raises(PlanRefused, match=r"\(2 undeclared calls carry .*t:x, t:y"):
+        check_prune_project(DesiredState(), two, prune=True, project=None)
     check_prune_project(DesiredState(), actual, prune=True, project="p")
     check_prune_project(DesiredState(), actual, prune=False, project=None)
     unmarked = ActualState(calls={"t:x": CallState("t:x", "u", None, {}, {}, True)})

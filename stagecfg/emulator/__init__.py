@@ -8,6 +8,6 @@ from __future__ import annotations
 
 #: Credentials the emulator accepts when none are given. Documented in README; for local use only.
 DEFAULT_API_KEY = "emulator"
-DEFAULT_API_SECRET = "stagecfg-emulator-dev-secret"
+DEFAULT_API_SECRET = "stagecfg-emulator-dev-secret-not-for-production"
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET"]
