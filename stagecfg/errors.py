@@ -105,6 +105,13 @@ class BackendFailure:
     retry_after: float | None = None
     details: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def retryable(self) -> bool:
+        """Transport errors, 429 and 5xx are worth another try unless Stream says otherwise."""
+        if self.unrecoverable:
+            return False
+        return self.status is None or self.status == 429 or self.status >= 500
+
 
 class BackendError(StagecfgError):
     """A backend refused or failed an operation; names the operation, kind and object."""
@@ -134,11 +141,7 @@ class BackendError(StagecfgError):
 
     @property
     def retryable(self) -> bool:
-        """Transport errors, 429 and 5xx are worth another try unless Stream says otherwise."""
-        f = self.failure
-        if f.unrecoverable:
-            return False
-        return f.status is None or f.status == 429 or f.status >= 500
+        return self.failure.retryable
 
 
 class ConfigError(StagecfgError):

@@ -241,7 +241,7 @@ class ApiSession:
                     return {}
                 failure = _failure_of(response, self._wall())
                 ambiguous = response.status_code >= 500
-            if not _retryable(failure):
+            if not failure.retryable:
                 raise _error(target, failure, attempt, self.base_url)
             if ambiguous and not idempotent and recover is not None:
                 # The first attempt may have landed: look before sending it again (or giving up).
@@ -303,12 +303,6 @@ def _failure_of(response: httpx.Response, now: float) -> BackendFailure:
         retry_after=retry_after,
         details={str(k): str(v) for k, v in details.items()} if isinstance(details, dict) else {},
     )
-
-
-def _retryable(failure: BackendFailure) -> bool:
-    if failure.unrecoverable:
-        return False
-    return failure.status is None or failure.status == 429 or failure.status >= 500
 
 
 def _hint(failure: BackendFailure, base_url: str) -> str:
