@@ -875,7 +875,7 @@ class Engine:
                 stored["transcribing"] = False
             if not body.get("continue_closed_caption"):
                 stored["captioning"] = False
-            grants = json.loads(self._call_type_grants_data(tx, call_type))
+            grants = self._call_type_grants(tx, call_type)
             kept = []
             for p in session.get("participants", []):
                 roles = self._roles(tx, row[0], p["user_id"])
@@ -887,11 +887,12 @@ class Engine:
             return {"call": self._state(tx, row)["call"]}
 
     @staticmethod
-    def _call_type_grants_data(tx: Transaction, call_type: str) -> str:
+    def _call_type_grants(tx: Transaction, call_type: str) -> Json:
         row = tx.execute("SELECT data FROM call_types WHERE name = ?", (call_type,)).fetchone()
         if row is None:
-            return "{}"
-        return json.dumps(json.loads(row[0])["grants"])
+            return {}
+        grants: Json = json.loads(row[0])["grants"]
+        return grants
 
     @staticmethod
     def _roles(tx: Transaction, seq: int, user_id: str) -> list[str]:
@@ -1067,7 +1068,7 @@ class Engine:
                 created = True
             if row is None:
                 raise not_found(op, f"Can't find call with id {call_type}:{call_id}")
-            grants = json.loads(self._call_type_grants_data(tx, call_type))
+            grants = self._call_type_grants(tx, call_type)
             roles = self._roles(tx, row[0], user_id)
             owner = row[4] == user_id
             who = f"user {user_id} with roles [{', '.join(roles)}]"
