@@ -59,6 +59,16 @@ _TOKEN_CACHE_SIZE = 4096
 _RECORD_LIMIT = 10_000
 
 
+#: Stream's code and message per JWT failure, most specific first (later ones are base classes).
+_TOKEN_ERRORS: tuple[tuple[type[jwt.InvalidTokenError], int, str], ...] = (
+    (jwt.ExpiredSignatureError, CODE_TOKEN_EXPIRED, "token is expired"),
+    (jwt.ImmatureSignatureError, CODE_TOKEN_NOT_VALID_YET, "token is not valid yet"),
+    (jwt.InvalidSignatureError, CODE_TOKEN_SIGNATURE, "token signature is invalid"),
+    (jwt.InvalidIssuedAtError, CODE_TOKEN_IAT_FUTURE, "token used before issue at (iat)"),
+    (jwt.InvalidTokenError, CODE_AUTH, "token is not a valid JWT"),
+)
+
+
 @dataclass(frozen=True)
 class Faults:
     """Injected misbehaviour; all randomness comes from one generator seeded with ``seed``."""
@@ -162,28 +172,9 @@ class Emulator:
                 algorithms=["HS256"],
                 options={"verify_aud": False, "verify_sub": False, "verify_jti": False},
             )
-        except jwt.ExpiredSignatureError:
-            raise StreamAPIError(
-                401, CODE_TOKEN_EXPIRED, failed_message(operation, "token is expired")
-            ) from None
-        except jwt.ImmatureSignatureError:
-            raise StreamAPIError(
-                401, CODE_TOKEN_NOT_VALID_YET, failed_message(operation, "token is not valid yet")
-            ) from None
-        except jwt.InvalidSignatureError:
-            raise StreamAPIError(
-                401, CODE_TOKEN_SIGNATURE, failed_message(operation, "token signature is invalid")
-            ) from None
-        except jwt.InvalidIssuedAtError:
-            raise StreamAPIError(
-                401,
-                CODE_TOKEN_IAT_FUTURE,
-                failed_message(operation, "token used before issue at (iat)"),
-            ) from None
-        except jwt.InvalidTokenError:
-            raise StreamAPIError(
-                401, CODE_AUTH, failed_message(operation, "token is not a valid JWT")
-            ) from None
+        except jwt.InvalidTokenError as exc:
+            code, text = next((c, t) for kind, c, t in _TOKEN_ERRORS if isinstance(exc, kind))
+            raise StreamAPIError(401, code, failed_message(operation, text)) from None
         if not isinstance(claims, dict):
             raise StreamAPIError(
                 401, CODE_AUTH, failed_message(operation, "token is not a valid JWT")
