@@ -33,6 +33,20 @@ def split_cid(cid: str) -> tuple[str, str]:
     return call_type, call_id
 
 
+class _NamedByCid:
+    """``type`` and ``id`` of a call, from its cid."""
+
+    cid: str
+
+    @property
+    def type(self) -> str:
+        return split_cid(self.cid)[0]
+
+    @property
+    def id(self) -> str:
+        return split_cid(self.cid)[1]
+
+
 # --- desired state (from manifests) -------------------------------------------------------------
 
 
@@ -49,7 +63,7 @@ class CallTypeSpec:
 
 
 @dataclass(frozen=True)
-class CallSpec:
+class CallSpec(_NamedByCid):
     """A call as declared. ``live`` None = live state not managed."""
 
     cid: str
@@ -62,14 +76,6 @@ class CallSpec:
     go_live: Json | None = None
     members: Mapping[str, str] | None = None  # user_id -> call role
     location: Location | None = None
-
-    @property
-    def type(self) -> str:
-        return split_cid(self.cid)[0]
-
-    @property
-    def id(self) -> str:
-        return split_cid(self.cid)[1]
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ class CallTypeState:
 
 
 @dataclass(frozen=True)
-class CallState:
+class CallState(_NamedByCid):
     cid: str
     created_by_id: str | None
     starts_at: str | None
@@ -126,14 +132,6 @@ class CallState:
     ended_at: str | None = None
     live_started_at: str | None = None
     live_ended_at: str | None = None
-
-    @property
-    def type(self) -> str:
-        return split_cid(self.cid)[0]
-
-    @property
-    def id(self) -> str:
-        return split_cid(self.cid)[1]
 
 
 @dataclass(frozen=True)
