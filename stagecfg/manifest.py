@@ -522,29 +522,25 @@ def _prescan(text: str, file: str) -> Problem | None:
             if kind is yaml.ScalarEvent or kind in _OPENING_EVENTS:
                 nodes += 1
                 if nodes > MAX_FILE_NODES:
-                    return Problem(
-                        _event_location(event, file),
-                        "$",
+                    return _cap_problem(
+                        event,
+                        file,
                         f"more than {MAX_FILE_NODES:,} values in one file (node cap)",
                         suggestion="split the manifests into several files",
                     )
             if kind in _OPENING_EVENTS:
                 depth += 1
                 if depth > MAX_DEPTH:
-                    return Problem(
-                        _event_location(event, file),
-                        "$",
-                        f"nesting deeper than {MAX_DEPTH} levels (depth cap)",
+                    return _cap_problem(
+                        event, file, f"nesting deeper than {MAX_DEPTH} levels (depth cap)"
                     )
             elif kind in _CLOSING_EVENTS:
                 depth -= 1
             elif kind is yaml.AliasEvent:
                 aliases += 1
                 if aliases > MAX_ALIASES:
-                    return Problem(
-                        _event_location(event, file),
-                        "$",
-                        f"more than {MAX_ALIASES:,} alias references (alias cap)",
+                    return _cap_problem(
+                        event, file, f"more than {MAX_ALIASES:,} alias references (alias cap)"
                     )
             elif kind is yaml.StreamEndEvent or event is None:
                 return None
@@ -556,10 +552,13 @@ _OPENING_EVENTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
 _CLOSING_EVENTS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 
 
-def _event_location(event: yaml.Event, file: str) -> Location:
+def _cap_problem(
+    event: yaml.Event, file: str, message: str, *, suggestion: str | None = None
+) -> Problem:
+    """A size cap exceeded at ``event``; the whole document is the path."""
     mark = event.start_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-    return Location(file, line, col)
+    return Problem(Location(file, line, col), "$", message, suggestion=suggestion)
 
 
 #: (libyaml's context, problem) -> what usually fixes it.
