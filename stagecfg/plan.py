@@ -12,7 +12,7 @@ Decisions worth knowing:
 * A call update's body has up to two parts, each the exact payload of one request:
   ``{"update_call": UpdateCallRequest, "update_call_members": UpdateCallMembersRequest}``.
 * Deleting a call type is disruptive when calls of that type remain that this plan does not
-  delete too.
+  delete too; deleting a live call is disruptive as stop-live is.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from stagecfg.model import (
     Json,
     UserSpec,
     UserState,
+    split_cid,
 )
 
 ACTION_CREATE = "create"
@@ -833,6 +834,30 @@ def _check_targets(targets: Collection[str], desired: DesiredState, actual: Actu
         )
 
 
+def _check_target_types(changes: Iterable[Change], wanted: Collection[str]) -> None:
+    # A targeted call cannot be created when its type is created by a change the targets leave
+    # out: Stream answers "call type does not exist" half-way through the apply.
+    created_types = {
+        c.name for c in changes if c.kind == KIND_CALL_TYPE and c.action == ACTION_CREATE
+    }
+    missing = sorted(
+        (c.name, split_cid(c.name)[0])
+        for c in changes
+        if c.kind == KIND_CALL
+        and c.action == ACTION_CREATE
+        and c.target in wanted
+        and split_cid(c.name)[0] in created_types
+        and target_name(KIND_CALL_TYPE, split_cid(c.name)[0]) not in wanted
+    )
+    if missing:
+        cid, type_name = missing[0]
+        more = f" (and {len(missing) - 1} more calls)" if len(missing) > 1 else ""
+        raise UsageError(
+            f"target {cid!r}{more} needs call type {type_name!r}, which does not exist yet and "
+            f"is not targeted; add --target calltype:{type_name}"
+        )
+
+
 def make_plan(
     desired: DesiredState,
     actual: ActualState,
@@ -879,7 +904,18 @@ def make_plan(
     if prune:
         pruned_calls = _prunable_calls(desired, actual, project)
         for pruned in pruned_calls:
-            changes.append(Change(KIND_CALL, pruned.cid, ACTION_DELETE, STAGE_CALL_DELETES))
+            # Like stop-live, deleting a call that is on air takes it away from its viewers.
+            live = not pruned.backstage and pruned.ended_at is None
+            changes.append(
+                Change(
+                    KIND_CALL,
+                    pruned.cid,
+                    ACTION_DELETE,
+                    STAGE_CALL_DELETES,
+                    disruptive=live,
+                    reason="the call is live: deleting it ends it for its viewers" if live else "",
+                )
+            )
         prunable_types = [
             t
             for name, t in actual.call_types.items()
@@ -905,6 +941,7 @@ def make_plan(
 
     if targets:
         wanted = set(targets)
+        _check_target_types(changes, wanted)
         changes = [c for c in changes if c.target in wanted]
         notes = [n for n in notes if target_name(n.kind, n.name) in wanted]
 

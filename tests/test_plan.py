@@ -350,6 +350,33 @@ def test_prune_rules() -> None:
     assert {c.kind for c in no_project.changes} == {"call_type"}
 
 
+def test_pruning_a_live_call_is_disruptive() -> None:
+    actual = ActualState(
+        call_types=builtins(),
+        calls={
+            "livestream:on-air": call_state(
+                "livestream:on-air", backstage=False, custom={PROJECT_MARKER_KEY: "p"}
+            ),
+            "livestream:waiting": call_state(
+                "livestream:waiting", custom={PROJECT_MARKER_KEY: "p"}
+            ),
+            "livestream:over": call_state(
+                "livestream:over",
+                backstage=False,
+                ended_at="2026-01-01T00:00:00Z",
+                custom={PROJECT_MARKER_KEY: "p"},
+            ),
+        },
+    )
+    plan = make_plan(DesiredState(project="p"), actual, prune=True)
+    flagged = {c.name: (c.disruptive, c.reason) for c in plan.changes}
+    assert flagged == {
+        "livestream:on-air": (True, "the call is live: deleting it ends it for its viewers"),
+        "livestream:over": (False, ""),
+        "livestream:waiting": (False, ""),
+    }
+
+
 def test_targets_filter_and_unknown_target() -> None:
     desired = DesiredState(
         call_types={"stage": CallTypeSpec("stage", settings={"backstage": {"enabled": True}})},
@@ -359,10 +386,28 @@ def test_targets_filter_and_unknown_target() -> None:
     plan = make_plan(desired, actual, targets=["calltype:stage"])
     assert [(c.kind, c.name) for c in plan.changes] == [("call_type", "stage")]
     assert plan.targets == ("calltype:stage",)
-    plan = make_plan(desired, actual, targets=["stage:x"])
+    with_type = ActualState(call_types={**builtins(), "stage": ct_state("stage")})
+    plan = make_plan(desired, with_type, targets=["stage:x"])
     assert [(c.kind, c.name) for c in plan.changes] == [("call", "stage:x")]
     with pytest.raises(UsageError, match=r"unknown target 'nope'.*calltype:stage.*stage:x"):
         make_plan(desired, actual, targets=["nope"])
+
+
+def test_target_call_whose_type_is_not_created_yet_is_refused() -> None:
+    desired = DesiredState(
+        call_types={"stage": CallTypeSpec("stage")},
+        calls={"stage:x": CallSpec("stage:x", created_by_id="john")},
+    )
+    actual = ActualState(call_types=builtins())
+    with pytest.raises(UsageError, match=r"stage:x.*'stage'.*add --target calltype:stage"):
+        make_plan(desired, actual, targets=["stage:x"])
+    both = make_plan(desired, actual, targets=["stage:x", "calltype:stage"])
+    assert [(c.kind, c.name) for c in both.changes] == [("call_type", "stage"), ("call", "stage:x")]
+    # Once the type exists, the call alone is a valid target.
+    existing = ActualState(call_types={**builtins(), "stage": ct_state("stage")})
+    assert [c.name for c in make_plan(desired, existing, targets=["stage:x"]).changes] == [
+        "stage:x"
+    ]
 
 
 def test_plan_is_deterministic_and_round_trips_through_json() -> None:
