@@ -79,18 +79,24 @@ class Document:
     def locate(self, path: str, *, value: bool = False) -> Location:
         """The best location for a JSON path: its key (or, with ``value``, the value itself),
         else the nearest parent's."""
-        probe = path
-        while True:
-            if value:
-                found = self.values.get(probe) or self.keys.get(probe)
-            else:
-                found = self.keys.get(probe) or self.values.get(probe)
-            if found is not None:
-                return found
-            parent = parent_path(probe)
-            if parent == probe:
-                return Location(self.path, 1, 1)
-            probe = parent
+        first, second = (self.values, self.keys) if value else (self.keys, self.values)
+        found = _nearest(path, first, second)
+        return Location(self.path, 1, 1) if found is None else found
+
+
+def _nearest(
+    path: str, first: Mapping[str, Location], second: Mapping[str, Location]
+) -> Location | None:
+    """Where ``path``, or else its nearest recorded parent, was written; ``first`` wins a tie."""
+    probe = path
+    while True:
+        found = first.get(probe) or second.get(probe)
+        if found is not None:
+            return found
+        parent = parent_path(probe)
+        if parent == probe:
+            return None
+        probe = parent
 
 
 @dataclass
@@ -103,15 +109,10 @@ class Merged:
     values: dict[str, Location] = field(default_factory=dict)
 
     def locate(self, path: str) -> Location | None:
-        probe = path
-        while True:
-            found = self.keys.get(probe) or self.values.get(probe)
-            if found is not None:
-                return found
-            parent = parent_path(probe)
-            if parent == probe:
-                return Location(self.documents[0].path, 1, 1) if self.documents else None
-            probe = parent
+        found = _nearest(path, self.keys, self.values)
+        if found is None and self.documents:
+            return Location(self.documents[0].path, 1, 1)
+        return found
 
     @property
     def digest(self) -> str:
