@@ -81,8 +81,9 @@ class ApplyReport:
         if not self.ok:
             if self.interrupted:
                 lines.append("Interrupted: no new changes were started after Ctrl-C.")
+            advice = "Fix the cause and run" if self.failed else "Run"
             lines.append(
-                "Nothing else was changed. Fix the cause and run apply again: it re-reads the "
+                f"Nothing else was changed. {advice} apply again to finish: it re-reads the "
                 "backend and converges."
             )
         return "\n".join(lines) + "\n"

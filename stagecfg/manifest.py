@@ -733,7 +733,7 @@ def merge(documents: Sequence[Document]) -> tuple[Merged, list[Problem]]:
                         "$.project",
                         f"project '{project}' differs from project '{data['project']}' "
                         f"set at {first}",
-                        suggestion="every file must name the same project (or none)",
+                        suggestion="every file must name the same project, or none",
                     )
                 )
         for section in RESOURCE_SECTIONS:

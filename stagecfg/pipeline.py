@@ -7,6 +7,7 @@ the backend and confirms the backend took every field as given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from stagecfg.apply import (
     read_state,
 )
 from stagecfg.backends.base import Backend
-from stagecfg.errors import ApplyFailed, ManifestError, Problem
+from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem
 from stagecfg.escalation import AccessReview
 from stagecfg.manifest import child_path
 from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
@@ -69,6 +70,15 @@ def plan_manifests(
 def load_saved(path: str) -> tuple[savedplan.SavedPlan, DesiredState, list[Problem]]:
     """A saved plan and the manifests it was made from, loaded again from the same paths."""
     saved = savedplan.read(path)
+    # The sources are the paths as given to `plan`, so they resolve only where plan ran.
+    gone = [source for source in saved.sources if not os.path.exists(source)]
+    if gone:
+        raise PlanRefused(
+            f"{', '.join(gone)} (recorded in the saved plan) no longer "
+            f"{'exists' if len(gone) == 1 else 'exist'} here; run "
+            "`stagecfg apply --plan` in the directory where `stagecfg plan --out` ran, with the "
+            "manifests where they were, or make a new plan"
+        )
     desired, warnings = load_desired(list(saved.sources), project=saved.plan.project)
     return saved, desired, warnings
 

@@ -125,7 +125,11 @@ def test_ctrl_c_stops_starting_new_changes(backend: Backend) -> None:
     assert not report.ok
     assert 3 <= len(report.succeeded) < len(plan.changes)
     assert report.not_started
-    assert "Interrupted" in report.render()
+    text = report.render()
+    assert "Interrupted" in text
+    # Nothing failed, so there is no cause to fix: the advice is only to run apply again.
+    assert "Fix the cause" not in text
+    assert "Run apply again to finish" in text
 
 
 def test_more_than_100_members_are_sent_in_chunks(backend: Backend) -> None:

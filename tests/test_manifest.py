@@ -263,3 +263,5 @@ def test_projects_must_agree(tmp_path: Path) -> None:
     (problem,) = problems
     assert problem.path == "$.project"
     assert "project 'two' differs from project 'one'" in problem.message
+    # The suggestion is printed inside parentheses, so it must not nest another pair.
+    assert problem.suggestion == "every file must name the same project, or none"

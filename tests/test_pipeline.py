@@ -52,6 +52,25 @@ def test_saved_plan_is_refused_after_the_backend_changed(tmp_path: Path) -> None
         pipeline.plan_saved(backend, saved, desired)
 
 
+def test_saved_plan_whose_manifests_moved_is_refused_naming_the_paths(tmp_path: Path) -> None:
+    from stagecfg import savedplan
+
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "stagecfg.yaml").write_text((Path(EXAMPLE) / "stagecfg.yaml").read_text())
+    desired, _ = load_desired([str(manifests)])
+    planned = pipeline.plan_manifests(backend, desired)
+    plan_file = str(tmp_path / "plan.json")
+    savedplan.write(plan_file, planned.saved([str(manifests)], backend.identity()))
+    manifests.rename(tmp_path / "moved")
+    with pytest.raises(PlanRefused) as caught:
+        pipeline.load_saved(plan_file)
+    message = str(caught.value)
+    assert f"{manifests} (recorded in the saved plan) no longer exists" in message
+    assert "where `stagecfg plan --out` ran" in message
+
+
 def test_a_member_the_targeted_plan_does_not_upsert_is_refused_before_any_write(
     tmp_path: Path,
 ) -> None:
