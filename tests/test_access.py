@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -358,32 +356,15 @@ class _Clock:
 def clocked_emulator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Any, _Clock, str, str, str]]:
-    """The emulator app over an Engine with a settable clock, served on 127.0.0.1."""
-    engine_module = pytest.importorskip("stagecfg.sandbox.engine")
-    if not hasattr(engine_module.Engine, "join_call"):
-        pytest.skip("the sandbox engine has no join_call yet")
-    import uvicorn
-
-    from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
-    from stagecfg.emulator.app import EmulatorSettings, build_app
-    from stagecfg.emulator.server import bind, url_of
+    """An emulator over an Engine with a settable clock, served on 127.0.0.1."""
+    from stagecfg.emulator.server import run_in_thread
 
     clock = _Clock()
-    engine = engine_module.Engine(tmp_path_factory.mktemp("cross") / "sandbox.db", clock=clock)
-    app = build_app(engine, EmulatorSettings())
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the emulator did not start"
-        time.sleep(0.005)
+    handle = run_in_thread(tmp_path_factory.mktemp("cross") / "sandbox.db", clock=clock)
     try:
-        yield engine, clock, url_of(sock), DEFAULT_API_KEY, DEFAULT_API_SECRET
+        yield handle.emulator.engine, clock, handle.url, handle.api_key, handle.api_secret
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        engine.close()
+        handle.stop()
 
 
 _counter = itertools.count()

@@ -495,32 +495,14 @@ class _SetClock:
 @pytest.fixture(scope="module")
 def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_SetClock, str]]:
     """An emulator on 127.0.0.1 over an engine whose clock the test sets; yields (clock, url)."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from stagecfg.emulator.app import EmulatorSettings, build_app
-    from stagecfg.emulator.server import bind, url_of
-    from stagecfg.sandbox.engine import Engine
+    from stagecfg.emulator.server import run_in_thread
 
     clock = _SetClock()
-    engine = Engine(tmp_path_factory.mktemp("xcheck") / "sandbox.db", clock=clock)
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(engine, EmulatorSettings()), lifespan="off", log_level="warning")
-    )
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the emulator did not start"
-        time.sleep(0.005)
+    handle = run_in_thread(tmp_path_factory.mktemp("xcheck") / "sandbox.db", clock=clock)
     try:
-        yield clock, url_of(sock)
+        yield clock, handle.url
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        engine.close()
+        handle.stop()
 
 
 _case = itertools.count()

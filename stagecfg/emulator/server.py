@@ -13,7 +13,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import FrameType
 from typing import Any
 
@@ -69,11 +71,13 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def open_engine(sandbox_path: str | os.PathLike[str]) -> Any:
+def open_engine(
+    sandbox_path: str | os.PathLike[str], clock: Callable[[], datetime] | None = None
+) -> Any:
     """The sandbox Engine on ``sandbox_path`` (created with built-in call types if new)."""
     from stagecfg.sandbox.engine import Engine
 
-    return Engine(sandbox_path)
+    return Engine(sandbox_path, clock=clock)
 
 
 def make_server(
@@ -81,9 +85,10 @@ def make_server(
     settings: EmulatorSettings,
     *,
     log_level: str = "warning",
+    clock: Callable[[], datetime] | None = None,
 ) -> tuple[uvicorn.Server, Emulator]:
     register_secret(settings.api_secret)
-    engine = open_engine(sandbox_path)
+    engine = open_engine(sandbox_path, clock)
     app = build_app(engine, settings)
     emulator: Emulator = app.state.emulator
     config = uvicorn.Config(
@@ -170,13 +175,15 @@ def run_in_thread(
     host: str = "127.0.0.1",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     record_bodies: bool = False,
+    clock: Callable[[], datetime] | None = None,
     **faults: Any,
 ) -> EmulatorHandle:
     """Start an emulator in a daemon thread and return once it accepts connections.
 
     ``faults`` are :class:`~stagecfg.emulator.app.Faults` fields: ``latency_ms``,
     ``latency_jitter_ms``, ``error_rate``, ``throttle_rate``, ``retry_after``, ``rate_limit``,
-    ``seed``.
+    ``seed``. ``clock`` replaces the engine's wall clock, so tests can join calls at chosen
+    instants (backstage windows depend on the time).
     """
     check_host(host)
     settings = EmulatorSettings(
@@ -187,7 +194,7 @@ def run_in_thread(
         faults=Faults(**faults),
     )
     sock = bind(host, port)
-    server, emulator = make_server(sandbox_path, settings)
+    server, emulator = make_server(sandbox_path, settings, clock=clock)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="stagecfg-emulator", daemon=True
     )
