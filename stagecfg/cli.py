@@ -36,6 +36,19 @@ def _echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(redact(text), err=err, nl=nl)
 
 
+def sandbox_option(help_text: str) -> Callable[[F], F]:
+    """``--sandbox PATH`` (or STAGECFG_SANDBOX): the SQLite file of the sandbox and emulator."""
+    return click.option(
+        "--sandbox",
+        "sandbox_path",
+        envvar="STAGECFG_SANDBOX",
+        default=DEFAULT_SANDBOX,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help=help_text,
+    )
+
+
 def backend_options(func: F) -> F:
     """Flags shared by every command that talks to a backend."""
     options = [
@@ -48,15 +61,7 @@ def backend_options(func: F) -> F:
             type=click.Choice(["local", "stream"]),
             help="Where the Stream app lives: the embedded sandbox or Stream's REST API.",
         ),
-        click.option(
-            "--sandbox",
-            "sandbox_path",
-            envvar="STAGECFG_SANDBOX",
-            default=DEFAULT_SANDBOX,
-            show_default=True,
-            type=click.Path(dir_okay=False),
-            help="SQLite file of the local sandbox backend.",
-        ),
+        sandbox_option("SQLite file of the local sandbox backend."),
         click.option("--api-key", envvar="STREAM_API_KEY", help="Stream API key (stream backend)."),
         click.option(
             "--api-secret",
@@ -124,15 +129,7 @@ def schema() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
-@click.option(
-    "--sandbox",
-    "sandbox_path",
-    envvar="STAGECFG_SANDBOX",
-    default=DEFAULT_SANDBOX,
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="SQLite file holding the emulated app (created if missing).",
-)
+@sandbox_option("SQLite file holding the emulated app (created if missing).")
 @click.option("--api-key", envvar="STREAM_API_KEY", help="API key clients must send.")
 @click.option("--api-secret", envvar="STREAM_API_SECRET", help="Secret that signs client JWTs.")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, help="Added per request.")
