@@ -734,6 +734,18 @@ def _call_update(
                 spec.location,
             )
         )
+    owner = state.custom.get(PROJECT_MARKER_KEY)
+    if project is not None and owner is not None and owner != project:
+        # Two projects declaring one cid would fight over it on every apply; say so plainly.
+        notes.append(
+            Note(
+                KIND_CALL,
+                spec.cid,
+                f"belongs to project {owner!r} on the backend; this apply makes it project "
+                f"{project!r}'s (and only {project!r} will prune it)",
+                spec.location,
+            )
+        )
     if spec.starts_at is not None and not timestamps.same_instant(spec.starts_at, state.starts_at):
         patch["starts_at"] = timestamps.normalize(spec.starts_at)
         fields.append(FieldChange("starts_at", state.starts_at, patch["starts_at"]))

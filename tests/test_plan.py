@@ -298,6 +298,26 @@ def test_project_marker_added_to_existing_call() -> None:
     assert change.body == {"update_call": {"custom": {"a": 1, PROJECT_MARKER_KEY: "p"}}}
 
 
+def test_taking_over_another_projects_call_is_noted() -> None:
+    actual = ActualState(
+        calls={"livestream:s": call_state("livestream:s", custom={PROJECT_MARKER_KEY: "one"})}
+    )
+    desired = DesiredState(calls={"livestream:s": CallSpec("livestream:s")}, project="two")
+    plan = make_plan(desired, actual)
+    (change,) = plan.changes
+    assert change.body == {"update_call": {"custom": {PROJECT_MARKER_KEY: "two"}}}
+    (note,) = plan.notes
+    assert note.name == "livestream:s"
+    assert "belongs to project 'one'" in note.message
+    # The same project owning it, or no marker yet, is no news.
+    same = ActualState(
+        calls={"livestream:s": call_state("livestream:s", custom={PROJECT_MARKER_KEY: "two"})}
+    )
+    assert make_plan(desired, same).empty
+    unmarked = ActualState(calls={"livestream:s": call_state("livestream:s")})
+    assert not make_plan(desired, unmarked).notes
+
+
 def test_live_changes_on_existing_calls() -> None:
     actual = ActualState(
         calls={
