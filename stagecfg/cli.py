@@ -10,7 +10,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,9 @@ from stagecfg.errors import (
     ManifestError,
     StagecfgError,
 )
+
+if TYPE_CHECKING:
+    from stagecfg.backends.base import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +95,17 @@ def backend_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _open_backend(options: dict[str, Any]) -> Backend:
+    """The backend the flags name (they are taken out of ``options``); notices go to stderr."""
+    from stagecfg.backends import open_backend
+
+    name, settings = backend_settings(options)
+    backend = open_backend(name, **settings)
+    for notice in backend.notices():
+        _echo(notice, err=True)
+    return backend
 
 
 def backend_settings(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -261,10 +275,7 @@ def access(
         )
     at = access_rules.parse_instant(at_text) if at_text else None
     if from_backend or not paths:
-        from stagecfg.backends import open_backend
-
-        name, settings = backend_settings(options)
-        backend = open_backend(name, **settings)
+        backend = _open_backend(options)
         try:
             actual = backend.read(cids=[cid], users=[user_id] if user_id else [])
         finally:
@@ -335,14 +346,12 @@ def plan_command(
 ) -> None:
     """Show what apply would change, without changing anything."""
     from stagecfg import escalation, pipeline, render, savedplan
-    from stagecfg.backends import open_backend
     from stagecfg.errors import EXIT_CHANGES
     from stagecfg.validation import load_desired
 
     desired, warnings = load_desired(list(paths), project=project)
     _echo_warnings(warnings)
-    name, settings = backend_settings(options)
-    backend = open_backend(name, **settings)
+    backend = _open_backend(options)
     try:
         planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
         refused = bool(planned.access.refusals) or (
@@ -399,7 +408,6 @@ def apply_command(
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
     from stagecfg import pipeline
-    from stagecfg.backends import open_backend
     from stagecfg.errors import ApplyFailed, UsageError
     from stagecfg.render import change_title, render_text
     from stagecfg.validation import load_desired
@@ -419,8 +427,8 @@ def apply_command(
     else:
         desired, warnings = load_desired(list(paths), project=project)
     _echo_warnings(warnings)
-    name, settings = backend_settings(options)
-    backend = open_backend(name, **settings)
+    parallelism = int(options["parallelism"])
+    backend = _open_backend(options)
     try:
         backend.lock_for_apply()
         if saved is not None:
@@ -453,7 +461,7 @@ def apply_command(
 
         try:
             report = pipeline.apply_planned(
-                backend, planned, parallelism=int(settings["parallelism"]), progress=progress
+                backend, planned, parallelism=parallelism, progress=progress
             )
         except ApplyFailed as exc:
             _echo(exc.report_text, nl=False)
@@ -476,11 +484,9 @@ def export_command(
     import dataclasses
 
     from stagecfg import export
-    from stagecfg.backends import open_backend
     from stagecfg.savedplan import write_text_atomic
 
-    name, settings = backend_settings(options)
-    backend = open_backend(name, **settings)
+    backend = _open_backend(options)
     try:
         actual = backend.read(all_calls=True)
         users = export.users_of(actual, project=project)

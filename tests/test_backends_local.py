@@ -199,3 +199,14 @@ def test_parallel_writes_from_threads(backend: LocalBackend) -> None:
         results = list(pool.map(lambda c: backend.create_call(c, {"created_by_id": "alice"}), cids))
     assert sorted(r.cid for r in results) == cids
     assert sorted(backend.read(cids=cids).calls) == cids
+
+
+def test_a_new_sandbox_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "sandbox.db"
+    first = open_backend(sandbox_path=str(path))
+    (notice,) = first.notices()
+    assert "created a new, empty sandbox" in notice and str(path) in notice
+    first.close()
+    again = open_backend(sandbox_path=str(path))
+    assert again.notices() == []
+    again.close()

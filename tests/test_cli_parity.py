@@ -70,7 +70,11 @@ def cli(capsys: pytest.CaptureFixture[str], flags: tuple[str, ...]) -> Run:
 
 
 def neutral(text: str) -> str:
-    """Output with the backend's description (path or URL) replaced by a placeholder."""
+    """Output with the backend's description (path or URL) replaced by a placeholder.
+
+    The sandbox's one-time "created a new, empty sandbox" notice has no HTTP counterpart.
+    """
+    text = re.sub(r"(?m)^note: created a new, empty sandbox at .*\n", "", text)
     text = re.sub(r"(?m)^backend: .*$", "backend: <backend>", text)
     return re.sub(r'"backend": "[^"]*"', '"backend": "<backend>"', text)
 

@@ -102,5 +102,9 @@ class Backend(abc.ABC):
         stop half-way; a backend that can exclude writers (a sandbox file) does it here.
         """
 
+    def notices(self) -> list[str]:
+        """Things the user should know about the target before reading a plan (may be empty)."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""

@@ -41,9 +41,19 @@ class LocalBackend(Backend):
 
     name = "local"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, created: bool = False) -> None:
         self.engine = engine
+        self.created = created  # the file did not exist before this backend opened it
         self._lock_fd: int | None = None
+
+    def notices(self) -> list[str]:
+        if not self.created:
+            return []
+        # A mistyped --sandbox silently meaning "an empty app" would show everything as new.
+        return [
+            f"note: created a new, empty sandbox at {self.engine.path}; if you meant an existing "
+            "one, check --sandbox / STAGECFG_SANDBOX"
+        ]
 
     def __repr__(self) -> str:
         return f"LocalBackend({self.engine.path!r})"
@@ -210,10 +220,11 @@ def open_backend(*, sandbox_path: str | None = None, **_ignored: Any) -> LocalBa
     path = Path(sandbox_path).expanduser().absolute()
     if path.is_dir():
         raise ConfigError(f"sandbox path {path} is a directory; give a file such as {path}/app.db")
+    created = not path.exists()
     try:
         engine = Engine(path)
     except OSError as exc:
         raise ConfigError(f"cannot open sandbox {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # sqlite3.DatabaseError: not a database, locked beyond timeout
         raise ConfigError(f"cannot open sandbox {path}: {exc}") from None
-    return LocalBackend(engine)
+    return LocalBackend(engine, created=created)
