@@ -477,7 +477,7 @@ def substitute_variables(
             if _SECRET_NAME.search(name):
                 # Messages quote values (`'...' does not match ...`): mask this one wherever
                 # the CLI prints it.
-                register_secret(env[name])
+                register_secret(env[name], variable=name)
             return env[name]
         if sep:
             return default

@@ -17,6 +17,7 @@ from typing import Any
 
 from stagecfg.errors import PlanRefused, UsageError
 from stagecfg.plan import ABSENT, Plan
+from stagecfg.redact import register_secret, secret_variables
 
 SAVED_FORMAT_VERSION = 1
 KIND = "stagecfg-saved-plan"
@@ -64,8 +65,53 @@ class SavedPlan:
         )
 
 
+def _replace_strings(data: Any, replacements: Mapping[str, str]) -> Any:
+    if isinstance(data, str):
+        for old, new in replacements.items():
+            data = data.replace(old, new)
+        return data
+    if isinstance(data, dict):
+        return {
+            _replace_strings(k, replacements): _replace_strings(v, replacements)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_replace_strings(item, replacements) for item in data]
+    return data
+
+
 def dumps(saved: SavedPlan) -> str:
-    return json.dumps(saved.to_json(), sort_keys=True, indent=2) + "\n"
+    """The saved plan as JSON; values of secret-named manifest variables stay ``${NAME}``.
+
+    Apply must send exactly the reviewed bodies, so the plan keeps the data, but a plan file is
+    a CI artifact: the secret itself is put back from the environment when the plan is read.
+    """
+    data = saved.to_json()
+    named = secret_variables()
+    if named:
+        text = json.dumps(data, sort_keys=True)
+        used = {value: name for value, name in named.items() if value in text}
+        if used:
+            longest_first = dict(sorted(used.items(), key=lambda item: -len(item[0])))
+            data = _replace_strings(data, {v: f"${{{n}}}" for v, n in longest_first.items()})
+            data["secret_variables"] = sorted(set(used.values()))
+    return json.dumps(data, sort_keys=True, indent=2) + "\n"
+
+
+def _restore_secrets(path: str, data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    names = data.pop("secret_variables", None) or []
+    missing = [name for name in names if name not in environ]
+    if missing:
+        raise UsageError(
+            f"{path}: the saved plan needs {', '.join(missing)} in the environment, as when it "
+            "was made (their values are not stored in the plan)"
+        )
+    for name in names:
+        register_secret(environ[name], variable=name)
+    restored: dict[str, Any] = _replace_strings(
+        data, {f"${{{name}}}": environ[name] for name in names}
+    )
+    return restored
 
 
 def write(path: str, saved: SavedPlan) -> None:
@@ -123,6 +169,7 @@ def read(path: str) -> SavedPlan:
             f"{path}: saved plan format_version {version!r} is not supported "
             f"(this stagecfg reads {SAVED_FORMAT_VERSION}); make the plan again"
         )
+    data = _restore_secrets(path, data, os.environ)
     try:
         return SavedPlan.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:

@@ -319,3 +319,45 @@ def test_plan_and_apply_mask_secret_named_variables_in_manifest_data(
         assert code == 0, err
         assert "tok-KNOWN-value-98765" not in out + err, argv
         assert "custom.hook" in out
+
+
+def test_saved_plans_keep_secret_named_variables_as_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagecfg.backends.local import open_backend
+
+    monkeypatch.chdir(tmp_path)
+    value = "tok-SAVED-plan-value-4321"
+    monkeypatch.setenv("SHOW_HOOK_TOKEN", value)
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\n"
+        "calls:\n"
+        "  default:show:\n"
+        "    created_by_id: alice\n"
+        "    custom: {hook: 'Bearer ${SHOW_HOOK_TOKEN}'}\n",
+        encoding="utf-8",
+    )
+    code, _, err = _run_in_process("plan", "m.yaml", "--sandbox", "sb.db", "--out", "plan.json")
+    assert code == 0, err
+    saved = (tmp_path / "plan.json").read_text(encoding="utf-8")
+    assert value not in saved
+    assert "Bearer ${SHOW_HOOK_TOKEN}" in saved
+    assert '"secret_variables": [\n    "SHOW_HOOK_TOKEN"\n  ]' in saved
+
+    monkeypatch.delenv("SHOW_HOOK_TOKEN")
+    code, out, err = _run_in_process("apply", "--plan", "plan.json", "--sandbox", "sb.db")
+    assert code == 1
+    assert "needs SHOW_HOOK_TOKEN in the environment" in err
+
+    monkeypatch.setenv("SHOW_HOOK_TOKEN", value)
+    code, out, err = _run_in_process(
+        "apply", "--plan", "plan.json", "--sandbox", "sb.db", "--auto-approve"
+    )
+    assert code == 0, err
+    assert value not in out + err
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    try:
+        call = backend.read(cids=["default:show"]).calls["default:show"]
+    finally:
+        backend.close()
+    assert call.custom["hook"] == f"Bearer {value}"
