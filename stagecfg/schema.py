@@ -161,8 +161,23 @@ def _error_problems(
         what = "at least" if keyword == "minItems" else "at most"
         unit = "entries" if keyword == "maxProperties" else "items"
         return [at(path, f"needs {what} {bound} {unit}, found {len(value)}")]
-    if keyword == "uniqueItems":
-        return [at(path, "has duplicate entries")]
+    if keyword == "uniqueItems" and isinstance(value, list):
+        # Point at each repeat, naming the entry and where it first appeared.
+        first: dict[str, int] = {}
+        repeats = []
+        for index, item in enumerate(value):
+            key = json.dumps(item, sort_keys=True)
+            if key in first:
+                repeats.append(
+                    at(
+                        f"{path}[{index}]",
+                        f"{_shown(item)} is listed twice (first at [{first[key]}])",
+                        "remove the repeat",
+                    )
+                )
+            else:
+                first[key] = index
+        return repeats or [at(path, "has duplicate entries")]
     if keyword == "minLength":
         return [at(path, "must not be empty")]
     if keyword == "maxLength":
