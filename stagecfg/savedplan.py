@@ -80,6 +80,16 @@ def _replace_strings(data: Any, replacements: Mapping[str, str]) -> Any:
     return data
 
 
+def _strings(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(data, list):
+        return [s for item in data for s in _strings(item)]
+    return []
+
+
 def dumps(saved: SavedPlan) -> str:
     """The saved plan as JSON; values of secret-named manifest variables stay ``${NAME}``.
 
@@ -89,7 +99,9 @@ def dumps(saved: SavedPlan) -> str:
     data = saved.to_json()
     named = secret_variables()
     if named:
-        text = json.dumps(data, sort_keys=True)
+        # Searched as decoded text: json.dumps escapes quotes, backslashes and non-ASCII, so a
+        # value holding any of them never shows verbatim in the JSON text.
+        text = "\0".join(_strings(data))
         used = {value: name for value, name in named.items() if value in text}
         if used:
             longest_first = dict(sorted(used.items(), key=lambda item: -len(item[0])))

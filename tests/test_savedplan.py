@@ -112,3 +112,41 @@ def test_verify_refusals() -> None:
             identity="local:/tmp/sb.db",
             fingerprints={**good, "call_type:stage": "now-exists"},
         )
+
+
+def _strings(data: object) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(data, list):
+        return [s for item in data for s in _strings(item)]
+    return []
+
+
+@pytest.mark.parametrize("value", ['pä"ss-wörd-7731', "back\\slash-7731", "tab\there-7731"])
+def test_secret_variable_values_that_json_escapes_stay_out_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # json.dumps escapes quotes, backslashes, control and non-ASCII characters, so such a value
+    # never appears verbatim in the dumped text; it must still be found and replaced.
+    from stagecfg.redact import register_secret
+
+    register_secret(value, variable="SAVEDPLAN_ESCAPED_SECRET")
+    base = sample()
+    change = Change("user", "alice", "create", 0, {"id": "alice", "custom": {"hook": value}})
+    saved = SavedPlan(
+        Plan(changes=(change,), fingerprints={"user:alice": "absent"}, managed=1),
+        base.digest,
+        base.sources,
+        base.identity,
+        base.backend,
+        base.files,
+    )
+    path = tmp_path / "plan.json"
+    savedplan.write(str(path), saved)
+    text = path.read_text(encoding="utf-8")
+    assert not any(value in s for s in _strings(json.loads(text)))
+    assert "${SAVEDPLAN_ESCAPED_SECRET}" in text
+    monkeypatch.setenv("SAVEDPLAN_ESCAPED_SECRET", value)
+    assert savedplan.read(str(path)).plan.changes[0].body["custom"]["hook"] == value
