@@ -8,6 +8,7 @@ of every object read. :func:`verify` refuses it when any of those no longer hold
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -107,16 +108,39 @@ def dumps(saved: SavedPlan) -> str:
             longest_first = dict(sorted(used.items(), key=lambda item: -len(item[0])))
             data = _replace_strings(data, {v: f"${{{n}}}" for v, n in longest_first.items()})
             data["secret_variables"] = sorted(set(used.values()))
+            data["secret_checks"] = {
+                name: _secret_check(value, name, saved.digest) for value, name in used.items()
+            }
     return json.dumps(data, sort_keys=True, indent=2) + "\n"
+
+
+def _secret_check(value: str, name: str, digest: str) -> str:
+    """A slow, salted hash: proves the value is the reviewed one without giving it away."""
+    salt = f"{KIND}\0{digest}\0{name}".encode()
+    return hashlib.scrypt(value.encode(), salt=salt, n=2**14, r=8, p=1).hex()
 
 
 def _restore_secrets(path: str, data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     names = data.pop("secret_variables", None) or []
+    checks = data.pop("secret_checks", None) or {}
     missing = [name for name in names if name not in environ]
     if missing:
         raise UsageError(
             f"{path}: the saved plan needs {', '.join(missing)} in the environment, as when it "
             "was made (their values are not stored in the plan)"
+        )
+    digest = str((data.get("manifests") or {}).get("digest"))
+    # The manifests' digest is over their text, before variables are filled in: a different
+    # value now would apply a body that nobody reviewed.
+    differ = [
+        name
+        for name in names
+        if name in checks and checks[name] != _secret_check(environ[name], name, digest)
+    ]
+    if differ:
+        raise PlanRefused(
+            f"{path}: {', '.join(differ)} in the environment differs from when the plan was "
+            "made; set the value the plan was made with, or make a new plan and review it"
         )
     for name in names:
         register_secret(environ[name], variable=name)

@@ -94,3 +94,35 @@ def test_a_member_the_targeted_plan_does_not_upsert_is_refused_before_any_write(
     assert str(problem.location) == f"{manifest}:6:3"
     planned = pipeline.plan_manifests(backend, desired, targets=["livestream:x", "user:bob"])
     assert pipeline.apply_planned(backend, planned, parallelism=2).ok
+
+
+def test_saved_plan_is_refused_when_a_secret_variable_changed_since_it_was_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file holds ${NAME} for the value; apply restores it from the environment, so a
+    # different value there would send a body nobody reviewed.
+    from stagecfg import savedplan
+
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\n"
+        "calls:\n"
+        "  default:show:\n"
+        "    created_by_id: alice\n"
+        "    custom: {hook: '${PIPE_HOOK_TOKEN}'}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PIPE_HOOK_TOKEN", "reviewed-token-1111")
+    desired, _ = load_desired([str(manifest)])
+    planned = pipeline.plan_manifests(backend, desired)
+    plan_file = str(tmp_path / "plan.json")
+    savedplan.write(plan_file, planned.saved([str(manifest)], backend.identity()))
+
+    saved, again, _ = pipeline.load_saved(plan_file)
+    assert pipeline.plan_saved(backend, saved, again).plan.changes == planned.plan.changes
+
+    monkeypatch.setenv("PIPE_HOOK_TOKEN", "other-token-2222")
+    with pytest.raises(PlanRefused, match="PIPE_HOOK_TOKEN in the environment differs"):
+        pipeline.load_saved(plan_file)
+    assert backend.read(cids=["default:show"]).calls == {}
