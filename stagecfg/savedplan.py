@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,18 +68,27 @@ class SavedPlan:
 
 
 def _replace_strings(data: Any, replacements: Mapping[str, str]) -> Any:
-    if isinstance(data, str):
-        for old, new in replacements.items():
-            data = data.replace(old, new)
+    """``data`` with every occurrence of each key replaced by its value, in all strings.
+
+    One regex pass, longest key first: text a replacement inserts (``${API_TOKEN}``) is never
+    scanned again, so a secret that happens to spell part of a variable name cannot break it.
+    """
+    if not replacements:
         return data
-    if isinstance(data, dict):
-        return {
-            _replace_strings(k, replacements): _replace_strings(v, replacements)
-            for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [_replace_strings(item, replacements) for item in data]
-    return data
+    pattern = re.compile(
+        "|".join(re.escape(k) for k in sorted(replacements, key=len, reverse=True))
+    )
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(lambda m: replacements[m.group(0)], item)
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(x) for x in item]
+        return item
+
+    return walk(data)
 
 
 def _strings(data: Any) -> list[str]:

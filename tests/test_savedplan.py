@@ -150,3 +150,32 @@ def test_secret_variable_values_that_json_escapes_stay_out_of_the_file(
     assert "${SAVEDPLAN_ESCAPED_SECRET}" in text
     monkeypatch.setenv("SAVEDPLAN_ESCAPED_SECRET", value)
     assert savedplan.read(str(path)).plan.changes[0].body["custom"]["hook"] == value
+
+
+def test_a_secret_that_spells_part_of_another_variable_name_keeps_both_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Replacing values one after another would rewrite "${COLLIDE_QZXV_TOKEN}" once the value
+    # "QZXV" came up; one pass over the original text cannot. (Registered secrets are masked
+    # process-wide, so the short value must not occur in other tests' output.)
+    from stagecfg.redact import register_secret
+
+    values = {"COLLIDE_QZXV_TOKEN": "long-secret-value-5512", "COLLIDE_SHORT_TOKEN": "QZXV"}
+    for name, value in values.items():
+        register_secret(value, variable=name)
+        monkeypatch.setenv(name, value)
+    base = sample()
+    body = {"id": "alice", "custom": {"a": values["COLLIDE_QZXV_TOKEN"], "b": "QZXV"}}
+    saved = SavedPlan(
+        Plan(changes=(Change("user", "alice", "create", 0, body),), managed=1),
+        base.digest,
+        base.sources,
+        base.identity,
+        base.backend,
+        base.files,
+    )
+    path = tmp_path / "plan.json"
+    savedplan.write(str(path), saved)
+    text = path.read_text(encoding="utf-8")
+    assert "${COLLIDE_QZXV_TOKEN}" in text and "${COLLIDE_SHORT_TOKEN}" in text
+    assert savedplan.read(str(path)).plan.changes[0].body["custom"] == body["custom"]
