@@ -96,8 +96,8 @@ class Pacer:
             left = window.reset - now
             threshold = max(1, int(window.limit * self.low_water))
             if window.remaining <= 0:
-                # Exhausted: wait for the new window, then the server's headers take over again.
-                del self._windows[endpoint]
+                # Exhausted: every sender waits for the new window (not just the first one, or
+                # the others would only collect 429s); past the reset, headers take over again.
                 return left
             if window.remaining > threshold:
                 window.remaining -= 1

@@ -272,6 +272,8 @@ def test_pacer_spreads_requests_when_remaining_runs_low() -> None:
     assert pacer.delay("GET /x", NOW) == pytest.approx(30 / 6)
     pacer.observe("GET /x", {**headers, "x-ratelimit-remaining": "0"})
     assert pacer.delay("GET /x", NOW) == pytest.approx(30)
+    # Every sender waits for the reset, not only the first (the rest would just collect 429s).
+    assert pacer.delay("GET /x", NOW + 10) == pytest.approx(20)
     # Once the window has passed, nothing is held back.
     pacer.observe("GET /x", {**headers, "x-ratelimit-remaining": "0"})
     assert pacer.delay("GET /x", reset + 1) == 0.0
