@@ -76,6 +76,8 @@ class CallSpec(_NamedByCid):
     go_live: Json | None = None
     members: Mapping[str, str] | None = None  # user_id -> call role
     location: Location | None = None
+    #: where each member entry was written, so member errors point at the entry itself
+    member_locations: Mapping[str, Location] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

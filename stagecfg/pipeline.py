@@ -146,7 +146,8 @@ def check_members_exist(
         for cid in cids:
             problems.append(
                 Problem(
-                    location=desired.calls[cid].location,
+                    location=desired.calls[cid].member_locations.get(uid)
+                    or desired.calls[cid].location,
                     path=child_path(child_path(child_path("$.calls", cid), "members"), uid),
                     message=message,
                     suggestion=suggestion,

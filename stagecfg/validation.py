@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from stagecfg import checks, manifest, schema
-from stagecfg.errors import ManifestError, Problem
+from stagecfg.errors import Location, ManifestError, Problem
 from stagecfg.manifest import Merged, child_path
 from stagecfg.model import CallSpec, CallTypeSpec, DesiredState, UserSpec
 
@@ -111,6 +111,16 @@ def load_desired(
     return build_desired(result.merged, project=project), result.warnings
 
 
+def _member_locations(merged: Merged, cid: str, members: Any) -> dict[str, Location]:
+    members_path = child_path(child_path("$.calls", cid), "members")
+    located = {}
+    for uid in members or {}:
+        found = merged.locate(child_path(members_path, uid))
+        if found is not None:
+            located[uid] = found
+    return located
+
+
 def build_desired(merged: Merged, *, project: str | None = None) -> DesiredState:
     """The desired state of valid merged manifests (values are plain JSON data)."""
     data = merged.data
@@ -139,6 +149,7 @@ def build_desired(merged: Merged, *, project: str | None = None) -> DesiredState
             go_live=spec.get("go_live"),
             members=spec.get("members"),
             location=merged.locate(child_path("$.calls", cid)),
+            member_locations=_member_locations(merged, cid, spec.get("members")),
         )
     users: dict[str, UserSpec] = {}
     for user_id, spec in sorted(data.get("users", {}).items()):

@@ -448,7 +448,7 @@ def test_member_that_is_neither_declared_nor_on_the_backend_fails_the_plan(
             if "warning" not in line and not line.startswith("note: created a new")
         ]
         assert problems == [
-            f"{path}:6:3: $.calls['livestream:x'].members.zed: call member 'zed' is not a "
+            f"{path}:8:15: $.calls['livestream:x'].members.zed: call member 'zed' is not a "
             "user: it is not declared under users and does not exist on the backend "
             "(declare users.zed, or upsert the user first)"
         ]

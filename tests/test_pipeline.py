@@ -91,7 +91,7 @@ def test_a_member_the_targeted_plan_does_not_upsert_is_refused_before_any_write(
     assert problem.path == "$.calls['livestream:x'].members.bob"
     assert "declared under users but this plan does not upsert it" in problem.message
     assert problem.suggestion == "add --target user:bob"
-    assert str(problem.location) == f"{manifest}:6:3"
+    assert str(problem.location) == f"{manifest}:8:28"  # the member entry itself
     planned = pipeline.plan_manifests(backend, desired, targets=["livestream:x", "user:bob"])
     assert pipeline.apply_planned(backend, planned, parallelism=2).ok
 
