@@ -111,10 +111,13 @@ def test_user_tokens_cannot_write(
 
 def test_token_expiring_after_it_was_cached_is_refused(emulator: EmulatorHandle) -> None:  # noqa: F811
 
-    token = jwt.encode({"exp": int(time.time()) + 1}, emulator.api_secret, "HS256")
+    # exp has whole-second resolution: give the token at least 2 s of life, so the first
+    # request is never already late, then wait until just past the expiry.
+    expires = int(time.time()) + 3
+    token = jwt.encode({"exp": expires}, emulator.api_secret, "HS256")
     with _client(emulator, token) as c:
         assert c.get(CALL_TYPES).status_code == 200
-        time.sleep(2.1)
+        time.sleep(max(0.0, expires - time.time()) + 0.2)
         _error(c.get(CALL_TYPES), 401, 40)
 
 
