@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from join_cases import JOIN_PERMS, JOIN_ROLES, SettableClock
 
 from stagecfg import timestamps
 from stagecfg.access import (
@@ -331,35 +332,15 @@ def test_policy_from_backend_uses_the_current_backstage_flag() -> None:
 
 # --- cross-check against the sandbox engine, through the emulator's join endpoint ----------------
 
-CROSS_ROLES = ["user", "guest", "viewer", "host", "call_member"]
-CROSS_PERMS = [
-    "join-call",
-    "join-call-owner",
-    "join-backstage",
-    "join-backstage-owner",
-    "join-ended-call",
-    "read-call",
-]
-
-
-class _Clock:
-    """A settable clock for the engine, so joins happen at chosen instants."""
-
-    def __init__(self) -> None:
-        self.now = timestamps.parse(START)
-
-    def __call__(self) -> datetime:
-        return self.now
-
 
 @pytest.fixture(scope="module")
 def clocked_emulator(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Any, _Clock, str, str, str]]:
+) -> Iterator[tuple[Any, SettableClock, str, str, str]]:
     """An emulator over an Engine with a settable clock, served on 127.0.0.1."""
     from stagecfg.emulator.server import run_in_thread
 
-    clock = _Clock()
+    clock = SettableClock(START)
     handle = run_in_thread(tmp_path_factory.mktemp("cross") / "sandbox.db", clock=clock)
     try:
         yield handle.emulator.engine, clock, handle.url, handle.api_key, handle.api_secret
@@ -377,7 +358,7 @@ _counter = itertools.count()
 )
 @given(
     grants=st.dictionaries(
-        st.sampled_from(CROSS_ROLES), st.lists(st.sampled_from(CROSS_PERMS), max_size=4)
+        st.sampled_from(JOIN_ROLES), st.lists(st.sampled_from(JOIN_PERMS), max_size=4)
     ),
     enabled=st.booleans(),
     ahead=st.integers(0, 3600),
@@ -389,7 +370,7 @@ _counter = itertools.count()
     offset=st.integers(-7200, 7200),
 )
 def test_decisions_match_the_emulator_join_endpoint(
-    clocked_emulator: tuple[Any, _Clock, str, str, str],
+    clocked_emulator: tuple[Any, SettableClock, str, str, str],
     grants: dict[str, list[str]],
     enabled: bool,
     ahead: int,

@@ -13,6 +13,7 @@ import pytest
 from emulator_fixture import emulator, make_emulator, stream_backend_for  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from join_cases import JOIN_PERMS, JOIN_ROLES, SettableClock
 
 from stagecfg import timestamps
 from stagecfg.backends.base import Backend
@@ -477,31 +478,14 @@ def test_member_that_is_neither_declared_nor_on_the_backend_fails_the_plan(
 # the emulator's decision.
 
 XSTART = "2026-12-01T18:00:00Z"
-X_ROLES = ["user", "guest", "viewer", "host", "call_member"]
-X_PERMS = [
-    "join-call",
-    "join-call-owner",
-    "join-backstage",
-    "join-backstage-owner",
-    "join-ended-call",
-    "read-call",
-]
-
-
-class _SetClock:
-    def __init__(self) -> None:
-        self.now = timestamps.parse(XSTART)
-
-    def __call__(self) -> Any:
-        return self.now
 
 
 @pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_SetClock, str]]:
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SettableClock, str]]:
     """An emulator on 127.0.0.1 over an engine whose clock the test sets; yields (clock, url)."""
     from stagecfg.emulator.server import run_in_thread
 
-    clock = _SetClock()
+    clock = SettableClock(XSTART)
     handle = run_in_thread(tmp_path_factory.mktemp("xcheck") / "sandbox.db", clock=clock)
     try:
         yield clock, handle.url
@@ -554,7 +538,7 @@ def _x_manifest(
 )
 @given(
     grants=st.dictionaries(
-        st.sampled_from(X_ROLES), st.lists(st.sampled_from(X_PERMS), max_size=4, unique=True)
+        st.sampled_from(JOIN_ROLES), st.lists(st.sampled_from(JOIN_PERMS), max_size=4, unique=True)
     ),
     enabled=st.booleans(),
     ahead=st.sampled_from([0, 60, 300, 3600]),
@@ -568,7 +552,7 @@ def _x_manifest(
 def test_access_answers_match_the_emulator_join_endpoint(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    clocked: tuple[_SetClock, str],
+    clocked: tuple[SettableClock, str],
     grants: dict[str, list[str]],
     enabled: bool,
     ahead: int,
