@@ -354,10 +354,7 @@ def plan_command(
     backend = _open_backend(options)
     try:
         planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
-        refused = bool(planned.access.refusals) or (
-            deny_escalation and bool(planned.access.escalations)
-        )
-        if out and not refused:
+        if out and not planned.access.refuses(deny_escalation=deny_escalation):
             savedplan.write(out, planned.saved(paths, backend.identity()))
     finally:
         backend.close()

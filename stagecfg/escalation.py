@@ -307,6 +307,10 @@ class AccessReview:
     def empty(self) -> bool:
         return not self.notes and not self.refusals
 
+    def refuses(self, *, deny_escalation: bool = False) -> bool:
+        """Whether :func:`check_review` would refuse this plan."""
+        return bool(self.refusals) or (deny_escalation and bool(self.escalations))
+
     def lines(self) -> list[str]:
         """Text lines, escalations first, for the text and Markdown plans."""
         ordered = sorted(self.notes, key=lambda n: (not n.escalation, _ORDER[n.category]))
@@ -541,9 +545,11 @@ def review(
 
 def check_review(review: AccessReview, *, deny_escalation: bool = False) -> None:
     """Raise :class:`PlanRefused` for live-call deletions, and escalations when denied."""
+    if not review.refuses(deny_escalation=deny_escalation):
+        return
     if review.refusals:
         raise PlanRefused(review.refusals[0])
-    if deny_escalation and review.escalations:
+    if review.escalations:
         count = len(review.escalations)
         first = review.escalations[0]
         what = first.message.split(":")[0]
