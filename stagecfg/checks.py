@@ -12,10 +12,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from stagecfg import permissions
 from stagecfg.errors import Location, Problem, Severity
 from stagecfg.manifest import Merged, child_path
-from stagecfg.model import BUILTIN_CALL_TYPES
+from stagecfg.rules import permissions
+from stagecfg.rules import settings as stream_settings
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings, starting_call_type
 from stagecfg.schema import load_schema, suggest
 from stagecfg.timestamps import is_rfc3339, now_utc, parse
 
@@ -110,12 +111,14 @@ def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[st
     if not isinstance(grants, dict) or not grants:
         return  # grants not managed here: the app's current grants decide
     backstage = _backstage(spec.get("settings"))
-    enabled = backstage.get("enabled", permissions.BACKSTAGE_BY_DEFAULT.get(name, False))
+    enabled = backstage.get(
+        "enabled", stream_settings.backstage_of(starting_call_type(name)["settings"]).enabled
+    )
     if enabled is not True or backstage.get("join_ahead_time_seconds", 0) not in (0, None):
         return
     # Grants are replaced per declared role; the others keep what the type starts with (the
     # built-in type's defaults, or those of a new type), as `stagecfg access` also assumes.
-    effective: dict[str, Any] = dict(_starting_grants(name))
+    effective: dict[str, Any] = dict(starting_call_type(name)["grants"])
     effective.update(grants)
     if any(
         role != "admin" and isinstance(granted, list) and permissions.grants_join_backstage(granted)
@@ -130,13 +133,6 @@ def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[st
         severity="warning",
         suggestion="grant join-backstage to a role such as host, or set join_ahead_time_seconds",
     )
-
-
-def _starting_grants(name: str) -> dict[str, list[str]]:
-    from stagecfg.sandbox import builtins
-
-    known = builtins.builtin_call_types()
-    return known[name]["grants"] if name in known else builtins.template_grants()
 
 
 @cache
@@ -160,15 +156,13 @@ def _check_call_type(report: _Report, path: str, cid: str, call_types: dict[str,
 
 
 def effective_backstage(call_type: str, call: dict[str, Any], call_types: dict[str, Any]) -> bool:
-    """Whether a new call starts in backstage: call type settings (or the built-in default)
-    with the call's settings_override on top."""
-    override = _backstage(call.get("settings_override")).get("enabled")
-    if isinstance(override, bool):
-        return override
-    declared = _backstage(_dict(call_types.get(call_type)).get("settings")).get("enabled")
-    if isinstance(declared, bool):
-        return declared
-    return permissions.BACKSTAGE_BY_DEFAULT.get(call_type, False)
+    """Whether a new call starts in backstage: its call type's settings (the built-in type's, or
+    a new type's template, with the declared settings merged in) with its settings_override."""
+    declared = _dict(_dict(call_types.get(call_type)).get("settings"))
+    settings = call_type_settings(call_type, None, declared)
+    return stream_settings.effective_backstage(
+        settings, _dict(call.get("settings_override"))
+    ).enabled
 
 
 def _check_live(

@@ -345,7 +345,7 @@ def plan_command(
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
-    from stagecfg import escalation, pipeline, render, savedplan
+    from stagecfg import access, pipeline, render, savedplan
     from stagecfg.errors import EXIT_CHANGES
     from stagecfg.validation import load_desired
 
@@ -362,7 +362,7 @@ def plan_command(
         planned.plan, fmt, backend=planned.backend, color=_color(), access=planned.access
     )
     _echo(text, nl=False)
-    escalation.check_review(planned.access, deny_escalation=deny_escalation)
+    access.check_review(planned.access, deny_escalation=deny_escalation)
     if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 

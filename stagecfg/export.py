@@ -24,7 +24,6 @@ import yaml
 
 from stagecfg import timestamps
 from stagecfg.model import (
-    BUILTIN_CALL_TYPES,
     PROJECT_MARKER_KEY,
     ActualState,
     CallState,
@@ -32,6 +31,7 @@ from stagecfg.model import (
     Json,
     UserState,
 )
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
 
 
 def _schema() -> Json:

@@ -16,8 +16,6 @@ from stagecfg.errors import Location
 
 Json = dict[str, Any]
 
-BUILTIN_CALL_TYPES: tuple[str, ...] = ("audio_room", "default", "development", "livestream")
-
 #: Key in a call's ``custom`` data that marks it as created by stagecfg for one project.
 #: Prune deletes only calls whose marker names the current project.
 PROJECT_MARKER_KEY = "stagecfg_project"

@@ -12,7 +12,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from stagecfg import escalation, safety, savedplan, timestamps
+from stagecfg import access, safety, savedplan, timestamps
+from stagecfg.access import AccessReview
 from stagecfg.apply import (
     ApplyInterrupted,
     ApplyReport,
@@ -23,7 +24,6 @@ from stagecfg.apply import (
 )
 from stagecfg.backends.base import Backend
 from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem
-from stagecfg.escalation import AccessReview
 from stagecfg.manifest import child_path
 from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
 from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, fingerprints_of, make_plan
@@ -164,13 +164,13 @@ def _reviewed(
     plan: Plan,
     now: datetime | None,
 ) -> Planned:
-    access = escalation.review(plan, desired, actual, backend, now=now or timestamps.now_utc())
-    return Planned(desired, actual, plan, access, backend.describe())
+    review = access.review(plan, desired, actual, backend, now=now or timestamps.now_utc())
+    return Planned(desired, actual, plan, review, backend.describe())
 
 
 def check_applicable(planned: Planned, *, force: bool, allow_disruptive: bool) -> None:
     """Every safety rule apply enforces before its first write; raises PlanRefused."""
-    escalation.check_review(planned.access)
+    access.check_review(planned.access)
     safety.check_plan(planned.plan, force=force, allow_disruptive=allow_disruptive)
 
 

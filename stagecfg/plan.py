@@ -30,7 +30,6 @@ from deepdiff import DeepDiff
 from stagecfg import timestamps
 from stagecfg.errors import Location, UsageError
 from stagecfg.model import (
-    BUILTIN_CALL_TYPES,
     KIND_CALL,
     KIND_CALL_TYPE,
     KIND_USER,
@@ -46,6 +45,8 @@ from stagecfg.model import (
     UserState,
     split_cid,
 )
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings
+from stagecfg.rules.settings import effective_backstage
 
 ACTION_CREATE = "create"
 ACTION_UPDATE = "update"
@@ -463,15 +464,6 @@ def _create_fields(prefix: str, value: Any) -> list[FieldChange]:
     return [FieldChange(".".join((prefix, *path)), None, leaf) for path, leaf in _leaves(value, ())]
 
 
-def _deep_merge(base: Any, override: Any) -> Any:
-    if isinstance(base, Mapping) and isinstance(override, Mapping):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = _deep_merge(base.get(key), value)
-        return merged
-    return override
-
-
 # --- users --------------------------------------------------------------------------------------
 
 
@@ -596,17 +588,10 @@ def _call_type_update(spec: CallTypeSpec, state: CallTypeState) -> Change | None
 def _type_settings(name: str, desired: DesiredState, actual: ActualState) -> Json:
     """The call type's settings once stage 1 has run: actual merged with the declared subset."""
     state = actual.call_types.get(name)
-    base: Json = dict(state.settings) if state else {}
     spec = desired.call_types.get(name)
-    if spec is not None and spec.settings:
-        merged: Json = _deep_merge(base, spec.settings)
-        return merged
-    return base
-
-
-def _backstage_enabled(settings: Json) -> bool:
-    backstage = settings.get("backstage")
-    return bool(isinstance(backstage, Mapping) and backstage.get("enabled"))
+    return call_type_settings(
+        name, state.settings if state else None, spec.settings if spec else None
+    )
 
 
 # --- calls --------------------------------------------------------------------------------------
@@ -628,8 +613,9 @@ def _desired_custom(spec: CallSpec, state: CallState | None, project: str | None
 
 
 def _call_create(
-    spec: CallSpec, desired: DesiredState, actual: ActualState, project: str | None
+    spec: CallSpec, type_settings: Json, project: str | None
 ) -> tuple[list[Change], list[Note]]:
+    """Create ``spec``; ``type_settings`` are its call type's settings once stage 1 has run."""
     body: Json = {}
     fields: list[FieldChange] = []
     notes: list[Note] = []
@@ -657,10 +643,7 @@ def _call_create(
     changes = [
         Change(KIND_CALL, spec.cid, ACTION_CREATE, STAGE_CALLS, body, tuple(fields), spec.location)
     ]
-    effective = _deep_merge(
-        _type_settings(spec.type, desired, actual), spec.settings_override or {}
-    )
-    in_backstage = _backstage_enabled(effective)
+    in_backstage = effective_backstage(type_settings, spec.settings_override).enabled
     if spec.live is True and in_backstage:
         changes.append(_go_live(spec))
     elif spec.live is False and not in_backstage:
@@ -785,7 +768,7 @@ def _call_update(
     elif (
         spec.live is False
         and not state.backstage
-        and not _backstage_enabled(_deep_merge(state.settings, spec.settings_override or {}))
+        and not effective_backstage(state.settings, spec.settings_override).enabled
     ):
         notes.append(
             Note(
@@ -901,11 +884,15 @@ def make_plan(
         if ct is not None:
             changes.append(ct)
 
+    # Every new call of a type starts from the same settings: work them out once per type.
+    settings_by_type: dict[str, Json] = {}
     for cid in sorted(desired.calls):
         spec = desired.calls[cid]
         call_state = actual.calls.get(cid)
         if call_state is None:
-            more, more_notes = _call_create(spec, desired, actual, project)
+            if spec.type not in settings_by_type:
+                settings_by_type[spec.type] = _type_settings(spec.type, desired, actual)
+            more, more_notes = _call_create(spec, settings_by_type[spec.type], project)
         else:
             more, more_notes = _call_update(spec, call_state, project)
         changes += more

@@ -28,7 +28,7 @@ from stagecfg.plan import (
 )
 
 if TYPE_CHECKING:
-    from stagecfg.escalation import AccessReview
+    from stagecfg.access import AccessReview
 
 FORMAT_VERSION = 1
 FORMATS = ("text", "json", "markdown", "github")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from stagecfg.errors import PlanRefused
 from stagecfg.model import (
-    BUILTIN_CALL_TYPES,
     KIND_CALL,
     KIND_CALL_TYPE,
     PROJECT_MARKER_KEY,
@@ -21,6 +20,7 @@ from stagecfg.model import (
     DesiredState,
 )
 from stagecfg.plan import ACTION_DELETE, Change, Plan
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
 
 MIN_DELETES = 3
 DELETE_FRACTION = 0.30

@@ -19,7 +19,6 @@ from stagecfg.access import (
     admitting_permission,
     decide,
     listed_roles,
-    merge_settings,
     policy_from_actual,
     policy_from_desired,
     principal_timeline,
@@ -40,6 +39,7 @@ from stagecfg.model import (
     UserSpec,
     UserState,
 )
+from stagecfg.rules.settings import merge_settings
 
 START = "2026-12-01T18:00:00Z"
 GRANTS = {

@@ -19,7 +19,7 @@ from stagecfg.backends import open_backend
 from stagecfg.backends.base import Backend
 from stagecfg.emulator.server import EmulatorHandle
 from stagecfg.errors import BackendError
-from stagecfg.model import BUILTIN_CALL_TYPES
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
 from stagecfg.timestamps import same_instant
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from stagecfg import permissions
 from stagecfg.checks import check, effective_backstage
 from stagecfg.errors import Problem
 from stagecfg.manifest import load, merge
+from stagecfg.rules import permissions
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from stagecfg.errors import PlanRefused
-from stagecfg.escalation import (
+from stagecfg.access import (
     GrantChange,
     Radius,
-    base_permission,
     check_review,
     classify_grants,
     describe_window,
     describe_window_change,
     format_duration,
-    join_window,
     review_plan,
 )
+from stagecfg.errors import PlanRefused
 from stagecfg.model import (
     ActualState,
     CallSpec,
@@ -26,6 +24,8 @@ from stagecfg.model import (
     DesiredState,
 )
 from stagecfg.plan import Change, Plan, make_plan
+from stagecfg.rules.join import join_window
+from stagecfg.rules.permissions import base_permission
 
 START = "2026-12-01T18:00:00Z"
 

@@ -266,7 +266,7 @@ def test_list_delta_shows_grants_as_set_changes() -> None:
 
 
 def test_markdown_fits_the_limit_with_a_huge_access_review_and_many_notes() -> None:
-    from stagecfg.escalation import AccessNote, AccessReview
+    from stagecfg.access import AccessNote, AccessReview
 
     review = AccessReview(
         notes=tuple(

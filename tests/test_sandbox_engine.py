@@ -16,8 +16,8 @@ import pytest
 from openapi_check import assert_matches, problems
 
 from stagecfg import timestamps
+from stagecfg.rules.permissions import OWN_CAPABILITIES
 from stagecfg.sandbox import Engine, StreamAPIError
-from stagecfg.sandbox.builtins import OWN_CAPABILITIES
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -28,7 +28,6 @@ Choices where Stream's behaviour is not documented or not verified:
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -38,7 +37,29 @@ from datetime import datetime
 from typing import Any
 
 from stagecfg import timestamps
-from stagecfg.sandbox import builtins, query
+from stagecfg.rules.builtins import (
+    BUILTIN_CALL_TYPES,
+    builtin_call_types,
+    changed_call_type,
+    template_call_type,
+)
+from stagecfg.rules.join import (
+    JOIN_BACKSTAGE,
+    JOIN_CALL,
+    JOIN_ENDED_CALL,
+    admitting_grant,
+    join_window,
+    stage_of,
+)
+from stagecfg.rules.permissions import OWN_CAPABILITIES
+from stagecfg.rules.roles import capabilities, holds, roles_of
+from stagecfg.rules.settings import (
+    NOTIFICATION_EVENTS,
+    SETTINGS_KEYS,
+    backstage_of,
+    merge_settings,
+)
+from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error, not_allowed, not_found
 from stagecfg.sandbox.store import Store, Transaction
 
@@ -96,7 +117,15 @@ _STOP_LIVE_KEYS = {
     "continue_transcription",
     "continue_closed_caption",
 }
-_NOTIFICATION_KEYS = {"enabled", *builtins.NOTIFICATION_EVENTS}
+_NOTIFICATION_KEYS = {"enabled", *NOTIFICATION_EVENTS}
+
+#: JoinCall's refusal per stage, as the sandbox words it ({who}: the user and their roles).
+_REFUSALS: Mapping[str, str] = {
+    "ended": f"call has ended: {{who}} lacks {JOIN_ENDED_CALL}",
+    "backstage": f"call is not live: {{who}} lacks {JOIN_BACKSTAGE}",
+    "join-ahead": f"{{who}} lacks {JOIN_CALL} and {JOIN_BACKSTAGE}",
+    "live": f"{{who}} lacks {JOIN_CALL}",
+}
 
 _CALL_COLUMNS = (
     "seq, cid, type, id, created_by_id, backstage, ongoing, team, starts_at, ended_at,"
@@ -111,19 +140,6 @@ def _stored(row: Sequence[Any]) -> Json:
     return stored
 
 
-def deep_merge(base: Json, override: Mapping[str, Any]) -> Json:
-    """``base`` updated field by field: dicts merge recursively, lists and scalars replace."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _check_keys(op: str, what: str, body: Any, allowed: Iterable[str]) -> Json:
     if body is None:
         return {}
@@ -136,7 +152,7 @@ def _check_keys(op: str, what: str, body: Any, allowed: Iterable[str]) -> Json:
 
 
 def _check_settings(op: str, what: str, settings: Any) -> Json:
-    body = _check_keys(op, what, settings, builtins.SETTINGS_KEYS)
+    body = _check_keys(op, what, settings, SETTINGS_KEYS)
     for key, value in body.items():
         if value is not None and not isinstance(value, dict):
             raise input_error(op, f"{what}.{key} must be an object")
@@ -241,7 +257,7 @@ class Engine:
             if row is not None:
                 return
             now = self._now()
-            for name, data in builtins.builtin_call_types().items():
+            for name, data in builtin_call_types().items():
                 tx.execute(
                     "INSERT OR IGNORE INTO call_types VALUES (?, ?, ?, ?)",
                     (name, json.dumps(data), now, now),
@@ -298,13 +314,12 @@ class Engine:
         settings = _check_settings(op, "settings", body.get("settings"))
         grants = _check_grants(op, body.get("grants"))
         notifications = _check_notifications(op, body.get("notification_settings"))
-        data: Json = {
-            "settings": deep_merge(builtins.template_settings(), settings),
-            "grants": {**builtins.template_grants(), **{r: list(g) for r, g in grants.items()}},
-            "notification_settings": deep_merge(
-                builtins.template_notification_settings(), notifications
-            ),
-        }
+        data = changed_call_type(
+            template_call_type(),
+            settings=settings,
+            grants=grants,
+            notification_settings=notifications,
+        )
         storage = body.get("external_storage")
         if storage:
             data["external_storage"] = str(storage)
@@ -327,9 +342,11 @@ class Engine:
         with self._store.write() as tx:
             row = self._call_type_row(tx, name, op)
             data = json.loads(row[1])
-            data["settings"] = deep_merge(data["settings"], settings)
-            data["grants"] = {**data["grants"], **{r: list(g) for r, g in grants.items()}}
-            data["notification_settings"] = deep_merge(data["notification_settings"], notifications)
+            data.update(
+                changed_call_type(
+                    data, settings=settings, grants=grants, notification_settings=notifications
+                )
+            )
             if "external_storage" in body:
                 if body["external_storage"]:
                     data["external_storage"] = str(body["external_storage"])
@@ -345,7 +362,7 @@ class Engine:
         op = "DeleteCallType"
         with self._store.write() as tx:
             self._call_type_row(tx, name, op)
-            if name in builtins.BUILTIN_NAMES:
+            if name in BUILTIN_CALL_TYPES:
                 raise input_error(op, f"built-in call type {name} cannot be deleted")
             tx.execute("DELETE FROM call_types WHERE name = ?", (name,))
         return {}
@@ -501,7 +518,7 @@ class Engine:
                 {
                     "call": self._call_response(row, stored, users),
                     "members": [self._member_response(m, users) for m in members[row[0]]],
-                    "own_capabilities": list(builtins.OWN_CAPABILITIES),
+                    "own_capabilities": list(OWN_CAPABILITIES),
                 }
             )
         return out
@@ -719,7 +736,7 @@ class Engine:
                 self._write_user(tx, op, creator, now)
         self._ensure_user(tx, creator_id, now)
         self._require_users(tx, op, [m["user_id"] for m in members])
-        settings = deep_merge(type_data["settings"], override)
+        settings = merge_settings(type_data["settings"], override)
         stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}
         cursor = tx.execute(
             "INSERT INTO calls (cid, type, id, created_by_id, backstage, team, starts_at,"
@@ -729,7 +746,7 @@ class Engine:
                 call_type,
                 call_id,
                 creator_id,
-                int(bool(settings.get("backstage", {}).get("enabled"))),
+                int(backstage_of(settings).enabled),
                 team or None,
                 starts_ns,
                 now,
@@ -771,7 +788,7 @@ class Engine:
             stored = _stored(row)
             if body.get("custom") is not None:
                 stored["custom"] = body["custom"]
-            stored["settings"] = deep_merge(stored["settings"], override)
+            stored["settings"] = merge_settings(stored["settings"], override)
             return self._state(tx, self._save(tx, row, stored, **columns))
 
     def delete_call(self, call_type: str, call_id: str, body: Json | None = None) -> Json:
@@ -878,9 +895,10 @@ class Engine:
             grants = self._call_type_grants(tx, call_type)
             kept = []
             for p in session.get("participants", []):
+                # Back in backstage: whoever the backstage stage would not admit is removed.
                 roles = self._roles(tx, row[0], p["user_id"])
                 owner = p["user_id"] == row[4]
-                if _allowed(grants, roles, owner, "join-backstage"):
+                if admitting_grant(grants, roles, is_creator=owner, stage="backstage"):
                     kept.append(p)
             session["participants"] = kept
             row = self._save(tx, row, stored, backstage=1, ongoing=int(bool(kept)))
@@ -895,18 +913,13 @@ class Engine:
         return grants
 
     @staticmethod
-    def _roles(tx: Transaction, seq: int, user_id: str) -> list[str]:
+    def _roles(tx: Transaction, seq: int, user_id: str) -> tuple[str, ...]:
         """The user's app role and, if a member, their call role."""
-        roles = []
         user = tx.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
-        if user is not None:
-            roles.append(user[0])
         member = tx.execute(
             "SELECT role FROM members WHERE call_seq = ? AND user_id = ?", (seq, user_id)
         ).fetchone()
-        if member is not None and member[0] not in roles:
-            roles.append(member[0])
-        return roles
+        return roles_of(user and user[0], member and member[0])
 
     # --- members --------------------------------------------------------------------------
 
@@ -1055,7 +1068,8 @@ class Engine:
             raise input_error(op, "user_id is required")
         data = _check_keys(op, "data", body.get("data"), _CALL_REQUEST_KEYS)
         with self._store.write() as tx:
-            now = self._now()
+            instant = self._clock()
+            now = timestamps.to_nanos(instant)
             # Stream creates a user on first connect, so an unknown token user is a plain "user".
             self._ensure_user(tx, user_id, now)
             row = tx.execute(
@@ -1071,25 +1085,16 @@ class Engine:
             grants = self._call_type_grants(tx, call_type)
             roles = self._roles(tx, row[0], user_id)
             owner = row[4] == user_id
-            who = f"user {user_id} with roles [{', '.join(roles)}]"
-            if row[9] is not None:
-                if not _allowed(grants, roles, owner, "join-ended-call"):
-                    raise not_allowed(op, f"call has ended: {who} lacks join-ended-call")
-            elif row[5]:
-                # Backstage: join-backstage always admits; join-call admits too once the
-                # join-ahead window (starts_at - join_ahead_time_seconds) has opened.
-                stored_settings = _stored(row)["settings"]
-                ahead = int(stored_settings["backstage"].get("join_ahead_time_seconds") or 0)
-                starts_at = row[8]
-                early = ahead > 0 and starts_at is not None and now >= starts_at - ahead * 10**9
-                if not _allowed(grants, roles, owner, "join-backstage") and not (
-                    early and _allowed(grants, roles, owner, "join-call")
-                ):
-                    if early:
-                        raise not_allowed(op, f"{who} lacks join-call and join-backstage")
-                    raise not_allowed(op, f"call is not live: {who} lacks join-backstage")
-            elif not _allowed(grants, roles, owner, "join-call"):
-                raise not_allowed(op, f"{who} lacks join-call")
+            # The call's backstage flag (not its settings) says whether it is in backstage now.
+            ahead = backstage_of(_stored(row)["settings"]).join_ahead_time_seconds
+            stage = stage_of(
+                ended=row[9] is not None,
+                in_backstage=bool(row[5]),
+                window_open=join_window(True, ahead, row[8]).is_open(instant),
+            )
+            if admitting_grant(grants, roles, is_creator=owner, stage=stage) is None:
+                who = f"user {user_id} with roles [{', '.join(roles)}]"
+                raise not_allowed(op, _REFUSALS[stage].format(who=who))
             stored = _stored(row)
             session = self._session(stored, now)
             participants = [p for p in session["participants"] if p["user_id"] != user_id]
@@ -1104,7 +1109,7 @@ class Engine:
             session["participants"] = participants
             row = self._save(tx, row, stored, ongoing=1)
             state = self._state(tx, row)
-        state["own_capabilities"] = _capabilities(grants, roles, owner)
+        state["own_capabilities"] = capabilities(grants, roles, is_creator=owner)
         return {
             **state,
             "credentials": {
@@ -1126,7 +1131,7 @@ class Engine:
         type_row = self._call_type_row(tx, call_type, op)
         type_data = json.loads(type_row[1])
         role = tx.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()[0]
-        if not _allowed(type_data["grants"], [role], False, "create-call"):
+        if not holds(type_data["grants"], [role], "create-call", is_creator=False):
             raise not_allowed(op, f"user {user_id} with role {role} lacks create-call")
         if not _ID_RE.match(call_id or ""):
             raise input_error(op, "call id must be 1-64 letters, digits, underscores or dashes")
@@ -1134,26 +1139,3 @@ class Engine:
         return self._insert_call(
             tx, op, call_type, call_id, type_data, {**request, "created_by_id": user_id}
         )
-
-
-def _allowed(
-    grants: Mapping[str, Sequence[str]], roles: Sequence[str], owner: bool, permission: str
-) -> bool:
-    held: set[str] = set()
-    for role in roles:
-        held.update(grants.get(role, ()))
-    return permission in held or (owner and f"{permission}-owner" in held)
-
-
-def _capabilities(
-    grants: Mapping[str, Sequence[str]], roles: Sequence[str], owner: bool
-) -> list[str]:
-    held: set[str] = set()
-    for role in roles:
-        for perm in grants.get(role, ()):
-            if perm.endswith("-owner"):
-                if not owner:
-                    continue
-                perm = perm[: -len("-owner")]
-            held.add(builtins.PERMISSION_TO_CAPABILITY.get(perm, perm))
-    return [c for c in builtins.OWN_CAPABILITIES if c in held]

@@ -8,133 +8,15 @@ nearest valid value is used and the deviation is noted next to it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-Json = dict[str, Any]
+from stagecfg.model import Json
+from stagecfg.rules.permissions import PERMISSION_IDS
+from stagecfg.rules.settings import NOTIFICATION_EVENTS, merge_settings
 
-#: The OwnCapability enum of the spec, in spec order; a server-side caller holds all of them.
-OWN_CAPABILITIES: tuple[str, ...] = (
-    "block-users",
-    "change-max-duration",
-    "create-call",
-    "create-reaction",
-    "enable-noise-cancellation",
-    "end-call",
-    "join-backstage",
-    "join-call",
-    "join-ended-call",
-    "kick-user",
-    "mute-users",
-    "pin-for-everyone",
-    "read-call",
-    "remove-call-member",
-    "screenshare",
-    "send-audio",
-    "send-closed-captions-call",
-    "send-video",
-    "start-broadcast-call",
-    "start-closed-captions-call",
-    "start-frame-record-call",
-    "start-individual-record-call",
-    "start-raw-record-call",
-    "start-record-call",
-    "start-transcription-call",
-    "stop-broadcast-call",
-    "stop-closed-captions-call",
-    "stop-frame-record-call",
-    "stop-individual-record-call",
-    "stop-raw-record-call",
-    "stop-record-call",
-    "stop-transcription-call",
-    "update-call",
-    "update-call-member",
-    "update-call-permissions",
-    "update-call-settings",
-)
-
-#: Grants use permission ids; where a capability is spelled differently, this maps the
-#: permission id to the capability it unlocks (reference 3.2).
-PERMISSION_TO_CAPABILITY: dict[str, str] = {
-    "block-user": "block-users",
-    "create-call-reaction": "create-reaction",
-    "pin-call-track": "pin-for-everyone",
-    "start-recording": "start-record-call",
-    "stop-recording": "stop-record-call",
-    "start-broadcasting": "start-broadcast-call",
-    "stop-broadcasting": "stop-broadcast-call",
-    "start-transcription": "start-transcription-call",
-    "stop-transcription": "stop-transcription-call",
-    "start-frame-recording": "start-frame-record-call",
-    "stop-frame-recording": "stop-frame-record-call",
-}
-
-#: Permission ids known from Stream's permission reference (non-owner scope).
-PERMISSION_IDS: tuple[str, ...] = (
-    "block-user",
-    "create-call",
-    "create-call-reaction",
-    "delete-recording",
-    "enable-noise-cancellation",
-    "end-call",
-    "join-backstage",
-    "join-call",
-    "join-ended-call",
-    "kick-user",
-    "list-recordings",
-    "mute-users",
-    "pin-call-track",
-    "read-call",
-    "read-call-stats",
-    "remove-call-member",
-    "screenshare",
-    "send-audio",
-    "send-event",
-    "send-video",
-    "start-broadcasting",
-    "start-frame-recording",
-    "start-recording",
-    "start-transcription",
-    "stop-broadcasting",
-    "stop-frame-recording",
-    "stop-recording",
-    "stop-transcription",
-    "update-call",
-    "update-call-member",
-    "update-call-member-role",
-    "update-call-permissions",
-    "update-call-settings",
-)
-
-#: Top-level keys of CallSettingsRequest.
-SETTINGS_KEYS: frozenset[str] = frozenset(
-    {
-        "audio",
-        "backstage",
-        "broadcasting",
-        "encryption",
-        "frame_recording",
-        "geofencing",
-        "individual_recording",
-        "ingress",
-        "limits",
-        "raw_recording",
-        "recording",
-        "ring",
-        "screensharing",
-        "session",
-        "thumbnails",
-        "transcription",
-        "video",
-    }
-)
-
-NOTIFICATION_EVENTS: tuple[str, ...] = (
-    "call_live_started",
-    "call_missed",
-    "call_notification",
-    "call_ring",
-    "session_started",
-)
+#: The call types every Stream app has; they cannot be deleted.
+BUILTIN_CALL_TYPES: tuple[str, ...] = ("audio_room", "default", "development", "livestream")
 
 
 def _layout() -> Json:
@@ -393,20 +275,18 @@ def _grants() -> dict[str, dict[str, list[str]]]:
     }
 
 
-BUILTIN_NAMES: tuple[str, ...] = ("audio_room", "default", "development", "livestream")
+def _call_type(name: str) -> Json:
+    grants = _grants()[name]
+    return {
+        "settings": copy.deepcopy(_SETTINGS[name]),
+        "grants": {role: sorted(set(ids)) for role, ids in grants.items()},
+        "notification_settings": _notification_settings(),
+    }
 
 
 def builtin_call_types() -> dict[str, Json]:
     """name -> {settings, grants, notification_settings}, fresh copies for seeding."""
-    grants = _grants()
-    return {
-        name: {
-            "settings": copy.deepcopy(_SETTINGS[name]),
-            "grants": {role: sorted(set(ids)) for role, ids in grants[name].items()},
-            "notification_settings": _notification_settings(),
-        }
-        for name in BUILTIN_NAMES
-    }
+    return {name: _call_type(name) for name in BUILTIN_CALL_TYPES}
 
 
 def template_settings() -> Json:
@@ -421,3 +301,56 @@ def template_notification_settings() -> Json:
 def template_grants() -> dict[str, list[str]]:
     """Grants of a new call type before the request's roles replace them: ``default``'s."""
     return {role: sorted(set(ids)) for role, ids in _grants()["default"].items()}
+
+
+def template_call_type() -> Json:
+    """What CreateCallType starts a new call type from before the request applies: ``default``'s
+    settings, grants and notification settings."""
+    return _call_type("default")
+
+
+def starting_call_type(name: str) -> Json:
+    """A call type before any request changes it: the built-in one of that name, or else
+    :func:`template_call_type`."""
+    return _call_type(name) if name in BUILTIN_CALL_TYPES else template_call_type()
+
+
+def starting_settings(name: str) -> Json:
+    """The settings of :func:`starting_call_type`."""
+    return copy.deepcopy(_SETTINGS[name if name in BUILTIN_CALL_TYPES else "default"])
+
+
+def replace_grants(
+    grants: Mapping[str, Sequence[str]], request: Mapping[str, Sequence[str]] | None
+) -> dict[str, list[str]]:
+    """Grants after a request: each role it names gets exactly its list; the others keep theirs."""
+    replaced = {role: list(ids) for role, ids in grants.items()}
+    replaced.update({role: list(ids) for role, ids in (request or {}).items()})
+    return replaced
+
+
+def changed_call_type(
+    current: Json,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    grants: Mapping[str, Sequence[str]] | None = None,
+    notification_settings: Mapping[str, Any] | None = None,
+) -> Json:
+    """A call type's settings, grants and notification settings after a CreateCallType (with
+    ``current`` the template) or an UpdateCallType request: settings merge, grants replace per
+    role."""
+    return {
+        "settings": merge_settings(current["settings"], settings),
+        "grants": replace_grants(current["grants"], grants),
+        "notification_settings": merge_settings(
+            current["notification_settings"], notification_settings
+        ),
+    }
+
+
+def call_type_settings(
+    name: str, current: Mapping[str, Any] | None, declared: Mapping[str, Any] | None
+) -> Json:
+    """A call type's settings once ``declared`` is applied: over ``current`` when the call type
+    exists (None: it does not yet, so over :func:`starting_settings`)."""
+    return merge_settings(starting_settings(name) if current is None else current, declared)

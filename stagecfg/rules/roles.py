@@ -1,0 +1,60 @@
+"""How roles become permissions: the grants of a user's roles, with ``-owner`` for the creator.
+
+A user holds the union of the grants of their app role and of their call member role in the
+call's call type (reference section 5). A permission with the ``-owner`` suffix counts only on
+a call the user created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from stagecfg.rules.permissions import OWN_CAPABILITIES, OWNER_SUFFIX, capability_of
+
+Grants = Mapping[str, Collection[str]]
+
+
+def roles_of(app_role: str | None, member_role: str | None) -> tuple[str, ...]:
+    """The roles whose grants a user holds in a call: the app role, then the member role."""
+    roles: list[str] = []
+    if app_role:
+        roles.append(app_role)
+    if member_role and member_role not in roles:
+        roles.append(member_role)
+    return tuple(roles)
+
+
+def held_permissions(grants: Grants, roles: Iterable[str]) -> frozenset[str]:
+    """The union of the grants of every role held (owner-scoped ids included as written)."""
+    return frozenset(p for role in roles for p in grants.get(role, ()))
+
+
+def first_held(
+    grants: Grants, roles: Iterable[str], wanted: Iterable[str], *, is_creator: bool
+) -> str | None:
+    """The first of ``wanted`` the roles hold (or its ``-owner`` variant, for the creator)."""
+    held = held_permissions(grants, roles)
+    for permission in wanted:
+        if permission in held:
+            return permission
+        owner = permission + OWNER_SUFFIX
+        if is_creator and owner in held:
+            return owner
+    return None
+
+
+def holds(grants: Grants, roles: Iterable[str], permission: str, *, is_creator: bool) -> bool:
+    """Whether the roles hold ``permission`` in a call (``-owner`` counts for the creator)."""
+    return first_held(grants, roles, (permission,), is_creator=is_creator) is not None
+
+
+def capabilities(grants: Grants, roles: Iterable[str], *, is_creator: bool) -> list[str]:
+    """``own_capabilities`` for these roles, in the spec's order."""
+    unlocked: set[str] = set()
+    for permission in held_permissions(grants, roles):
+        if permission.endswith(OWNER_SUFFIX):
+            if not is_creator:
+                continue
+            permission = permission[: -len(OWNER_SUFFIX)]
+        unlocked.add(capability_of(permission))
+    return [c for c in OWN_CAPABILITIES if c in unlocked]
