@@ -1,0 +1,79 @@
+"""``stagecfg access``: who may join one call, and when, from manifests or from the backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from stagecfg.cli.options import backend_options, open_backend
+from stagecfg.cli.output import echo
+
+
+@click.command()
+@click.argument("cid")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--at", "at_text", metavar="TIME", help="Answer for one instant (RFC 3339 or now).")
+@click.option(
+    "--live/--backstage",
+    "live",
+    default=None,
+    help="Live state for --at [default: the call's current or declared state].",
+)
+@click.option("--role", metavar="ROLE", help="Ask about one role.")
+@click.option("--user", "user_id", metavar="ID", help="Ask about one user (app + member role).")
+@click.option(
+    "--from-backend",
+    is_flag=True,
+    help="Read the call and its call type from the backend (default when no PATH is given).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@backend_options
+def access(
+    cid: str,
+    paths: tuple[str, ...],
+    at_text: str | None,
+    live: bool | None,
+    role: str | None,
+    user_id: str | None,
+    from_backend: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end."""
+    # The one place the CLI names the access rules (the module may move; keep this import single).
+    from stagecfg import access as access_rules
+    from stagecfg.errors import UsageError
+
+    if role and user_id:
+        raise UsageError("--role and --user ask different questions; give one of them")
+    if ":" not in cid:
+        raise UsageError(f"CID {cid!r} must be <call type>:<call id>, e.g. livestream:launch")
+    if live is not None and not at_text:
+        # The timeline already covers both states; a silently ignored flag would mislead.
+        raise UsageError(
+            "--live and --backstage answer for one instant; give --at TIME (or drop the flag "
+            "to see every phase)"
+        )
+    at = access_rules.parse_instant(at_text) if at_text else None
+    if from_backend or not paths:
+        backend = open_backend(options)
+        try:
+            actual = backend.read(cids=[cid], users=[user_id] if user_id else [])
+        finally:
+            backend.close()
+        policy = access_rules.policy_from_actual(actual, cid)
+    else:
+        from stagecfg.validation import load_desired
+
+        desired, _warnings = load_desired(list(paths))
+        policy = access_rules.policy_from_desired(desired, cid)
+    principal = None
+    if role:
+        principal = access_rules.role_principal(role)
+    elif user_id:
+        principal = access_rules.user_principal(policy, user_id)
+    text = access_rules.report(policy, principal=principal, at=at, live=live, fmt=fmt)
+    echo(text, nl=False)

@@ -1,0 +1,72 @@
+"""``stagecfg emulator``: serve a sandbox over HTTP with Stream's wire protocol (tests and CI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from stagecfg.cli.options import sandbox_option
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@sandbox_option("SQLite file holding the emulated app (created if missing).")
+@click.option("--api-key", envvar="STREAM_API_KEY", help="API key clients must send.")
+@click.option("--api-secret", envvar="STREAM_API_SECRET", help="Secret that signs client JWTs.")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, help="Added per request.")
+@click.option("--latency-jitter-ms", type=click.FloatRange(0), default=0.0, help="Random extra.")
+@click.option(
+    "--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction answered 500."
+)
+@click.option(
+    "--throttle-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction answered 429 with Retry-After.",
+)
+@click.option(
+    "--retry-after", type=click.FloatRange(0), default=1.0, help="Retry-After of throttled calls."
+)
+@click.option(
+    "--rate-limit", type=click.IntRange(1), default=None, help="Requests per endpoint per minute."
+)
+@click.option("--seed", type=int, default=None, help="Seed for reproducible faults.")
+@click.option(
+    "--max-body-bytes", type=click.IntRange(1), default=5 * 1024 * 1024, show_default=True
+)
+@click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
+def emulator(
+    host: str,
+    port: int,
+    sandbox_path: str,
+    api_key: str | None,
+    api_secret: str | None,
+    allow_remote: bool,
+    max_body_bytes: int,
+    **faults: Any,
+) -> None:
+    """Serve a sandbox over HTTP with Stream's wire protocol, for tests and CI."""
+    # The server pulls in starlette and uvicorn: imported only when the command runs.
+    from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from stagecfg.emulator import server as emulator_server
+    from stagecfg.emulator.app import EmulatorSettings, Faults
+
+    emulator_server.check_host(host, allow_remote=allow_remote)
+    settings = EmulatorSettings(
+        api_key=api_key or DEFAULT_API_KEY,
+        api_secret=api_secret or DEFAULT_API_SECRET,
+        max_body_bytes=max_body_bytes,
+        faults=Faults(**faults),
+    )
+    sock = emulator_server.bind(host, port)
+    # Never print the secret itself, only where it came from.
+    secret_hint = (
+        "from --api-secret / STREAM_API_SECRET" if api_secret else "the documented default"
+    )
+    click.echo(f"stagecfg emulator serving {sandbox_path} at {emulator_server.url_of(sock)}")
+    click.echo(f"api key: {settings.api_key}, secret: {secret_hint} (see README)")
+    click.echo("Press Ctrl-C to stop.")
+    emulator_server.serve(sock, sandbox_path, settings)
+    click.echo("emulator stopped")

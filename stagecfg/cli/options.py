@@ -1,0 +1,107 @@
+"""The flags several commands share (``--sandbox`` and the backend flags) and the backend they open.
+
+Help texts, defaults and environment variables here are part of the interface: README and the
+tests compare them byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from stagecfg.cli.output import echo
+
+if TYPE_CHECKING:
+    # Only for the annotation: importing the backends package at startup would slow `--help`.
+    from stagecfg.backends.base import Backend
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
+
+
+def sandbox_option(help_text: str) -> Callable[[F], F]:
+    """``--sandbox PATH`` (or STAGECFG_SANDBOX): the SQLite file of the sandbox and emulator."""
+    return click.option(
+        "--sandbox",
+        "sandbox_path",
+        envvar="STAGECFG_SANDBOX",
+        default=DEFAULT_SANDBOX,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help=help_text,
+    )
+
+
+def backend_options(func: F) -> F:
+    """Flags shared by every command that talks to a backend."""
+    options = [
+        click.option(
+            "--backend",
+            "backend_name",
+            envvar="STAGECFG_BACKEND",
+            default="local",
+            show_default=True,
+            type=click.Choice(["local", "stream"]),
+            help="Where the Stream app lives: the embedded sandbox or Stream's REST API.",
+        ),
+        sandbox_option("SQLite file of the local sandbox backend."),
+        click.option("--api-key", envvar="STREAM_API_KEY", help="Stream API key (stream backend)."),
+        click.option(
+            "--api-secret",
+            envvar="STREAM_API_SECRET",
+            help="Stream API secret (stream backend). Prefer the environment variable.",
+        ),
+        click.option(
+            "--base-url",
+            envvar="STREAM_BASE_URL",
+            default=None,
+            help="Stream API base URL [default: https://chat.stream-io-api.com].",
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 600),
+            default=30.0,
+            show_default=True,
+            help="Seconds before one request times out.",
+        ),
+    ]
+    # click lists options in the order their decorators are written, i.e. applied last-first.
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def backend_settings(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Split the backend flags out of a command's keyword arguments."""
+    name = options.pop("backend_name")
+    settings = {
+        "sandbox_path": options.pop("sandbox_path"),
+        "api_key": options.pop("api_key"),
+        "api_secret": options.pop("api_secret"),
+        "base_url": options.pop("base_url"),
+        "parallelism": options.pop("parallelism"),
+        "timeout": options.pop("timeout"),
+    }
+    return name, settings
+
+
+def open_backend(options: dict[str, Any]) -> Backend:
+    """The backend the flags name (they are taken out of ``options``); notices go to stderr."""
+    from stagecfg.backends import open_backend as open_named_backend
+
+    name, settings = backend_settings(options)
+    backend = open_named_backend(name, **settings)
+    for notice in backend.notices():
+        echo(notice, err=True)
+    return backend

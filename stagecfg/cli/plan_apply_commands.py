@@ -1,0 +1,195 @@
+"""``stagecfg plan`` and ``stagecfg apply``: the pair that compares manifests with the backend.
+
+They share the loading of manifests, the backend flags, ``--prune`` and ``--project``; ``apply``
+can also take the plan that ``plan --out`` saved.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from stagecfg.cli.options import F, backend_options, open_backend
+from stagecfg.cli.output import color, echo, echo_warnings
+from stagecfg.errors import StagecfgError
+
+_FORMATS = ["text", "json", "markdown", "github"]
+
+
+def _prune_option() -> Callable[[F], F]:
+    """``--prune``, worded the same for both commands (a new Option per command)."""
+    return click.option(
+        "--prune", is_flag=True, help="Also delete what the manifests no longer declare."
+    )
+
+
+def _project_option() -> Callable[[F], F]:
+    """``--project`` (or STAGECFG_PROJECT), worded the same for both commands."""
+    return click.option(
+        "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
+    )
+
+
+@click.command("plan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Save the plan for `apply --plan FILE`."
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Plan only this object: calltype:NAME, a cid or user:ID (repeatable).",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
+@_prune_option()
+@_project_option()
+@click.option(
+    "--deny-escalation",
+    is_flag=True,
+    help="Exit 1 (after printing) when the plan widens access: see README, Access.",
+)
+@backend_options
+def plan_command(
+    paths: tuple[str, ...],
+    out: str | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    fmt: str,
+    prune: bool,
+    project: str | None,
+    deny_escalation: bool,
+    **options: Any,
+) -> None:
+    """Show what apply would change, without changing anything."""
+    from stagecfg import access, pipeline, render, savedplan
+    from stagecfg.errors import EXIT_CHANGES
+    from stagecfg.validation import load_desired
+
+    desired, warnings = load_desired(list(paths), project=project)
+    echo_warnings(warnings)
+    backend = open_backend(options)
+    try:
+        planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
+        # A plan the review refuses is not saved, so `apply --plan` cannot carry it out.
+        if out and not planned.access.refuses(deny_escalation=deny_escalation):
+            savedplan.write(out, planned.saved(paths, backend.identity()))
+    finally:
+        backend.close()
+    text = render.render(
+        planned.plan, fmt, backend=planned.backend, color=color(), access=planned.access
+    )
+    echo(text, nl=False)
+    # After printing: the reviewer sees the plan that widened access before the refusal.
+    access.check_review(planned.access, deny_escalation=deny_escalation)
+    if detailed_exitcode and not planned.plan.empty:
+        raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+@click.command("apply")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="Apply a plan saved by `plan --out` (after checking it is still valid).",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask; required without a terminal.")
+@_prune_option()
+@click.option("--force", is_flag=True, help="Allow more deletes than the safety threshold.")
+@click.option(
+    "--allow-disruptive", is_flag=True, help="Allow stop-live and deleting call types in use."
+)
+@_project_option()
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Apply only this object: calltype:NAME, a cid or user:ID (repeatable).",
+)
+@backend_options
+def apply_command(
+    paths: tuple[str, ...],
+    plan_file: str | None,
+    auto_approve: bool,
+    prune: bool,
+    force: bool,
+    allow_disruptive: bool,
+    project: str | None,
+    targets: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """Make the backend match the manifests (or a saved plan), then check that it does."""
+    from stagecfg import pipeline
+    from stagecfg.errors import ApplyFailed, UsageError
+    from stagecfg.render import change_title, render_text
+    from stagecfg.validation import load_desired
+
+    if plan_file and paths:
+        raise UsageError("give manifest PATHs or --plan FILE, not both")
+    if not plan_file and not paths:
+        raise UsageError("give manifest PATHs to apply, or --plan FILE (from `plan --out`)")
+    if plan_file and (prune or targets or project):
+        raise UsageError(
+            "--prune, --target and --project are recorded in the saved plan; "
+            "make a new plan to change them"
+        )
+    saved = None
+    if plan_file:
+        saved, desired, warnings = pipeline.load_saved(plan_file)
+    else:
+        desired, warnings = load_desired(list(paths), project=project)
+    echo_warnings(warnings)
+    # Read before open_backend, which takes the backend flags out of ``options``.
+    parallelism = int(options["parallelism"])
+    backend = open_backend(options)
+    try:
+        # Locked before planning, so no other apply changes the backend between plan and apply.
+        backend.lock_for_apply()
+        if saved is not None:
+            planned = pipeline.plan_saved(backend, saved, desired)
+        else:
+            planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
+        echo(
+            render_text(
+                planned.plan, backend=planned.backend, color=color(), access=planned.access
+            ),
+            nl=False,
+        )
+        if planned.plan.empty:
+            return
+        pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "not applying without confirmation: stdin is not a terminal; review the "
+                    "plan above and pass --auto-approve"
+                )
+            if not click.confirm("Apply these changes?", default=False):
+                raise StagecfgError("apply cancelled; nothing was changed")
+
+        # Progress lines only for a person watching; logs of CI runs stay one report long.
+        show_progress = sys.stderr.isatty()
+
+        def progress(done: int, total: int, change: Any) -> None:
+            if show_progress:
+                echo(f"[{done}/{total}] {change_title(change)}", err=True)
+
+        try:
+            report = pipeline.apply_planned(
+                backend, planned, parallelism=parallelism, progress=progress
+            )
+        except ApplyFailed as exc:
+            # What did and did not apply goes to stdout; the error boundary prints the error.
+            echo(exc.report_text, nl=False)
+            raise
+        done = len(report.succeeded)
+        click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
+    finally:
+        backend.close()

@@ -1,0 +1,34 @@
+"""``stagecfg validate``: check manifests offline and report in text, JSON or GitHub annotations."""
+
+from __future__ import annotations
+
+import click
+
+from stagecfg.errors import EXIT_ERROR
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text (compiler style), json (machine output) or github (workflow annotations).",
+)
+def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
+    """Check manifests (files or directories) against the schema and Stream's rules."""
+    from stagecfg import validation
+    from stagecfg.redact import redact
+
+    result = validation.validate(paths)
+    # The report is one block per stream, printed as rendered (no extra newline).
+    out, err = (redact(text) for text in validation.render_report(result, fmt, strict=strict))
+    if out:
+        click.echo(out, nl=False)
+    if err:
+        click.echo(err, nl=False, err=True)
+    if not result.valid(strict=strict):
+        raise click.exceptions.Exit(EXIT_ERROR)
