@@ -1,0 +1,112 @@
+"""The route table: each Stream endpoint the emulator serves and the Engine method behind it.
+
+To serve a new Stream endpoint, add one :class:`Operation` to :data:`OPERATIONS`: Stream's
+operation id, HTTP method and path exactly as in Stream's OpenAPI spec (tests/test_emulator.py
+checks server-side ids and success statuses against it), and a call that maps the path
+parameters and JSON body onto a public Engine method. Auth, quota, faults, body parsing, stats
+and error responses are applied to every operation by :mod:`stagecfg.emulator.app`; the
+emulator needs no other change. A call that needs more than a one-line lambda (checking the
+caller, reshaping the answer) gets a named function here, next to the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stagecfg.emulator.wire import Json
+from stagecfg.sandbox.apierror import CODE_INPUT, CODE_INTERNAL, StreamAPIError, failed_message
+
+#: ``call(engine, path_params, body, claims)``: the success body, or a StreamAPIError.
+Call = Callable[[Any, dict[str, str], Json, Json], Json]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One endpoint: Stream's operation id, method, path, success status and engine call."""
+
+    operation_id: str
+    method: str
+    path: str
+    status: int
+    call: Call
+    has_body: bool = True  # False: the request body is not read, and the call gets {}
+    client_side: bool = False  # True: user tokens are accepted, not only server-side ones
+    query_payload: bool = False  # True: the call's body is the ``payload`` query parameter
+
+
+def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    user_id = claims.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message("JoinCall", "joining a call needs a user token")
+        )
+    # Looked up rather than called, so the emulator still serves an engine without joins.
+    join = getattr(engine, "join_call", None)
+    if join is None:
+        raise StreamAPIError(
+            501, CODE_INTERNAL, failed_message("JoinCall", "not supported by this engine")
+        )
+    result: Json = join(p["type"], p["id"], user_id=user_id, body=body)
+    return result
+
+
+#: QueryUsers answers with FullUserResponse: the video sandbox has no chat state, so these are
+#: the values of a user who has none.
+_CHAT_FIELDS: Json = {
+    "channel_mutes": [],
+    "devices": [],
+    "mutes": [],
+    "total_unread_count": 0,
+    "unread_channels": 0,
+    "unread_count": 0,
+    "unread_threads": 0,
+}
+
+
+def _query_users(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    result: Json = engine.query_users(body)
+    result["users"] = [{**_CHAT_FIELDS, **user} for user in result.get("users") or ()]
+    return result
+
+
+CALL = "/api/v2/video/call/{type}/{id}"
+# One line per endpoint reads as a table; ruff format would spread each over six.
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("ListCallTypes", "GET", "/api/v2/video/calltypes", 200,
+              lambda e, p, b, c: e.list_call_types(), has_body=False),
+    Operation("CreateCallType", "POST", "/api/v2/video/calltypes", 201,
+              lambda e, p, b, c: e.create_call_type(b)),
+    Operation("GetCallType", "GET", "/api/v2/video/calltypes/{name}", 200,
+              lambda e, p, b, c: e.get_call_type(p["name"]), has_body=False),
+    Operation("UpdateCallType", "PUT", "/api/v2/video/calltypes/{name}", 201,
+              lambda e, p, b, c: e.update_call_type(p["name"], b)),
+    Operation("DeleteCallType", "DELETE", "/api/v2/video/calltypes/{name}", 200,
+              lambda e, p, b, c: e.delete_call_type(p["name"]), has_body=False),
+    Operation("GetCall", "GET", CALL, 200,
+              lambda e, p, b, c: e.get_call(p["type"], p["id"]), has_body=False),
+    Operation("GetOrCreateCall", "POST", CALL, 201,
+              lambda e, p, b, c: e.get_or_create_call(p["type"], p["id"], b)),
+    Operation("UpdateCall", "PATCH", CALL, 200,
+              lambda e, p, b, c: e.update_call(p["type"], p["id"], b)),
+    Operation("DeleteCall", "POST", CALL + "/delete", 201,
+              lambda e, p, b, c: e.delete_call(p["type"], p["id"], b)),
+    Operation("EndCall", "POST", CALL + "/mark_ended", 201,
+              lambda e, p, b, c: e.mark_ended(p["type"], p["id"])),
+    Operation("GoLive", "POST", CALL + "/go_live", 201,
+              lambda e, p, b, c: e.go_live(p["type"], p["id"], b)),
+    Operation("StopLive", "POST", CALL + "/stop_live", 201,
+              lambda e, p, b, c: e.stop_live(p["type"], p["id"], b)),
+    Operation("UpdateCallMembers", "POST", CALL + "/members", 201,
+              lambda e, p, b, c: e.update_call_members(p["type"], p["id"], b)),
+    Operation("JoinCall", "POST", CALL + "/join", 201, _join, client_side=True),
+    Operation("QueryCalls", "POST", "/api/v2/video/calls", 201,
+              lambda e, p, b, c: e.query_calls(b)),
+    Operation("QueryCallMembers", "POST", "/api/v2/video/call/members", 201,
+              lambda e, p, b, c: e.query_call_members(b)),
+    Operation("UpdateUsers", "POST", "/api/v2/users", 201,
+              lambda e, p, b, c: e.upsert_users(b)),
+    Operation("QueryUsers", "GET", "/api/v2/users", 200, _query_users, has_body=False,
+              query_payload=True),
+)  # fmt: skip
