@@ -460,7 +460,12 @@ def check_yaml() -> dict[str, Any]:
     try:
         import stagecfg.manifest as manifest_module
 
-        source = Path(manifest_module.__file__).read_text("utf-8")
+        try:
+            # The package layout keeps the loader choice in its own module.
+            import stagecfg.manifest.loader as loader_module
+        except ImportError:
+            loader_module = manifest_module  # a stagecfg from before the package split
+        source = Path(loader_module.__file__).read_text("utf-8")
         info["stagecfg_uses_CSafeLoader"] = "CSafeLoader" in source
     except ImportError:
         info["stagecfg_uses_CSafeLoader"] = None

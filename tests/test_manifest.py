@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import yaml
 
-from stagecfg import manifest
 from stagecfg.errors import Location, Problem
 from stagecfg.manifest import (
     Document,
@@ -20,6 +19,7 @@ from stagecfg.manifest import (
     parent_path,
     substitute_variables,
 )
+from stagecfg.manifest.loader import _Loader
 
 
 def load_text(tmp_path: Path, text: str, env: dict[str, str] | None = None, name: str = "m.yaml"):
@@ -60,9 +60,9 @@ def test_scalars_follow_yaml_1_2_core(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML was built without libyaml")
 def test_libyaml_c_loader_is_used_when_present() -> None:
-    assert issubclass(manifest._Loader, yaml.CSafeLoader)
+    assert issubclass(_Loader, yaml.CSafeLoader)
     # Safe construction only: the full and unsafe constructors derive from FullConstructor.
-    assert not issubclass(manifest._Loader, yaml.constructor.FullConstructor)
+    assert not issubclass(_Loader, yaml.constructor.FullConstructor)
 
 
 @pytest.mark.parametrize("word", ["yes", "No", "ON", "off", "y", "N"])

@@ -1,0 +1,210 @@
+"""Manifest files: which ones to load, and reading one of them into a :class:`Document`.
+
+``collect_sources`` turns the paths given on the command line into files (a directory is
+searched for ``*.yaml``/``*.yml``). ``load`` reads one file, with every guard that must run
+before YAML sees it (size cap, NUL bytes, UTF-8, empty file), pre-scans it, composes it and
+builds its data. The document keeps the exact bytes read and a stable relative name, because
+the manifest digest (:attr:`~stagecfg.manifest.merging.Merged.digest`) is computed over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stagecfg.errors import Location, Problem
+from stagecfg.manifest.caps import _SPLIT_HINT, MAX_DEPTH, MAX_FILE_BYTES, _cap_mib, _prescan
+from stagecfg.manifest.loader import _Loader
+from stagecfg.manifest.paths import _nearest
+from stagecfg.manifest.yaml_data import _Builder, _Stop, _syntax_problem, _tab_in_indentation
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Document:
+    """One manifest file as plain data, with where each key and value was written."""
+
+    path: str
+    data: dict[str, Any]
+    raw: bytes
+    relative: str = ""
+    keys: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of its key
+    values: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of value
+
+    def locate(self, path: str, *, value: bool = False) -> Location:
+        """The best location for a JSON path: its key (or, with ``value``, the value itself),
+        else the nearest parent's."""
+        first, second = (self.values, self.keys) if value else (self.keys, self.values)
+        found = _nearest(path, first, second)
+        return Location(self.path, 1, 1) if found is None else found
+
+
+@dataclass(frozen=True)
+class Source:
+    """A manifest file to load; ``relative`` names it stably (for the digest) whatever the cwd."""
+
+    path: Path
+    relative: str
+
+
+def collect_sources(paths: Sequence[str]) -> tuple[list[Source], list[Problem]]:
+    """Files to load: each file as given, each directory's ``*.yaml``/``*.yml`` (recursive, sorted).
+
+    Hidden files and directories (``.git``, ``.stagecfg``) are skipped. A file named twice is
+    loaded once.
+    """
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        candidates: list[Source]
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in MANIFEST_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                problems.append(
+                    Problem(
+                        Location(raw),
+                        "$",
+                        "directory has no manifests (*.yaml or *.yml, searched recursively)",
+                        suggestion="point at a manifest file or a directory containing one",
+                    )
+                )
+            candidates = [Source(p, p.relative_to(path).as_posix()) for p in found]
+        elif path.exists():
+            candidates = [Source(path, path.name)]
+        else:
+            problems.append(
+                Problem(
+                    Location(raw),
+                    "$",
+                    "no such file or directory",
+                    suggestion="check the path; a relative path starts from the current directory",
+                )
+            )
+            continue
+        for candidate in candidates:
+            key = candidate.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                sources.append(candidate)
+    return sources, problems
+
+
+def display_path(path: Path) -> str:
+    """The path as the user wrote it (directory sources keep the directory prefix given)."""
+    return str(path)
+
+
+def load(
+    path: Path, *, env: Mapping[str, str], relative: str | None = None
+) -> tuple[Document | None, list[Problem]]:
+    """Read one manifest file into a :class:`Document`; problems instead of exceptions."""
+    file = display_path(path)
+
+    def fail(message: str, line: int = 1, col: int = 1, suggestion: str | None = None) -> Problem:
+        return Problem(Location(file, line, col), "$", message, suggestion=suggestion)
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [
+                fail(
+                    f"file is {size:,} bytes, over the {_cap_mib()} MiB file size cap",
+                    suggestion=_SPLIT_HINT,
+                )
+            ]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [fail(f"cannot read file: {exc.strerror or exc}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            fail(f"file is over the {_cap_mib()} MiB file size cap", suggestion=_SPLIT_HINT)
+        ]
+    if b"\0" in raw:
+        nul = raw.index(b"\0")
+        line = raw.count(b"\n", 0, nul) + 1
+        col = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
+        return None, [
+            fail(
+                "binary file (contains NUL bytes), not a YAML manifest",
+                line,
+                col,
+                "point stagecfg at YAML manifests only",
+            )
+        ]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [
+            fail(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded)",
+                line,
+                col,
+                "save the file as UTF-8",
+            )
+        ]
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
+    try:
+        early = _prescan(text, file)
+        if early is not None:
+            return None, [early]
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        tab = _tab_in_indentation(text)
+        if tab is not None:
+            return None, [
+                fail("tab character in indentation", tab[0], tab[1], "indent with spaces")
+            ]
+        return None, [_syntax_problem(exc, file)]
+    except yaml.reader.ReaderError as exc:
+        # Not a MarkedYAMLError: it carries a character offset instead of a line and column.
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return None, [fail(f"invalid YAML: character U+{char:04X}: {exc.reason}", line, col)]
+    except yaml.YAMLError as exc:
+        return None, [fail(f"invalid YAML: {str(exc).splitlines()[0]}")]
+    if root is None:
+        return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
+    builder = _Builder(file=file, env=env)
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        builder.problem(
+            root,
+            "$",
+            f"the top level must be a mapping of version, project, users, call_types, calls; "
+            f"found {kind}",
+        )
+        return None, builder.problems
+    try:
+        data = builder.build(root, "$", 0)
+    except _Stop:
+        return None, builder.problems
+    except RecursionError:
+        return None, [fail(f"nesting deeper than {MAX_DEPTH} levels (depth cap)")]
+    doc = Document(
+        path=file,
+        data=data,
+        raw=raw,
+        relative=relative or path.name,
+        keys=builder.keys,
+        values=builder.values,
+    )
+    return doc, builder.problems

@@ -1,0 +1,301 @@
+"""Composed YAML nodes turned into plain JSON data, with the file:line:col of every key and value.
+
+PyYAML's YAML 1.1 implicit typing is switched off in the loader, so plain scalars are resolved
+here by YAML 1.2 core rules: timestamps stay strings, and ``yes``/``on``/``n`` are reported
+instead of silently becoming booleans. Duplicate keys, non-string keys, tags and merge keys
+(``<<``) are dealt with while building, and the node, alias and depth caps that only alias
+expansion can reveal are enforced here. YAML syntax errors are turned into problems at their
+place, with a hint for the common ones. Every problem is collected; nothing here raises for bad
+input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from stagecfg.errors import Location, Problem
+from stagecfg.manifest.caps import MAX_ALIASES, MAX_DEPTH, MAX_NODES
+from stagecfg.manifest.paths import child_path
+from stagecfg.manifest.variables import substitute_variables
+
+_TAG = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = (_TAG + "map", _TAG + "seq", _TAG + "omap")
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_OCT = re.compile(r"^0o[0-7]+$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+_YAML11_BOOLS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+_NUMERIC_START = frozenset("0123456789+-.~")
+
+
+class _Stop(Exception):
+    """Abandon building a document (a cap was hit); the problem is already recorded."""
+
+
+@dataclass
+class _Builder:
+    """Builds one file's data from its composed node tree, recording locations and problems."""
+
+    file: str
+    env: Mapping[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    keys: dict[str, Location] = field(default_factory=dict)
+    values: dict[str, Location] = field(default_factory=dict)
+    nodes: int = 0
+    aliases: int = 0
+    seen: set[int] = field(default_factory=set)
+
+    def where(self, node: yaml.Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(
+        self, node: yaml.Node, path: str, message: str, suggestion: str | None = None
+    ) -> None:
+        self.problems.append(Problem(self.where(node), path, message, suggestion=suggestion))
+
+    def build(self, node: yaml.Node, path: str, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.problem(
+                node,
+                path,
+                f"document expands to more than {MAX_NODES:,} nodes (node cap); "
+                "this looks like an alias bomb",
+            )
+            raise _Stop
+        if id(node) in self.seen and not isinstance(node, yaml.ScalarNode):
+            # The composer hands out the anchored node again for every alias that names it.
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                self.problem(
+                    node,
+                    path,
+                    f"aliases expand to more than {MAX_ALIASES:,} references (alias cap); "
+                    "this looks like an alias bomb",
+                )
+                raise _Stop
+        self.seen.add(id(node))
+        if depth > MAX_DEPTH:
+            self.problem(node, path, f"nesting deeper than {MAX_DEPTH} levels (depth cap)")
+            raise _Stop
+        self.values.setdefault(path, self.where(node))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            self.problem(
+                node,
+                path,
+                f"unsupported YAML tag '{node.tag}'",
+                suggestion="remove the tag; manifests hold plain data only",
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                self.build(item, child_path(path, index), depth + 1)
+                for index, item in enumerate(node.value)
+            ]
+        assert isinstance(node, yaml.ScalarNode)
+        return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        merged_from: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.tag in (_TAG + "merge", _TAG + "str")
+                and key_node.style in (None, "")
+                and key_node.value == "<<"
+            ):
+                merged_from.update(self.merge_source(value_node, path, depth))
+                continue
+            shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            key = self.key(key_node, child_path(path, shown))
+            if key is None:
+                continue
+            key_path = child_path(path, key)
+            if key in first_seen:
+                first = self.where(first_seen[key])
+                self.problem(
+                    key_node,
+                    key_path,
+                    f"duplicate key '{key}' (first defined at line {first.line}, col {first.col})",
+                    suggestion="remove one of them; YAML would silently keep the last",
+                )
+                continue
+            first_seen[key] = key_node
+            self.keys[key_path] = self.where(key_node)
+            result[key] = self.build(value_node, key_path, depth + 1)
+        for key, value in merged_from.items():
+            result.setdefault(key, value)
+        return result
+
+    def merge_source(self, node: yaml.Node, path: str, depth: int) -> dict[str, Any]:
+        """``<<: *anchor`` (or a list of anchors): keys the mapping itself sets win."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                self.problem(source, path, "a merge key (<<) needs a mapping or a list of mappings")
+                continue
+            value = self.build(source, path, depth + 1)
+            merged.update(value)
+        return merged
+
+    def key(self, node: yaml.Node, path: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, path, "keys must be strings, found a mapping or list as a key")
+            return None
+        value = self.scalar(node, path, is_key=True)
+        if not isinstance(value, str):
+            shown = node.value
+            self.problem(
+                node,
+                path,
+                f"keys must be strings, '{shown}' is read as {type_name(value)}",
+                suggestion=f'quote it: "{shown}"',
+            )
+            return None
+        return value
+
+    def scalar(self, node: yaml.ScalarNode, path: str, *, is_key: bool = False) -> Any:
+        text: str = node.value
+        tag: str = node.tag
+        plain = node.style in (None, "")
+        if tag == _TAG + "str" and not plain:
+            return text if is_key else self.substitute(text, node, path)
+        if tag == _TAG + "str" and plain:
+            return self.plain(text, node, path, is_key=is_key)
+        if tag in (_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"):
+            try:
+                return _explicit(tag, text)
+            except (KeyError, ValueError):
+                self.problem(node, path, f"'{text}' is not a valid {tag.removeprefix(_TAG)}")
+                return text
+        self.problem(
+            node,
+            path,
+            f"unsupported YAML tag '{tag}'",
+            suggestion="remove the tag; manifests hold plain data only",
+        )
+        return text
+
+    def plain(self, text: str, node: yaml.Node, path: str, *, is_key: bool) -> Any:
+        """YAML 1.2 core schema for an untagged, unquoted scalar."""
+        if len(text) > 5 and text[0] not in _NUMERIC_START and text[:5].lower() != "false":
+            # Fast path: most scalars are names and words that can only be strings.
+            return text if is_key else self.substitute(text, node, path)
+        if text in ("", "~", "null", "Null", "NULL"):
+            return None
+        if text in ("true", "True", "TRUE"):
+            return True
+        if text in ("false", "False", "FALSE"):
+            return False
+        lowered = text.lower()
+        if lowered in _YAML11_BOOLS:
+            word = "true" if _YAML11_BOOLS[lowered] else "false"
+            self.problem(
+                node,
+                path,
+                f"`{text}` is read as boolean {word} by YAML 1.1; write {word} or quote it",
+                suggestion=f'"{text}" if you mean the text',
+            )
+            return _YAML11_BOOLS[lowered] if not is_key else text
+        if _INT.match(text):
+            return int(text)
+        if _OCT.match(text):
+            return int(text[2:], 8)
+        if _HEX.match(text):
+            return int(text[2:], 16)
+        if _FLOAT.match(text):
+            return float(text)
+        if _INF.match(text):
+            return float("-inf") if text.startswith("-") else float("inf")
+        if _NAN.match(text):
+            return float("nan")
+        return text if is_key else self.substitute(text, node, path)
+
+    def substitute(self, text: str, node: yaml.Node, path: str) -> str:
+        if "$" not in text:
+            return text
+        value, errors = substitute_variables(text, self.env)
+        for message, suggestion in errors:
+            self.problem(node, path, message, suggestion=suggestion)
+        return value
+
+
+def _explicit(tag: str, text: str) -> Any:
+    """The value of a scalar with an explicit standard tag (``!!int 5``)."""
+    if tag == _TAG + "int":
+        return int(text) if _INT.match(text) else int(text, 0)
+    if tag == _TAG + "float":
+        return float(text)
+    if tag == _TAG + "bool":
+        return {"true": True, "false": False}[text.lower()]
+    return None
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def _tab_in_indentation(text: str) -> tuple[int, int] | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return number, indent.index("\t") + 1
+    return None
+
+
+#: (libyaml's context, problem) -> what usually fixes it.
+_SYNTAX_HINTS: dict[tuple[str | None, str], str] = {
+    ("while scanning a quoted scalar", "found unexpected end of stream"): "close the quote",
+    (None, "mapping values are not allowed in this context"): (
+        "quote a value that contains ': ', e.g. \"a: b\""
+    ),
+    ("while parsing a block mapping", "did not find expected key"): (
+        "indent this line like the other keys of that mapping"
+    ),
+}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    """A YAML syntax error at its place, with where the broken construct began."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    reason = (exc.problem or exc.context or "invalid YAML").strip()
+    if reason == "but found another document":
+        return Problem(
+            Location(file, line, col),
+            "$",
+            "a second YAML document ('---'): a manifest file holds one document",
+            suggestion="put each document in its own file; the files of a directory are merged",
+        )
+    message = f"invalid YAML: {reason}"
+    start = exc.context_mark
+    if exc.problem and exc.context and start is not None and start is not mark:
+        where = (start.line + 1, start.column + 1)
+        if where != (line, col):
+            message += f" ({exc.context.strip()} that starts at line {where[0]}, col {where[1]})"
+    hint = _SYNTAX_HINTS.get((exc.context, reason))
+    return Problem(Location(file, line, col), "$", message, suggestion=hint)
