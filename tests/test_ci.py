@@ -105,4 +105,4 @@ def test_quick_start_has_two_commands_and_ci_runs_the_second_verbatim() -> None:
     ci_lines = (REPO / ".ci" / "run").read_text("utf-8").splitlines()
     assert second in ci_lines
     after = ci_lines[ci_lines.index(second) + 1 :]
-    assert after == ["ruff check .", "ruff format --check .", "mypy stagecfg"]
+    assert after == ["ruff check .", "ruff format --check .", "mypy stagecfg", "lint-imports"]
