@@ -556,3 +556,11 @@ def test_stream_backend_header_names_the_app_and_url_never_the_secret(
     for fmt in ("json", "markdown", "github"):
         code, out, _ = run(capsys, "plan", path, *stream, "--format", fmt)
         assert f"stream app {emulator.api_key} at {emulator.url}" in out
+
+
+def test_the_format_choices_of_plan_are_the_renderers_formats() -> None:
+    # The CLI spells the list out so that `stagecfg --help` does not import the renderer.
+    from stagecfg.cli.plan_apply_commands import _FORMATS
+    from stagecfg.render import FORMATS
+
+    assert tuple(_FORMATS) == FORMATS
