@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from stagecfg.backends.base import Backend
 from stagecfg.errors import EXIT_INTERRUPTED, ApplyFailed, BackendError
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER, ActualState, DesiredState
-from stagecfg.plan import (
+from stagecfg.plan.changes import (
     ACTION_CREATE,
     ACTION_DELETE,
     ACTION_GO_LIVE,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stagecfg.errors import Location
-from stagecfg.plan import (
+from stagecfg.plan.changes import (
     ACTION_CREATE,
     ACTION_DELETE,
     ACTION_GO_LIVE,

@@ -19,7 +19,7 @@ from stagecfg.model import (
     ActualState,
     DesiredState,
 )
-from stagecfg.plan import ACTION_DELETE, Change, Plan
+from stagecfg.plan.changes import ACTION_DELETE, Change, Plan
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
 
 MIN_DELETES = 3

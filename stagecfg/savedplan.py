@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagecfg.errors import PlanRefused, UsageError
-from stagecfg.plan import ABSENT, Plan
+from stagecfg.plan.changes import ABSENT, Plan
 from stagecfg.redact import register_secret, secret_variables
 
 SAVED_FORMAT_VERSION = 1

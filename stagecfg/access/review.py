@@ -17,7 +17,7 @@ from stagecfg.access.grants import Direction, classify_grants
 from stagecfg.access.windows import describe_window_change
 from stagecfg.errors import Location, PlanRefused
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, DesiredState, Json
-from stagecfg.plan import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
+from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings
 from stagecfg.rules.join import JoinWindow, join_window
 from stagecfg.rules.settings import backstage_of, effective_backstage
