@@ -1,4 +1,30 @@
-"""The sandbox: a Stream Video app simulated over SQLite (used by ``local`` and the emulator)."""
+"""The sandbox: a Stream Video app simulated over SQLite (used by ``local`` and the emulator).
+
+:class:`Engine` (:mod:`.engine`) is the facade the emulator, the ``local`` backend and the bench
+call; each operation lives in the module of the resource it acts on. Stream's rules shared with
+the planner and the access review (settings merge, built-ins, permissions, roles, the join
+decision) are not here but in :mod:`stagecfg.rules`, which these modules call.
+
+Modules, each importing only those above it:
+
+* :mod:`.apierror`, :mod:`.store`, :mod:`.query`: Stream's error codes; the SQLite file and its
+  transactions; filters, sorts and cursors compiled to SQL.
+* :mod:`.requests`: checks on request bodies shared by all (keys, settings, grants,
+  notification settings, timestamps, the id rule).
+* :mod:`.context`: the store and the clock every operation works in.
+* :mod:`.responses`: every wire response body, and the batched reads that render calls.
+* :mod:`.call_rows`: the ``calls`` table's row layout; finding and saving a call.
+* :mod:`.call_types`: call type CRUD and the built-ins' seeding.
+* :mod:`.users`: UpdateUsers, QueryUsers, and user rows for other resources.
+* :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
+* :mod:`.calls`: GetCall, GetOrCreateCall, UpdateCall, DeleteCall, EndCall, QueryCalls.
+* :mod:`.live`: GoLive, StopLive, and the call's session.
+* :mod:`.join`: client-side JoinCall, and creating the call on join.
+* :mod:`.engine`: the :class:`Engine` facade.
+
+Where Stream's behaviour is not documented, the choice made is listed in the docstring of the
+module that makes it.
+"""
 
 from __future__ import annotations
 

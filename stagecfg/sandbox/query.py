@@ -235,5 +235,27 @@ def decode_cursor(text: Any) -> Cursor:
     return Cursor(offset=offset, key=tuple(key) if key is not None else None)
 
 
+def request_cursor(body: Mapping[str, Any]) -> Cursor:
+    """The position a request's ``next`` or ``prev`` token asks for (the start without one)."""
+    if body.get("next") and body.get("prev"):
+        raise QueryError("give either next or prev, not both")
+    token = body.get("next") or body.get("prev")
+    return decode_cursor(token) if token else Cursor()
+
+
+def add_page_links(
+    out: dict[str, Any],
+    cursor: Cursor,
+    limit: int,
+    more: bool,
+    last_key: tuple[Any, ...] | None,
+) -> None:
+    """Set ``next`` (when there is ``more``) and ``prev`` (past the first page) on ``out``."""
+    if more:
+        out["next"] = encode_cursor(Cursor(offset=cursor.offset + limit, key=last_key))
+    if cursor.offset > 0:
+        out["prev"] = encode_cursor(Cursor(offset=max(0, cursor.offset - limit)))
+
+
 def order_clause(order: Sequence[tuple[str, int]]) -> str:
     return ", ".join(f"{col} {'ASC' if d == 1 else 'DESC'}" for col, d in order)

@@ -1,0 +1,153 @@
+"""Call types: seeding the built-ins, and list / get / create / update / delete.
+
+How a call type request changes a call type (the template new ones start from, the settings
+merge, grants replacing grants per role) is Stream's rule and lives in
+:mod:`stagecfg.rules.builtins`; this module checks the request and stores the result.
+
+Choices where Stream's behaviour is not documented:
+
+* Built-in call types cannot be deleted: 400 code 4.
+* New call types start from the built-in ``default`` type's settings, grants and notification
+  settings; the request's settings merge into them and its grant roles replace theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from stagecfg.rules.builtins import (
+    BUILTIN_CALL_TYPES,
+    builtin_call_types,
+    changed_call_type,
+    template_call_type,
+)
+from stagecfg.sandbox.apierror import input_error, not_found
+from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.requests import (
+    ID_RE,
+    Json,
+    check_grants,
+    check_keys,
+    check_notifications,
+    check_settings,
+)
+from stagecfg.sandbox.responses import call_type_response
+from stagecfg.sandbox.store import Transaction
+
+_CREATE_KEYS = {"name", "settings", "grants", "notification_settings", "external_storage"}
+_UPDATE_KEYS = _CREATE_KEYS - {"name"}
+
+
+def seed(ctx: Context) -> None:
+    """Store the built-in call types once, when the file is new."""
+    with ctx.store.write() as tx:
+        row = tx.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
+        if row is not None:
+            return
+        now = ctx.now()
+        for name, data in builtin_call_types().items():
+            tx.execute(
+                "INSERT OR IGNORE INTO call_types VALUES (?, ?, ?, ?)",
+                (name, json.dumps(data), now, now),
+            )
+        tx.execute(
+            "INSERT INTO meta VALUES ('seeded', ?), ('schema', ?)",
+            (str(now), "1"),
+        )
+
+
+def call_type_row(tx: Transaction, name: str, op: str) -> Sequence[Any]:
+    """The call type's row; 404 code 16 when there is no such call type."""
+    row = tx.execute(
+        "SELECT name, data, created_at, updated_at FROM call_types WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        raise not_found(op, "call type does not exist")
+    return tuple(row)
+
+
+def call_type_grants(tx: Transaction, call_type: str) -> Json:
+    """The call type's current grants (role -> permissions); empty if it is gone."""
+    row = tx.execute("SELECT data FROM call_types WHERE name = ?", (call_type,)).fetchone()
+    if row is None:
+        return {}
+    grants: Json = json.loads(row[0])["grants"]
+    return grants
+
+
+def list_call_types(ctx: Context) -> Json:
+    with ctx.store.read() as tx:
+        rows = tx.execute(
+            "SELECT name, data, created_at, updated_at FROM call_types ORDER BY name"
+        ).fetchall()
+    return {"call_types": {row[0]: call_type_response(row) for row in rows}}
+
+
+def get_call_type(ctx: Context, name: str) -> Json:
+    with ctx.store.read() as tx:
+        return call_type_response(call_type_row(tx, name, "GetCallType"))
+
+
+def create_call_type(ctx: Context, body: Json) -> Json:
+    op = "CreateCallType"
+    body = check_keys(op, "request", body, _CREATE_KEYS)
+    name = body.get("name")
+    if not isinstance(name, str) or not ID_RE.match(name):
+        raise input_error(op, "name is required: 1-64 letters, digits, underscores or dashes")
+    settings = check_settings(op, "settings", body.get("settings"))
+    grants = check_grants(op, body.get("grants"))
+    notifications = check_notifications(op, body.get("notification_settings"))
+    data = changed_call_type(
+        template_call_type(),
+        settings=settings,
+        grants=grants,
+        notification_settings=notifications,
+    )
+    storage = body.get("external_storage")
+    if storage:
+        data["external_storage"] = str(storage)
+    with ctx.store.write() as tx:
+        exists = tx.execute("SELECT 1 FROM call_types WHERE name = ?", (name,)).fetchone()
+        if exists:
+            raise input_error(op, f"call type {name} already exists")
+        now = ctx.now()
+        tx.execute("INSERT INTO call_types VALUES (?, ?, ?, ?)", (name, json.dumps(data), now, now))
+        return call_type_response(call_type_row(tx, name, op))
+
+
+def update_call_type(ctx: Context, name: str, body: Json) -> Json:
+    op = "UpdateCallType"
+    body = check_keys(op, "request", body, _UPDATE_KEYS)
+    settings = check_settings(op, "settings", body.get("settings"))
+    grants = check_grants(op, body.get("grants"))
+    notifications = check_notifications(op, body.get("notification_settings"))
+    with ctx.store.write() as tx:
+        row = call_type_row(tx, name, op)
+        data = json.loads(row[1])
+        data.update(
+            changed_call_type(
+                data, settings=settings, grants=grants, notification_settings=notifications
+            )
+        )
+        if "external_storage" in body:
+            if body["external_storage"]:
+                data["external_storage"] = str(body["external_storage"])
+            else:
+                data.pop("external_storage", None)
+        tx.execute(
+            "UPDATE call_types SET data = ?, updated_at = ? WHERE name = ?",
+            (json.dumps(data), ctx.now(), name),
+        )
+        return call_type_response(call_type_row(tx, name, op))
+
+
+def delete_call_type(ctx: Context, name: str) -> Json:
+    op = "DeleteCallType"
+    with ctx.store.write() as tx:
+        call_type_row(tx, name, op)
+        if name in BUILTIN_CALL_TYPES:
+            raise input_error(op, f"built-in call type {name} cannot be deleted")
+        tx.execute("DELETE FROM call_types WHERE name = ?", (name,))
+    return {}

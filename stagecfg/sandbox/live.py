@@ -1,0 +1,133 @@
+"""Live state: GoLive, StopLive, and the call's current session.
+
+A call's session (its participants and when it started, went live, stopped and ended) is kept in
+the call row's JSON state; a session that has ended is replaced by a fresh one the next time the
+call is joined or goes live. Egress (HLS, recordings, RTMP) and transcription / captioning flags
+move with going live and stopping live.
+
+Choices where Stream's behaviour is not documented:
+
+* go_live on a live call is allowed and restarts the live window (``live_started_at``).
+* go_live also starts HLS when ``broadcasting.hls.auto_on`` and recording when
+  ``recording.mode`` is ``auto-on``; stop_live stops each egress unless its ``continue_*`` flag.
+* ``ongoing`` is true while the current session has participants and the call has not ended.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from stagecfg.rules.join import admitting_grant
+from stagecfg.sandbox.call_rows import live_call, save, stored_state
+from stagecfg.sandbox.call_types import call_type_grants
+from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.members import roles
+from stagecfg.sandbox.requests import Json, check_keys
+from stagecfg.sandbox.responses import call_state
+
+_GO_LIVE_KEYS = {
+    "start_hls",
+    "start_recording",
+    "start_composite_recording",
+    "start_individual_recording",
+    "start_raw_recording",
+    "start_transcription",
+    "start_closed_caption",
+    "recording_storage_name",
+    "transcription_storage_name",
+}
+_STOP_LIVE_KEYS = {
+    "continue_hls",
+    "continue_recording",
+    "continue_composite_recording",
+    "continue_individual_recording",
+    "continue_raw_recording",
+    "continue_rtmp_broadcasts",
+    "continue_transcription",
+    "continue_closed_caption",
+}
+
+
+def session(stored: Json, now: int) -> Json:
+    """The call's current session, started at ``now`` if there is none or it has ended."""
+    current = stored.get("session")
+    if not current or current.get("ended_at") is not None:
+        current = {"id": str(uuid.uuid4()), "participants": [], "started_at": now}
+        stored["session"] = current
+    return current
+
+
+def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
+    op = "GoLive"
+    body = check_keys(op, "request", body, _GO_LIVE_KEYS)
+    with ctx.store.write() as tx:
+        row = live_call(tx, op, call_type, call_id)
+        now = ctx.now()
+        stored = stored_state(row)
+        current = session(stored, now)
+        current["live_started_at"] = now
+        current.pop("live_ended_at", None)
+        egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
+        settings = stored["settings"]
+        if body.get("start_hls") or settings["broadcasting"]["hls"].get("auto_on"):
+            egress["broadcasting"] = True
+            egress["hls"] = {
+                "playlist_url": f"https://hls.sandbox.invalid/{call_type}/{call_id}/playlist.m3u8",
+                "status": "running",
+            }
+        recording_auto = settings["recording"].get("mode") == "auto-on"
+        if body.get("start_recording") or body.get("start_composite_recording"):
+            recording_auto = True
+        if recording_auto:
+            stored["recording"] = True
+            egress["composite_recording"] = {"status": "running"}
+        if body.get("start_individual_recording"):
+            egress["individual_recording"] = {"status": "running"}
+        if body.get("start_raw_recording"):
+            egress["raw_recording"] = {"status": "running"}
+        if body.get("start_transcription"):
+            stored["transcribing"] = True
+        if body.get("start_closed_caption"):
+            stored["captioning"] = True
+        row = save(ctx, tx, row, stored, backstage=0)
+        return {"call": call_state(tx, row)["call"]}
+
+
+def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
+    op = "StopLive"
+    body = check_keys(op, "request", body, _STOP_LIVE_KEYS)
+    with ctx.store.write() as tx:
+        row = live_call(tx, op, call_type, call_id)
+        now = ctx.now()
+        stored = stored_state(row)
+        current = session(stored, now)
+        current["live_ended_at"] = now
+        egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
+        if not body.get("continue_hls"):
+            egress.pop("hls", None)
+            egress["broadcasting"] = False
+        if not body.get("continue_rtmp_broadcasts"):
+            egress["rtmps"] = []
+        keep_composite = body.get("continue_recording") or body.get("continue_composite_recording")
+        if not keep_composite:
+            stored["recording"] = False
+            egress.pop("composite_recording", None)
+        if not body.get("continue_individual_recording"):
+            egress.pop("individual_recording", None)
+        if not body.get("continue_raw_recording"):
+            egress.pop("raw_recording", None)
+        if not body.get("continue_transcription"):
+            stored["transcribing"] = False
+        if not body.get("continue_closed_caption"):
+            stored["captioning"] = False
+        grants = call_type_grants(tx, call_type)
+        kept = []
+        for p in current.get("participants", []):
+            # Back in backstage: whoever the backstage stage would not admit is removed.
+            held = roles(tx, row[0], p["user_id"])
+            owner = p["user_id"] == row[4]
+            if admitting_grant(grants, held, is_creator=owner, stage="backstage"):
+                kept.append(p)
+        current["participants"] = kept
+        row = save(ctx, tx, row, stored, backstage=1, ongoing=int(bool(kept)))
+        return {"call": call_state(tx, row)["call"]}

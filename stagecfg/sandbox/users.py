@@ -1,0 +1,142 @@
+"""Users: UpdateUsers (upsert), QueryUsers, and the user rows other resources write or require.
+
+A call's creator given as ``data.created_by`` is written here too (:func:`write_user`), and
+client-side join creates its user on first sight (:func:`ensure_user`), as Stream does on
+connect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from stagecfg.sandbox import query
+from stagecfg.sandbox.apierror import input_error
+from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.requests import Json, check_keys
+from stagecfg.sandbox.responses import user_response, users_by_id
+from stagecfg.sandbox.store import Transaction
+
+_USER_REQUEST_KEYS = {
+    "id",
+    "role",
+    "name",
+    "image",
+    "custom",
+    "teams",
+    "teams_role",
+    "language",
+    "invisible",
+    "privacy_settings",
+}
+_QUERY_USERS_KEYS = {
+    "filter_conditions",
+    "include_deactivated_users",
+    "limit",
+    "offset",
+    "presence",
+    "sort",
+    "user",
+    "user_id",
+}
+
+
+def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
+    """Insert or replace one user from a UserRequest; its id."""
+    user = check_keys(op, "user", user, _USER_REQUEST_KEYS)
+    uid = user.get("id")
+    if not isinstance(uid, str) or not uid:
+        raise input_error(op, "user.id is required")
+    role = user.get("role") or "user"
+    if not isinstance(role, str):
+        raise input_error(op, f"user {uid}: role must be a string")
+    stored = {k: v for k, v in user.items() if k not in ("id", "role") and v is not None}
+    tx.execute(
+        "INSERT INTO users (id, role, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET role = excluded.role, data = excluded.data,"
+        " updated_at = excluded.updated_at",
+        (uid, role, json.dumps(stored), now, now),
+    )
+    return uid
+
+
+def ensure_user(tx: Transaction, uid: str, now: int) -> None:
+    """A plain ``user`` row for ``uid`` unless one exists."""
+    tx.execute(
+        "INSERT OR IGNORE INTO users (id, role, data, created_at, updated_at)"
+        " VALUES (?, 'user', '{}', ?, ?)",
+        (uid, now, now),
+    )
+
+
+def require_users(tx: Transaction, op: str, ids: Iterable[str]) -> None:
+    """400 code 4 naming every id without a user row (members must be upserted first)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    found = {
+        r[0]
+        for r in tx.execute(
+            f"SELECT id FROM users WHERE id IN ({', '.join('?' * len(wanted))})", wanted
+        ).fetchall()
+    }
+    missing = [u for u in wanted if u not in found]
+    if missing:
+        raise input_error(
+            op, f"the following users don't exist: {', '.join(missing)}; upsert them first"
+        )
+
+
+def upsert_users(ctx: Context, body: Json) -> Json:
+    op = "UpdateUsers"
+    body = check_keys(op, "request", body, {"users"})
+    users = body.get("users")
+    if not isinstance(users, dict):
+        raise input_error(op, "users must be an object mapping user id to user")
+    with ctx.store.write() as tx:
+        now = ctx.now()
+        ids = []
+        for key, user in users.items():
+            if isinstance(user, dict) and user.get("id", key) != key:
+                raise input_error(op, f"users.{key}.id does not match its key")
+            ids.append(write_user(tx, op, {"id": key, **(user or {})}, now))
+        found = users_by_id(tx, ids)
+    # UpdateUsers answers with FullUserResponse: the chat counters and lists, all empty.
+    full: Json = {
+        "devices": [],
+        "mutes": [],
+        "channel_mutes": [],
+        "unread_count": 0,
+        "total_unread_count": 0,
+        "unread_channels": 0,
+        "unread_threads": 0,
+    }
+    users_out = {uid: {**found[uid], **full} for uid in sorted(found)}
+    return {"users": users_out, "membership_deletion_task_id": ""}
+
+
+def query_users(ctx: Context, body: Json) -> Json:
+    """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
+    op = "QueryUsers"
+    if isinstance(body, dict):
+        # Stream's SDKs send every payload field, unset ones as null (getstream 7 adds id_gt,
+        # id_gte, id_lt and id_lte); the API reads null as absent.
+        body = {key: value for key, value in body.items() if value is not None}
+    body = check_keys(op, "request", body, _QUERY_USERS_KEYS)
+    params: list[object] = []
+    try:
+        where = query.compile_filter(body.get("filter_conditions"), query.USER_FIELDS, params)
+        limit = query.parse_limit(body.get("limit"))
+    except query.QueryError as exc:
+        raise input_error(op, str(exc)) from None
+    offset = body.get("offset") or 0
+    if not isinstance(offset, int) or offset < 0:
+        raise input_error(op, "offset must be a non-negative integer")
+    with ctx.store.read() as tx:
+        rows = tx.execute(
+            "SELECT id, role, data, created_at, updated_at FROM users"
+            f" WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+    return {"users": [user_response(row, row[0]) for row in rows]}
