@@ -25,11 +25,11 @@ from stagecfg.plan.changes import (
     ACTION_GO_LIVE,
     ACTION_STOP_LIVE,
     ACTION_UPDATE,
-    MEMBERS_PER_REQUEST,
     Change,
     Plan,
 )
 from stagecfg.render import change_title, format_value
+from stagecfg.rules.limits import MEMBERS_PER_REQUEST, USERS_PER_REQUEST
 
 #: ``progress(done, total, change)`` after each finished change.
 Progress = Callable[[int, int, Change], None]
@@ -134,9 +134,6 @@ def _failure(change: Change, exc: BaseException) -> Failure:
     # Not a backend refusal: most likely a bug, but the report must still name the change.
     return Failure(change, f"{type(exc).__name__}: {exc}")
 
-
-#: Users per UpdateUsers request: user upserts of one stage are batched.
-USERS_PER_REQUEST = 100
 
 Job = tuple[Change, ...]
 

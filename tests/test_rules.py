@@ -210,3 +210,9 @@ def test_the_creator_joins_through_owner_variants() -> None:
         join.admitting_grant(grants, ["user"], is_creator=True, stage="ended")
         == "join-ended-call-owner"
     )
+
+
+def test_on_air_means_out_of_backstage_and_not_ended() -> None:
+    assert join.on_air(in_backstage=False, ended=False)
+    assert not join.on_air(in_backstage=True, ended=False)
+    assert not join.on_air(in_backstage=False, ended=True)

@@ -19,7 +19,7 @@ from stagecfg.errors import Location, PlanRefused
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, DesiredState, Json
 from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings
-from stagecfg.rules.join import JoinWindow, join_window
+from stagecfg.rules.join import JoinWindow, join_window, on_air
 from stagecfg.rules.settings import backstage_of, effective_backstage
 
 if TYPE_CHECKING:
@@ -242,8 +242,10 @@ def blast_radius(backend: Backend, names: Collection[str], *, now: datetime) -> 
         upcoming = backend.query_calls(
             {"type": name, "starts_at": {"$gte": start, "$lte": horizon}, "ended_at": None}
         )
+        # The filter asks for these already; the answer is checked rather than trusted.
+        on = [c for c in live if on_air(in_backstage=c.backstage, ended=c.ended_at is not None)]
         result[name] = Radius(
-            live=tuple(sorted(c.cid for c in live if c.ended_at is None and not c.backstage)),
+            live=tuple(sorted(c.cid for c in on)),
             upcoming=tuple(sorted(c.cid for c in upcoming if c.ended_at is None)),
         )
     return result

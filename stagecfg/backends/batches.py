@@ -12,14 +12,12 @@ from typing import TypeVar
 
 from stagecfg import wire
 from stagecfg.model import ActualState, CallState, CallTypeState, Json, UserState
-
-#: Stream caps QueryCalls/QueryUsers ``limit``, member updates and user upserts at 100 per request.
-BATCH = 100
+from stagecfg.rules.limits import MEMBERS_PER_REQUEST, PAGE_LIMIT, USERS_PER_REQUEST
 
 T = TypeVar("T")
 
 
-def chunks(items: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:
+def chunks(items: Sequence[T], size: int = PAGE_LIMIT) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
 
@@ -34,7 +32,7 @@ def call_filters(cids: Collection[str], *, all_calls: bool) -> list[Json]:
 def query_all_calls(fetch: Callable[[Json], Json], filter_conditions: Json) -> list[CallState]:
     """Every page of a QueryCalls; ``fetch`` sends one request body and returns the answer."""
     calls: list[CallState] = []
-    request: Json = {"filter_conditions": filter_conditions, "limit": BATCH}
+    request: Json = {"filter_conditions": filter_conditions, "limit": PAGE_LIMIT}
     while True:
         body = fetch(request)
         page = body.get("calls") or ()
@@ -42,13 +40,13 @@ def query_all_calls(fetch: Callable[[Json], Json], filter_conditions: Json) -> l
         cursor = body.get("next") or None
         if not cursor or not page:
             return calls
-        request = {"filter_conditions": filter_conditions, "limit": BATCH, "next": cursor}
+        request = {"filter_conditions": filter_conditions, "limit": PAGE_LIMIT, "next": cursor}
 
 
 def user_queries(ids: Collection[str]) -> list[Json]:
     """QueryUsers payloads that together find the named users."""
     return [
-        {"filter_conditions": {"id": {"$in": chunk}}, "limit": BATCH}
+        {"filter_conditions": {"id": {"$in": chunk}}, "limit": PAGE_LIMIT}
         for chunk in chunks(sorted(set(ids)))
     ]
 
@@ -81,7 +79,7 @@ def actual_state(
 
 def user_upserts(users: Mapping[str, Json]) -> Iterator[tuple[str, Json]]:
     """UpdateUsers bodies, each with the name its failure should carry (the ids, when few)."""
-    for chunk in chunks(sorted(users)):
+    for chunk in chunks(sorted(users), USERS_PER_REQUEST):
         name = ",".join(chunk) if len(chunk) <= 3 else ""
         yield name, {"users": {uid: {**users[uid], "id": uid} for uid in chunk}}
 
@@ -90,9 +88,10 @@ def member_updates(update: Collection[Json], remove: Collection[str]) -> Iterato
     """UpdateCallMembers bodies; at least one, even when both lists are empty."""
     updates = list(update)
     removals = sorted(remove)
-    rounds = max(1, -(-len(updates) // BATCH), -(-len(removals) // BATCH))
+    cap = MEMBERS_PER_REQUEST
+    rounds = max(1, -(-len(updates) // cap), -(-len(removals) // cap))
     for i in range(rounds):
         yield {
-            "update_members": updates[i * BATCH : (i + 1) * BATCH],
-            "remove_members": removals[i * BATCH : (i + 1) * BATCH],
+            "update_members": updates[i * cap : (i + 1) * cap],
+            "remove_members": removals[i * cap : (i + 1) * cap],
         }

@@ -42,6 +42,7 @@ from stagecfg.plan.comparison import (
     field_changes,
     settings_body,
 )
+from stagecfg.rules.join import on_air
 from stagecfg.rules.settings import effective_backstage
 
 
@@ -248,7 +249,7 @@ def plan_call_update(
 def plan_call_delete(state: CallState) -> Change:
     """Delete ``state`` (prune); disruptive when the call is on air."""
     # Like stop-live, deleting a call that is on air takes it away from its viewers.
-    live = not state.backstage and state.ended_at is None
+    live = on_air(in_backstage=state.backstage, ended=state.ended_at is not None)
     return Change(
         KIND_CALL,
         state.cid,

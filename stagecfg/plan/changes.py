@@ -41,10 +41,6 @@ STAGE_CALL_TYPE_DELETES = 5
 #: module.
 ABSENT = "absent"
 
-#: Members per UpdateCallMembers / CallRequest, Stream's cap. Apply splits a change's member
-#: list by it; it is here because apply reads the plan through this module only.
-MEMBERS_PER_REQUEST = 100
-
 
 @dataclass(frozen=True)
 class FieldChange:

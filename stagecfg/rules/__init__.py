@@ -14,5 +14,6 @@ keeping a copy (import-linter holds this package to ``stagecfg.model`` and
 * :mod:`~stagecfg.rules.roles`: how roles (app role plus call member role, ``-owner`` for the
   creator) become permissions and capabilities;
 * :mod:`~stagecfg.rules.join`: the join window of a scheduled call and the join decision
-  (backstage, ``join_ahead_time_seconds``, live, stopped and ended).
+  (backstage, ``join_ahead_time_seconds``, live, stopped and ended);
+* :mod:`~stagecfg.rules.limits`: how much one request may carry (members, users, a page).
 """

@@ -100,6 +100,11 @@ def stage_of(*, ended: bool, in_backstage: bool, window_open: bool) -> Stage:
     return "backstage"
 
 
+def on_air(*, in_backstage: bool, ended: bool) -> bool:
+    """Whether viewers are watching: the call is out of backstage and has not ended."""
+    return stage_of(ended=ended, in_backstage=in_backstage, window_open=False) == "live"
+
+
 def admitting_permissions(stage: Stage) -> tuple[str, ...]:
     """Base permissions that admit during a stage, most specific first."""
     if stage == "ended":

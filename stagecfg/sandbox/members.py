@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from stagecfg.rules.limits import MEMBERS_PER_REQUEST
 from stagecfg.rules.roles import roles_of
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
@@ -22,7 +23,6 @@ from stagecfg.sandbox.users import require_users
 
 DEFAULT_MEMBER_ROLE = "call_member"
 #: Members (added or removed) per request, as Stream limits them.
-MAX_MEMBERS = 100
 
 _MEMBER_KEYS = {"user_id", "role", "custom"}
 _UPDATE_KEYS = {"update_members", "remove_members"}
@@ -30,13 +30,13 @@ _QUERY_KEYS = {"type", "id", "filter_conditions", "sort", "limit", "next", "prev
 
 
 def check_member_requests(op: str, members: Any) -> list[Json]:
-    """A list of MemberRequest (at most :data:`MAX_MEMBERS`), each with a user id."""
+    """A list of MemberRequest (at most :data:`MEMBERS_PER_REQUEST`), each with a user id."""
     if members is None:
         return []
     if not isinstance(members, list):
         raise input_error(op, "members must be a list")
-    if len(members) > MAX_MEMBERS:
-        raise input_error(op, f"at most {MAX_MEMBERS} members per request")
+    if len(members) > MEMBERS_PER_REQUEST:
+        raise input_error(op, f"at most {MEMBERS_PER_REQUEST} members per request")
     out = []
     for m in members:
         m = check_keys(op, "member", m, _MEMBER_KEYS)
@@ -84,8 +84,8 @@ def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) 
     remove = body.get("remove_members") or []
     if not isinstance(remove, list) or not all(isinstance(u, str) for u in remove):
         raise input_error(op, "remove_members must be a list of user ids")
-    if len(remove) > MAX_MEMBERS:
-        raise input_error(op, f"at most {MAX_MEMBERS} remove_members per request")
+    if len(remove) > MEMBERS_PER_REQUEST:
+        raise input_error(op, f"at most {MEMBERS_PER_REQUEST} remove_members per request")
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         require_users(tx, op, [m["user_id"] for m in update])

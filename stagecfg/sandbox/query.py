@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagecfg import timestamps
+from stagecfg.rules.limits import PAGE_LIMIT
 
 DEFAULT_LIMIT = 25
-MAX_LIMIT = 100
 
 _TEXT = "text"
 _BOOL = "bool"
@@ -201,8 +201,8 @@ def parse_limit(limit: Any) -> int:
     # 0 is treated like "not given" so a client looping on `next` cannot spin forever.
     if limit is None or limit == 0:
         return DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be an integer between 0 and {MAX_LIMIT}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= PAGE_LIMIT:
+        raise QueryError(f"limit must be an integer between 0 and {PAGE_LIMIT}")
     return limit
 
 
