@@ -1,4 +1,4 @@
-"""Grant change classification and join-window comparison."""
+"""The access review of a plan: grant change classification, join windows in words, refusals."""
 
 from __future__ import annotations
 
