@@ -17,7 +17,8 @@ from stagecfg.manifest import Merged, child_path
 from stagecfg.rules import permissions
 from stagecfg.rules import settings as stream_settings
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings, starting_call_type
-from stagecfg.schema import load_schema, suggest
+from stagecfg.schema import suggest
+from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import is_rfc3339, now_utc, parse
 
 ONE_DAY_SECONDS = 86_400

@@ -15,9 +15,7 @@ same backend shows no changes. To that end:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from importlib.resources import files
 from typing import Any
 
 import yaml
@@ -32,26 +30,12 @@ from stagecfg.model import (
     UserState,
 )
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
-
-
-def _schema() -> Json:
-    data: Json = json.loads(files("stagecfg").joinpath("stagecfg.schema.json").read_text("utf-8"))
-    return data
-
-
-def _resolve(node: Any, root: Json) -> Any:
-    while isinstance(node, Mapping) and "$ref" in node:
-        ref = str(node["$ref"])
-        target: Any = root
-        for part in ref.removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
+from stagecfg.schema_document import load_schema, resolve
 
 
 def fit_to_schema(value: Any, node: Any, root: Json) -> Any:
     """``value`` without nulls and without keys the schema node does not allow."""
-    node = _resolve(node, root)
+    node = resolve(node, root)
     if isinstance(value, Mapping):
         props = node.get("properties") or {}
         extra = node.get("additionalProperties", True)
@@ -81,7 +65,7 @@ def _diff_leaves(effective: Any, base: Any, node: Any, root: Json) -> Any:
     A sub-object that is kept also keeps the keys its schema requires (e.g. ``audio`` needs
     ``default_device``), so the exported override stays a valid manifest.
     """
-    node = _resolve(node, root)
+    node = resolve(node, root)
     if isinstance(effective, Mapping) and isinstance(base, Mapping):
         props = node.get("properties") or {} if isinstance(node, Mapping) else {}
         out: Json = {}
@@ -176,7 +160,7 @@ def export_manifest(
     actual: ActualState, *, include_builtin: bool = False, project: str | None = None
 ) -> Json:
     """A manifest (as data) declaring what ``actual`` holds. ``actual`` needs every call."""
-    root = _schema()
+    root = load_schema()
     defs = root["$defs"]
     manifest: Json = {"version": 1}
     if project is not None:

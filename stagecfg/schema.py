@@ -7,13 +7,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
-from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from stagecfg.errors import Problem
 from stagecfg.manifest import Document, child_path, join_path, type_name
+from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import is_rfc3339
 
 
@@ -23,14 +23,6 @@ def _is_date_time(value: object) -> bool:
 
 _FORMATS = FormatChecker(formats=())
 _FORMATS.checks("date-time")(_is_date_time)
-
-
-@lru_cache(maxsize=1)
-def load_schema() -> dict[str, Any]:
-    """The packaged schema (byte-identical to ``schemas/stagecfg.schema.json``)."""
-    text = files("stagecfg").joinpath("stagecfg.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
 
 
 @lru_cache(maxsize=1)

@@ -9,16 +9,14 @@ the keys Stream's request models require next to them.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterable, Mapping
-from importlib.resources import files
 from typing import Any
 
 from deepdiff import DeepDiff
 
 from stagecfg.model import Json
 from stagecfg.plan.changes import FieldChange
+from stagecfg.schema_document import resolve
 
 
 class _Missing:
@@ -141,29 +139,13 @@ def _nest(declared: Any, paths: Iterable[tuple[str, ...]]) -> Json:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _schema() -> Json:
-    data: Json = json.loads(files("stagecfg").joinpath("stagecfg.schema.json").read_text("utf-8"))
-    return data
-
-
-def _resolve(node: Any) -> Any:
-    root = _schema()
-    while isinstance(node, Mapping) and "$ref" in node:
-        target: Any = root
-        for part in str(node["$ref"]).removeprefix("#/").split("/"):
-            target = target.get(part, {}) if isinstance(target, Mapping) else {}
-        node = target
-    return node
-
-
 def _with_required(nested: Json, declared: Any, node: Any) -> Json:
     """``nested`` plus, in every sub-object it sends, the declared keys the schema requires.
 
     Stream's request models require some keys (``audio.default_device``, ``ring.*_ms``...), so
     a body carrying only the changed leaf of such a sub-object would be refused.
     """
-    node = _resolve(node)
+    node = resolve(node)
     if not isinstance(node, Mapping) or not isinstance(declared, Mapping):
         return nested
     props = node.get("properties") or {}
