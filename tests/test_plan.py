@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -484,3 +487,27 @@ def test_update_body_keeps_keys_the_request_schema_requires() -> None:
         "settings": {"audio": {"default_device": "speaker", "mic_default_on": False}}
     }
     assert [f.path for f in change.fields] == ["settings.audio.mic_default_on"]
+
+
+def test_a_plan_of_matching_objects_does_not_import_deepdiff() -> None:
+    # deepdiff (and pydantic) cost ~70 ms to import; the exact-match fast path must spare a
+    # no-op plan that cost. A fresh interpreter, since this suite imports deepdiff anyway.
+    code = textwrap.dedent(
+        """
+        import sys
+        from stagecfg.model import ActualState, CallTypeSpec, CallTypeState, DesiredState
+        from stagecfg.plan import make_plan
+
+        def state(enabled):
+            settings = {"backstage": {"enabled": enabled, "join_ahead_time_seconds": 60}}
+            return settings, CallTypeState("show", settings, {}, {})
+
+        declared, _ = state(True)
+        desired = DesiredState(call_types={"show": CallTypeSpec("show", settings=declared)})
+        assert make_plan(desired, ActualState(call_types={"show": state(True)[1]})).empty
+        assert "deepdiff" not in sys.modules, "a no-op plan imported deepdiff"
+        assert not make_plan(desired, ActualState(call_types={"show": state(False)[1]})).empty
+        assert "deepdiff" in sys.modules
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from stagecfg.model import Json
 from stagecfg.plan.changes import FieldChange
 from stagecfg.schema_document import resolve
@@ -53,6 +51,14 @@ def _leaves(data: Any, prefix: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...
         yield prefix, data
 
 
+def _deep_diff(before: Any, after: Any, **options: Any) -> Any:
+    """DeepDiff, imported on first use: deepdiff (with the pydantic it loads) takes ~70 ms to
+    import, and a plan whose objects all match (:func:`_same`) never needs it."""
+    from deepdiff import DeepDiff
+
+    return DeepDiff(before, after, ignore_numeric_type_changes=True, **options)
+
+
 def changed_paths(declared: Any, actual: Any) -> list[tuple[str, ...]]:
     """Leaf paths where the declared value differs from the actual one (declared leaves only).
 
@@ -61,7 +67,7 @@ def changed_paths(declared: Any, actual: Any) -> list[tuple[str, ...]]:
     projected = _project(actual, declared)
     if _same(projected, declared):
         return []
-    diff = DeepDiff(projected, declared, view="tree", ignore_numeric_type_changes=True)
+    diff = _deep_diff(projected, declared, view="tree")
     paths: set[tuple[str, ...]] = set()
     for items in diff.values():
         for item in items:
@@ -107,7 +113,7 @@ def differs(after: Any, before: Any) -> bool:
         return True
     if _same(before, after):
         return False
-    return bool(DeepDiff(before, after, ignore_numeric_type_changes=True))
+    return bool(_deep_diff(before, after))
 
 
 def _shown(value: Any) -> Any:
