@@ -16,7 +16,7 @@ from stagecfg.errors import Location, Problem, Severity
 from stagecfg.manifest import Merged, child_path
 from stagecfg.rules import permissions
 from stagecfg.rules import settings as stream_settings
-from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings, starting_call_type
+from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, starting_backstage, starting_call_type
 from stagecfg.schema import suggest
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import is_rfc3339, now_utc, parse
@@ -113,7 +113,7 @@ def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[st
         return  # grants not managed here: the app's current grants decide
     backstage = _backstage(spec.get("settings"))
     enabled = backstage.get(
-        "enabled", stream_settings.backstage_of(starting_call_type(name)["settings"]).enabled
+        "enabled", stream_settings.backstage_of(starting_backstage(name)).enabled
     )
     if enabled is not True or backstage.get("join_ahead_time_seconds", 0) not in (0, None):
         return
@@ -160,10 +160,11 @@ def effective_backstage(call_type: str, call: dict[str, Any], call_types: dict[s
     """Whether a new call starts in backstage: its call type's settings (the built-in type's, or
     a new type's template, with the declared settings merged in) with its settings_override."""
     declared = _dict(_dict(call_types.get(call_type)).get("settings"))
-    settings = call_type_settings(call_type, None, declared)
-    return stream_settings.effective_backstage(
-        settings, _dict(call.get("settings_override"))
-    ).enabled
+    # Only backstage decides; merging just that part of each layer is the same merge.
+    part = {"backstage": declared["backstage"]} if "backstage" in declared else {}
+    settings = stream_settings.merge_settings(starting_backstage(call_type), part)
+    override = _dict(call.get("settings_override"))
+    return stream_settings.effective_backstage(settings, override).enabled
 
 
 def _check_live(

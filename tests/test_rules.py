@@ -216,3 +216,16 @@ def test_on_air_means_out_of_backstage_and_not_ended() -> None:
     assert join.on_air(in_backstage=False, ended=False)
     assert not join.on_air(in_backstage=True, ended=False)
     assert not join.on_air(in_backstage=False, ended=True)
+
+
+def test_starting_backstage_is_the_backstage_part_of_the_starting_settings() -> None:
+    for name in (*builtins.BUILTIN_CALL_TYPES, "weekly-show"):
+        whole = builtins.starting_settings(name)
+        assert builtins.starting_backstage(name) == {"backstage": whole["backstage"]}
+
+
+def test_window_of_is_join_window_of_checked_backstage_settings() -> None:
+    backstage = settings.backstage_of(
+        {"backstage": {"enabled": True, "join_ahead_time_seconds": 60}}
+    )
+    assert join.window_of(backstage, START) == join.join_window(True, 60, START)

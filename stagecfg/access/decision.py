@@ -51,7 +51,7 @@ def decide(
         allowed=permission is not None,
         stage=stage,
         permission=permission,
-        reason=reason(policy, principal, stage, permission),
+        reason=explain(policy, principal, stage, permission),
     )
 
 
@@ -76,7 +76,8 @@ def _stage_text(policy: AccessPolicy, stage: Stage) -> str:
     return "the call is in backstage"
 
 
-def reason(policy: AccessPolicy, principal: Principal, stage: Stage, granted: str | None) -> str:
+def explain(policy: AccessPolicy, principal: Principal, stage: Stage, granted: str | None) -> str:
+    """Why ``principal`` may (``granted``) or may not join during ``stage``, in one sentence."""
     who = _roles_text(principal)
     context = _stage_text(policy, stage)
     if granted is not None:

@@ -19,7 +19,7 @@ from stagecfg.errors import Location, PlanRefused
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, DesiredState, Json
 from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings
-from stagecfg.rules.join import JoinWindow, join_window, on_air
+from stagecfg.rules.join import JoinWindow, on_air, window_of
 from stagecfg.rules.settings import backstage_of, effective_backstage
 
 if TYPE_CHECKING:
@@ -159,14 +159,12 @@ def _grant_notes(plan: Plan, actual: ActualState) -> list[AccessNote]:
 
 
 def _window_of(settings: Json, starts_at: str | None) -> JoinWindow:
-    backstage = backstage_of(settings)
-    return join_window(backstage.enabled, backstage.join_ahead_time_seconds, starts_at)
+    return window_of(backstage_of(settings), starts_at)
 
 
 def _window_with(settings: Json, override: Json | None, starts_at: str | None) -> JoinWindow:
     """The window of a call made from ``settings`` with ``override`` merged in."""
-    backstage = effective_backstage(settings, override)
-    return join_window(backstage.enabled, backstage.join_ahead_time_seconds, starts_at)
+    return window_of(effective_backstage(settings, override), starts_at)
 
 
 def _type_settings(name: str, desired: DesiredState, actual: ActualState, *, after: bool) -> Json:

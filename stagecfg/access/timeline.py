@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from stagecfg.access.decision import Decision, reason
+from stagecfg.access.decision import Decision, explain
 from stagecfg.access.policy import AccessPolicy, Principal, admitting_permission
 from stagecfg.model import Json
 from stagecfg.rules.join import JOIN_BACKSTAGE, JOIN_CALL, Stage, admitting_permissions
@@ -212,7 +212,7 @@ def principal_timeline(
             allowed=permission is not None,
             stage=phase.stage,
             permission=permission,
-            reason=reason(policy, principal, phase.stage, permission),
+            reason=explain(policy, principal, phase.stage, permission),
         )
         answers.append((phase, decision))
     return tuple(answers)

@@ -315,6 +315,14 @@ def starting_call_type(name: str) -> Json:
     return _call_type(name) if name in BUILTIN_CALL_TYPES else template_call_type()
 
 
+def starting_backstage(name: str) -> Json:
+    """Only the ``backstage`` part of :func:`starting_settings`, as a settings object: all that
+    the join rules read, without copying the rest."""
+    return {
+        "backstage": dict(_SETTINGS[name if name in BUILTIN_CALL_TYPES else "default"]["backstage"])
+    }
+
+
 def starting_settings(name: str) -> Json:
     """The settings of :func:`starting_call_type`."""
     return copy.deepcopy(_SETTINGS[name if name in BUILTIN_CALL_TYPES else "default"])

@@ -22,6 +22,7 @@ from typing import Literal
 
 from stagecfg import timestamps
 from stagecfg.rules.roles import Grants, first_held
+from stagecfg.rules.settings import Backstage
 
 JOIN_CALL = "join-call"
 JOIN_BACKSTAGE = "join-backstage"
@@ -86,6 +87,14 @@ def join_window(
         backstage_enabled=bool(backstage_enabled),
         join_ahead_time_seconds=max(0, int(join_ahead_time_seconds or 0)),
         starts_at=timestamps.normalize(starts_at),
+    )
+
+
+def window_of(backstage: Backstage, starts_at: str | int | None) -> JoinWindow:
+    """The join window of a call with these effective backstage settings (already checked by
+    :func:`~stagecfg.rules.settings.backstage_of`, so nothing is converted twice)."""
+    return JoinWindow(
+        backstage.enabled, backstage.join_ahead_time_seconds, timestamps.normalize(starts_at)
     )
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stagecfg.model import Json
 
@@ -89,24 +88,32 @@ def merge_settings(base: Mapping[str, Any], request: Mapping[str, Any] | None) -
     return merged
 
 
-@dataclass(frozen=True)
-class Backstage:
+class Backstage(NamedTuple):
     """The backstage part of effective settings: all that decides who may join when."""
 
     enabled: bool = False
     join_ahead_time_seconds: int = 0
 
 
+_NO_BACKSTAGE = Backstage()
+
+
 def backstage_of(settings: Mapping[str, Any]) -> Backstage:
-    """The backstage settings of effective settings; a negative join-ahead counts as 0."""
+    """The backstage settings of effective settings; a negative join-ahead counts as 0.
+
+    Called once per call when a plan is reviewed, so the common case (a dict holding an int)
+    takes no detour; a NamedTuple is several times cheaper to build than a frozen dataclass.
+    """
     backstage = settings.get("backstage")
-    if not isinstance(backstage, Mapping):
-        return Backstage()
-    try:
-        seconds = int(backstage.get("join_ahead_time_seconds") or 0)
-    except (TypeError, ValueError, OverflowError):
-        seconds = 0  # not a number: the schema or the server reports it; nobody joins early
-    return Backstage(bool(backstage.get("enabled")), max(0, seconds))
+    if type(backstage) is not dict and not isinstance(backstage, Mapping):
+        return _NO_BACKSTAGE
+    ahead = backstage.get("join_ahead_time_seconds") or 0
+    if type(ahead) is not int:
+        try:
+            ahead = int(ahead)
+        except (TypeError, ValueError, OverflowError):
+            ahead = 0  # not a number: the schema or the server reports it; nobody joins early
+    return Backstage(bool(backstage.get("enabled")), ahead if ahead > 0 else 0)
 
 
 def effective_backstage(
