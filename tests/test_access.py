@@ -331,6 +331,9 @@ def test_policy_from_backend_uses_the_current_backstage_flag() -> None:
 
 
 # --- cross-check against the sandbox engine, through the emulator's join endpoint ----------------
+# The access report and the engine's JoinCall both decide through stagecfg.rules.join; this
+# checks that each gathers the same facts (grants, roles, creator, backstage flag, join window)
+# and that the answer survives the HTTP round trip.
 
 
 @pytest.fixture(scope="module")
