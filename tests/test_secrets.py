@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -361,3 +362,108 @@ def test_saved_plans_keep_secret_named_variables_as_references(
     finally:
         backend.close()
     assert call.custom["hook"] == f"Bearer {value}"
+
+
+# --- masking never changes what the output means --------------------------------------------------
+
+
+def _stagecfg(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``stagecfg ARGV`` in a fresh interpreter: secrets registered here stay out of this one."""
+    return subprocess.run(
+        [sys.executable, "-m", "stagecfg", *argv],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("command", [["plan", "m"], ["export"]])
+def test_an_api_secret_too_short_to_mask_is_refused(tmp_path: Path, command: list[str]) -> None:
+    # With the secret `true`, masking it turned JSON plans and exported YAML into invalid text.
+    write_manifests(tmp_path / "m", types=1, calls=1)
+    result = _stagecfg(
+        tmp_path,
+        *command,
+        "--backend",
+        "stream",
+        "--api-key",
+        "k",
+        "--base-url",
+        "http://127.0.0.1:9",
+        STREAM_API_SECRET="true",
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "at least 16" in result.stderr and "STREAM_API_SECRET" in result.stderr
+    assert "***" not in result.stderr
+
+
+def test_the_emulator_refuses_an_api_secret_too_short_to_mask(tmp_path: Path) -> None:
+    result = _stagecfg(tmp_path, "emulator", "--port", "0", "--api-secret", "hunter2")
+    assert result.returncode == 1
+    assert "at least 16" in result.stderr and "hunter2" not in result.stderr + result.stdout
+
+
+def _manifest_with_hook(path: Path) -> None:
+    path.write_text(
+        "version: 1\n"
+        "call_types:\n"
+        "  show:\n"
+        "    settings: {backstage: {enabled: true}}\n"
+        "calls:\n"
+        "  show:one:\n"
+        "    created_by_id: alice\n"
+        "    live: false\n"
+        "    custom: {hook: '${SHOW_HOOK_TOKEN}', note: 'the hook is ${SHOW_HOOK_TOKEN}'}\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_secret_variable_that_is_a_json_word_keeps_json_plans_valid(tmp_path: Path) -> None:
+    _manifest_with_hook(tmp_path / "m.yaml")
+    result = _stagecfg(
+        tmp_path, "plan", "m.yaml", "--sandbox", "s.db", "--format", "json", SHOW_HOOK_TOKEN="true"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # did not parse when `true` was masked as text
+    change = next(c for c in document["changes"] if c["name"] == "show:one")
+    assert change["body"]["custom"]["hook"] == "***"
+    assert change["body"]["custom"]["note"] == "the hook is ***"
+    call_type = next(c for c in document["changes"] if c["name"] == "show")
+    assert call_type["body"]["settings"]["backstage"]["enabled"] is True  # a boolean, unmasked
+
+
+def test_a_short_secret_variable_is_masked_and_saved_as_a_reference(tmp_path: Path) -> None:
+    # Values under 4 characters were neither masked nor stored as ${...}.
+    _manifest_with_hook(tmp_path / "m.yaml")
+    result = _stagecfg(
+        tmp_path, "plan", "m.yaml", "--sandbox", "s.db", "--out", "p.json", SHOW_HOOK_TOKEN="x9z"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "x9z" not in result.stdout + result.stderr
+    assert "custom.hook" in result.stdout and "***" in result.stdout
+    saved = (tmp_path / "p.json").read_text(encoding="utf-8")
+    assert "x9z" not in saved and "${SHOW_HOOK_TOKEN}" in saved
+    for fmt in ("markdown", "github", "text"):
+        shown = _stagecfg(
+            tmp_path, "plan", "m.yaml", "--sandbox", "s.db", "--format", fmt, SHOW_HOOK_TOKEN="x9z"
+        )
+        assert shown.returncode == 0 and "x9z" not in shown.stdout + shown.stderr, fmt
+
+
+def test_validate_json_masks_a_secret_inside_problems_and_still_parses(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\n"
+        "call_types:\n"
+        "  show:\n"
+        "    settings: {video: {camera_facing: '${CAM_TOKEN}'}}\n",
+        encoding="utf-8",
+    )
+    result = _stagecfg(tmp_path, "validate", "m.yaml", "--format", "json", CAM_TOKEN="null")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["problems"] and "null" not in json.dumps(
+        [p["message"] for p in report["problems"]]
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stagecfg.cli.options import backend_options, open_backend
 from stagecfg.cli.output import echo
+
+if TYPE_CHECKING:
+    from stagecfg.access import AccessPolicy, Principal
 
 
 @click.command()
@@ -75,5 +80,46 @@ def access(
         principal = access_rules.role_principal(role)
     elif user_id:
         principal = access_rules.user_principal(policy, user_id)
-    text = access_rules.report(policy, principal=principal, at=at, live=live, fmt=fmt)
-    echo(text, nl=False)
+    # Secrets are masked in the call's facts, so the JSON report keeps its shape.
+    text = access_rules.report(
+        _masked_policy(policy),
+        principal=None if principal is None else _masked_principal(principal),
+        at=at,
+        live=live,
+        fmt=fmt,
+    )
+    echo(text, nl=False, masked_data=True)
+
+
+def _masked_policy(policy: AccessPolicy) -> AccessPolicy:
+    from stagecfg.redact import mask_text
+
+    def optional(value: str | None) -> str | None:
+        return None if value is None else mask_text(value)
+
+    def mapping(values: Mapping[str, str]) -> dict[str, str]:
+        return {mask_text(k): mask_text(v) for k, v in values.items()}
+
+    return dataclasses.replace(
+        policy,
+        cid=mask_text(policy.cid),
+        starts_at=optional(policy.starts_at),
+        ended_at=optional(policy.ended_at),
+        created_by_id=optional(policy.created_by_id),
+        grants={
+            mask_text(role): tuple(mask_text(p) for p in perms)
+            for role, perms in policy.grants.items()
+        },
+        user_roles=mapping(policy.user_roles),
+        members=mapping(policy.members),
+    )
+
+
+def _masked_principal(principal: Principal) -> Principal:
+    from stagecfg.redact import mask_text
+
+    return dataclasses.replace(
+        principal,
+        label=mask_text(principal.label),
+        roles=tuple(mask_text(r) for r in principal.roles),
+    )

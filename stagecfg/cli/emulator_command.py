@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from stagecfg.cli.options import sandbox_option
+from stagecfg.cli.options import check_api_secret, sandbox_option
 
 
 @click.command()
@@ -54,6 +54,7 @@ def emulator(
     from stagecfg.emulator.app import EmulatorSettings, Faults
 
     emulator_server.check_host(host, allow_remote=allow_remote)
+    check_api_secret(api_secret)
     settings = EmulatorSettings(
         api_key=api_key or DEFAULT_API_KEY,
         api_secret=api_secret or DEFAULT_API_SECRET,

@@ -33,11 +33,13 @@ def export_command(
             actual = dataclasses.replace(actual, users=backend.read(users=users).users)
     finally:
         backend.close()
-    text = export.dump_manifest(
-        export.export_manifest(actual, include_builtin=include_builtin, project=project)
-    )
+    from stagecfg.redact import mask_data, redact
+
+    manifest = export.export_manifest(actual, include_builtin=include_builtin, project=project)
+    # Masked inside the data, so the YAML stays valid; then redact for long secrets and JWTs.
+    text = redact(export.dump_manifest(mask_data(manifest)))
     if out:
         # A manifest is meant to be committed and shared, hence 0o644 (saved plans are 0o600).
         write_text_atomic(out, text, mode=0o644)
     else:
-        echo(text, nl=False)
+        echo(text, nl=False, masked_data=True)

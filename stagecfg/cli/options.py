@@ -96,11 +96,22 @@ def backend_settings(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, settings
 
 
+def check_api_secret(secret: str | None) -> None:
+    """Refuse an API secret too short to keep out of the output (it could be a common word)."""
+    from stagecfg.errors import ConfigError
+    from stagecfg.redact import secret_too_short
+
+    problem = secret_too_short(secret) if secret else None
+    if problem:
+        raise ConfigError(f"{problem}; set STREAM_API_SECRET or --api-secret")
+
+
 def open_backend(options: dict[str, Any]) -> Backend:
     """The backend the flags name (they are taken out of ``options``); notices go to stderr."""
     from stagecfg.backends import open_backend as open_named_backend
 
     name, settings = backend_settings(options)
+    check_api_secret(settings["api_secret"] if name == "stream" else None)
     backend = open_named_backend(name, **settings)
     for notice in backend.notices():
         echo(notice, err=True)

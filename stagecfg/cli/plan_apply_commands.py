@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from stagecfg.cli.options import F, backend_options, open_backend
-from stagecfg.cli.output import color, echo, echo_warnings
+from stagecfg.cli.output import color, echo, echo_warnings, masked_plan
 from stagecfg.errors import StagecfgError
 
 _FORMATS = ["text", "json", "markdown", "github"]
@@ -81,10 +81,9 @@ def plan_command(
             savedplan.write(out, planned.saved(paths, backend.identity()))
     finally:
         backend.close()
-    text = render.render(
-        planned.plan, fmt, backend=planned.backend, color=color(), access=planned.access
-    )
-    echo(text, nl=False)
+    shown, review = masked_plan(planned.plan, planned.access)
+    text = render.render(shown, fmt, backend=planned.backend, color=color(), access=review)
+    echo(text, nl=False, masked_data=True)
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)
     if detailed_exitcode and not planned.plan.empty:
@@ -156,11 +155,11 @@ def apply_command(
             planned = pipeline.plan_saved(backend, saved, desired)
         else:
             planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
+        shown, review = masked_plan(planned.plan, planned.access)
         echo(
-            render_text(
-                planned.plan, backend=planned.backend, color=color(), access=planned.access
-            ),
+            render_text(shown, backend=planned.backend, color=color(), access=review),
             nl=False,
+            masked_data=True,
         )
         if planned.plan.empty:
             return

@@ -67,23 +67,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         code = EXIT_INTERRUPTED
     except ManifestError as exc:
-        from stagecfg.redact import redact
-
         for problem in exc.problems:
-            click.echo(redact(problem.render()), err=True)
+            echo(problem.render(), err=True)
         code = exc.exit_code
     except StagecfgError as exc:
         echo(f"Error: {exc}", err=True)
         code = exc.exit_code
     except Exception as exc:  # a bug: report it without a traceback unless --debug
-        from stagecfg.redact import redact
-
         if debug:
             import traceback
 
-            click.echo(redact(traceback.format_exc()), err=True)
-        click.echo(
-            f"Internal error: {redact(type(exc).__name__ + ': ' + str(exc))}\n"
+            echo(traceback.format_exc(), err=True)
+        echo(
+            f"Internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug in stagecfg; run again with --debug for details.",
             err=True,
         )

@@ -20,11 +20,16 @@ from stagecfg.errors import EXIT_ERROR
 )
 def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
     """Check manifests (files or directories) against the schema and Stream's rules."""
+    import dataclasses
+
     from stagecfg import validation
+    from stagecfg.cli.output import masked_problem
     from stagecfg.redact import redact
 
     result = validation.validate(paths)
-    # The report is one block per stream, printed as rendered (no extra newline).
+    # Secrets are masked inside each problem, so the rendered report (JSON too) keeps its shape
+    # and needs only redact. It is one block per stream, printed as rendered (no extra newline).
+    result = dataclasses.replace(result, problems=[masked_problem(p) for p in result.problems])
     out, err = (redact(text) for text in validation.render_report(result, fmt, strict=strict))
     if out:
         click.echo(out, nl=False)
