@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -183,6 +184,7 @@ def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
 
     An unwritable place is the user's to fix, so it is a one-line error, not a crash.
     """
+    _check_replaceable(path)
     try:
         _write_text_atomic(path, text, mode)
     except OSError as exc:
@@ -190,6 +192,37 @@ def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
         raise UsageError(
             f"cannot write {path}: {reason}; choose a writable path for --out"
         ) from None
+
+
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_replaceable(path: str) -> None:
+    """Refuse a path that holds anything but a regular file: renaming over it would replace a
+    device, a FIFO or a symlink (``/proc/self/fd/1``) with a file. lstat, so a symlink to a
+    regular file is refused too rather than followed or replaced."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror}; choose a writable path for --out"
+        ) from None
+    if stat.S_ISREG(mode):
+        return
+    what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+    raise UsageError(
+        f"cannot write {path}: it is {what}, not a regular file, and is left as it is; "
+        "give --out the path of a regular file (or of one that does not exist yet)"
+    )
 
 
 def _write_text_atomic(path: str, text: str, mode: int) -> None:
