@@ -23,7 +23,7 @@ from stagecfg.apply import (
     read_state,
 )
 from stagecfg.backends.base import Backend
-from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem
+from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem, StagecfgError
 from stagecfg.manifest import child_path
 from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
 from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, make_plan
@@ -197,10 +197,23 @@ def apply_planned(
             "run apply again to converge",
             report_text=report.render(),
         )
-    after = read_state(backend, planned.desired, prune=plan.prune)
-    check_converged(
-        make_plan(
-            planned.desired, after, prune=plan.prune, targets=plan.targets, project=plan.project
+    try:
+        after = read_state(backend, planned.desired, prune=plan.prune)
+        check_converged(
+            make_plan(
+                planned.desired, after, prune=plan.prune, targets=plan.targets, project=plan.project
+            )
         )
-    )
+    except ApplyFailed as exc:
+        raise ApplyFailed(str(exc), report_text=report.render()) from None
+    except StagecfgError as exc:
+        # Every write landed; only the check did not. Saying just the read's error would hide a
+        # finished apply, so the report comes first and the message says what is known.
+        done = len(report.succeeded)
+        raise ApplyFailed(
+            f"all {done} change{'s' if done != 1 else ''} were applied, but reading the backend "
+            f"to confirm them failed: {exc}; run `stagecfg plan` to see whether the backend "
+            "holds them",
+            report_text=report.render(),
+        ) from None
     return report

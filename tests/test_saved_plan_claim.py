@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_wrappers import install
+from backend_wrappers import Wrapped, install
 
 import stagecfg.backends as backends
+from stagecfg.backends.base import Backend
 from stagecfg.backends.local import open_backend
 from stagecfg.cli import main
+from stagecfg.errors import BackendError, BackendFailure
+from stagecfg.model import ActualState
 
 Plan = dict[str, Any]
 
@@ -366,3 +369,33 @@ def test_a_plan_applies_after_an_object_it_only_read_changed(
     code, out, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve", "--force")
     assert code == 0, (out, err)
     assert "Apply complete: 4 changes applied." in out
+
+
+class ConfirmReadFails(Wrapped):
+    """Takes every write, then fails the read that confirms them (the issue's HTTP 502)."""
+
+    def read(self, **kwargs: Any) -> ActualState:
+        if self.writes:
+            raise BackendError(
+                "HTTP 502", operation="query call", failure=BackendFailure(status=502)
+            )
+        return super().read(**kwargs)
+
+
+def test_a_failed_confirm_read_still_reports_the_finished_apply(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def open_failing(name: str, **settings: Any) -> Backend:
+        return ConfirmReadFails(_real_open(name, **settings))
+
+    monkeypatch.setattr(backends, "open_backend", open_failing)
+    code, out, err = run(capsys, "apply", "--plan", "plan.json", *SB, "--auto-approve", "--force")
+    assert code == 1
+    assert "Applied 4 of 4 changes; 0 failed, 0 not started." in out
+    assert "done:   + call stage:c" in out
+    assert err.strip().splitlines() == [
+        "Error: all 4 changes were applied, but reading the backend to confirm them failed: "
+        "query call: HTTP 502; run `stagecfg plan` to see whether the backend holds them"
+    ]
+    monkeypatch.setattr(backends, "open_backend", _real_open)
+    assert run(capsys, "plan", "m", *SB, "--prune", "--detailed-exitcode")[0] == 0
