@@ -23,10 +23,10 @@ from stagecfg.apply import (
     read_state,
 )
 from stagecfg.backends.base import Backend
-from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem
+from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem, StagecfgError
 from stagecfg.manifest import child_path
 from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
-from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, fingerprints_of, make_plan
+from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, make_plan
 from stagecfg.validation import load_desired
 
 
@@ -90,16 +90,20 @@ def plan_saved(
     *,
     now: datetime | None = None,
 ) -> Planned:
-    """A saved plan, after proving that neither its manifests nor the objects it read changed."""
-    actual = read_state(backend, desired, prune=saved.plan.prune)
-    savedplan.verify(
-        saved,
-        digest=desired.digest,
-        identity=backend.identity(),
-        fingerprints=fingerprints_of(desired, actual),
+    """Re-plan a saved plan from its manifests and options; run it only if nothing differs.
+
+    The file is a claim about what applying would do, not a list of instructions: bodies,
+    safety flags and counts all come from the fresh plan, and the access review and safety
+    checks see only that. A stale or edited file is refused, naming what differs.
+    """
+    savedplan.check_origin(
+        saved, digest=desired.digest, identity=backend.identity(), files=desired.sources
     )
-    check_members_exist(backend, desired, actual, saved.plan)
-    return _reviewed(backend, desired, actual, saved.plan, now)
+    planned = plan_manifests(
+        backend, desired, prune=saved.plan.prune, targets=saved.plan.targets, now=now
+    )
+    savedplan.check_matches(saved, planned.plan)
+    return planned
 
 
 def check_members_exist(
@@ -193,10 +197,23 @@ def apply_planned(
             "run apply again to converge",
             report_text=report.render(),
         )
-    after = read_state(backend, planned.desired, prune=plan.prune)
-    check_converged(
-        make_plan(
-            planned.desired, after, prune=plan.prune, targets=plan.targets, project=plan.project
+    try:
+        after = read_state(backend, planned.desired, prune=plan.prune)
+        check_converged(
+            make_plan(
+                planned.desired, after, prune=plan.prune, targets=plan.targets, project=plan.project
+            )
         )
-    )
+    except ApplyFailed as exc:
+        raise ApplyFailed(str(exc), report_text=report.render()) from None
+    except StagecfgError as exc:
+        # Every write landed; only the check did not. Saying just the read's error would hide a
+        # finished apply, so the report comes first and the message says what is known.
+        done = len(report.succeeded)
+        raise ApplyFailed(
+            f"all {done} change{'s' if done != 1 else ''} were applied, but reading the backend "
+            f"to confirm them failed: {exc}; run `stagecfg plan` to see whether the backend "
+            "holds them",
+            report_text=report.render(),
+        ) from None
     return report

@@ -1,8 +1,11 @@
-"""Saved plans: ``plan --out FILE`` writes one, ``apply --plan FILE`` trusts it only if unchanged.
+"""Saved plans: ``plan --out FILE`` writes one; ``apply --plan FILE`` runs it only if it holds.
 
 A saved plan records what was reviewed: the changes with their request bodies, the manifests'
 digest and paths, the backend identity (never a secret), the plan's options and the fingerprint
-of every object read. :func:`verify` refuses it when any of those no longer hold.
+of every object read. It is a claim, never an instruction: apply re-plans from the recorded
+manifests and options against the live backend, :func:`check_origin` and :func:`check_matches`
+refuse it unless the manifests, the backend and every change are still the same, and only the
+fresh plan (its bodies, safety flags and counts) runs.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stagecfg.errors import PlanRefused, UsageError
-from stagecfg.plan.changes import ABSENT, Plan
+from stagecfg import plandiff, savedshape
+from stagecfg.errors import PlanRefused, UsageError, one_line
+from stagecfg.plan.changes import Plan
 from stagecfg.redact import register_secret, secret_variables
 
 SAVED_FORMAT_VERSION = 1
@@ -55,15 +60,24 @@ class SavedPlan:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SavedPlan:
-        backend = data["backend"]
-        manifests = data["manifests"]
+        """The saved plan in ``data``; raises :class:`~stagecfg.savedshape.ShapeError` naming
+        the first field that is missing or of the wrong type."""
+        top = savedshape.obj(dict(data), "", dict.fromkeys(savedshape.TOP_LEVEL_KEYS, True))
+        backend = savedshape.obj(top["backend"], "backend", {"identity": True, "description": True})
+        manifests = savedshape.obj(
+            top["manifests"], "manifests", {"digest": True, "sources": True, "files": True}
+        )
+        sources = savedshape.texts(manifests["sources"], "manifests.sources")
+        if not sources:
+            raise savedshape.ShapeError("manifests.sources", "a list of paths", [])
+        identity = savedshape.text(backend["identity"], "backend.identity")
         return cls(
-            plan=Plan.from_json(dict(data)),
-            digest=str(manifests["digest"]),
-            sources=tuple(str(s) for s in manifests["sources"]),
-            identity=str(backend["identity"]),
-            backend=str(backend.get("description") or backend["identity"]),
-            files=tuple(str(f) for f in manifests.get("files") or ()),
+            plan=savedshape.plan(top),
+            digest=savedshape.text(manifests["digest"], "manifests.digest"),
+            sources=sources,
+            identity=identity,
+            backend=savedshape.text(backend["description"], "backend.description") or identity,
+            files=savedshape.texts(manifests["files"], "manifests.files"),
         )
 
 
@@ -170,6 +184,7 @@ def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
 
     An unwritable place is the user's to fix, so it is a one-line error, not a crash.
     """
+    _check_replaceable(path)
     try:
         _write_text_atomic(path, text, mode)
     except OSError as exc:
@@ -177,6 +192,37 @@ def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
         raise UsageError(
             f"cannot write {path}: {reason}; choose a writable path for --out"
         ) from None
+
+
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_replaceable(path: str) -> None:
+    """Refuse a path that holds anything but a regular file: renaming over it would replace a
+    device, a FIFO or a symlink (``/proc/self/fd/1``) with a file. lstat, so a symlink to a
+    regular file is refused too rather than followed or replaced."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror}; choose a writable path for --out"
+        ) from None
+    if stat.S_ISREG(mode):
+        return
+    what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+    raise UsageError(
+        f"cannot write {path}: it is {what}, not a regular file, and is left as it is; "
+        "give --out the path of a regular file (or of one that does not exist yet)"
+    )
 
 
 def _write_text_atomic(path: str, text: str, mode: int) -> None:
@@ -196,56 +242,110 @@ def _write_text_atomic(path: str, text: str, mode: int) -> None:
         raise
 
 
+#: A saved plan larger than this is not one stagecfg wrote (100,000 calls make about 60 MiB).
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
 def read(path: str) -> SavedPlan:
     """Load a saved plan; a missing, foreign or damaged file is a clear one-line error."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(
             f"{path}: no such saved plan; create one with `stagecfg plan --out`"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable stagecfg saved plan ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the saved plan ({exc.strerror})") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise UsageError(
+            f"{path}: over {MAX_PLAN_BYTES // (1024 * 1024)} MiB, not a stagecfg saved plan"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise UsageError(f"{path}: not a readable stagecfg saved plan ({reason})") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise UsageError(f"{path}: not a stagecfg saved plan (made by `stagecfg plan --out`)")
     version = data.get("format_version")
-    if version != SAVED_FORMAT_VERSION:
+    if type(version) is not int or version != SAVED_FORMAT_VERSION:
         raise UsageError(
             f"{path}: saved plan format_version {version!r} is not supported "
             f"(this stagecfg reads {SAVED_FORMAT_VERSION}); make the plan again"
         )
-    data = _restore_secrets(path, data, os.environ)
     try:
+        _check_secret_fields(data)
+        data = _restore_secrets(path, data, os.environ)
         return SavedPlan.from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: damaged saved plan (missing or bad {exc})") from None
+    except savedshape.ShapeError as exc:
+        raise UsageError(
+            one_line(f"{path}: damaged saved plan: {exc}; make it again with `stagecfg plan --out`")
+        ) from None
 
 
-def verify(
-    saved: SavedPlan, *, digest: str, identity: str, fingerprints: Mapping[str, str]
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_secret_fields(data: Mapping[str, Any]) -> None:
+    """What :func:`_restore_secrets` reads, checked first so a junk value is a refusal."""
+    if "secret_variables" in data:
+        savedshape.texts(data["secret_variables"], "secret_variables")
+    checks = data.get("secret_checks")
+    if checks is not None:
+        if not isinstance(checks, dict):
+            raise savedshape.ShapeError("secret_checks", "an object", checks)
+        for name, value in checks.items():
+            savedshape.text(value, f"secret_checks.{name}")
+    manifests = data.get("manifests")
+    if not isinstance(manifests, dict):
+        raise savedshape.ShapeError("manifests", "an object", manifests, missing=manifests is None)
+    savedshape.text(manifests.get("digest"), "manifests.digest")
+
+
+def check_origin(
+    saved: SavedPlan, *, digest: str, identity: str, files: tuple[str, ...] | None = None
 ) -> None:
-    """Refuse the saved plan when the manifests, the backend or any object read has changed."""
+    """Refuse the saved plan when its manifests changed or it is for another backend.
+
+    Re-planning from changed manifests would give a plan nobody reviewed, even if it happened to
+    match, so the digest is checked before any re-plan.
+    """
     if digest != saved.digest:
         raise PlanRefused(
             "the manifests changed since the plan was saved "
             f"({', '.join(saved.sources)}); run `stagecfg plan --out` again and review it"
+        )
+    if files is not None and files != saved.files:
+        raise PlanRefused(
+            f"{', '.join(saved.sources)} now expand to other manifest files than when the plan "
+            "was saved; run `stagecfg plan --out` again and review it"
         )
     if identity != saved.identity:
         raise PlanRefused(
             f"the saved plan was made for backend {saved.identity!r}, not {identity!r}; "
             "apply it to the backend it was made for, or make a new plan"
         )
-    changed = sorted(
-        key
-        for key, before in saved.plan.fingerprints.items()
-        if fingerprints.get(key, ABSENT) != before
+
+
+#: How many differences a refusal names; the rest are counted.
+SHOWN_DIFFERENCES = 3
+
+
+def check_matches(saved: SavedPlan, fresh: Plan) -> None:
+    """Refuse unless ``fresh`` (a re-plan from the same manifests and options) makes exactly the
+    saved plan's changes; the saved plan is a claim, and this is where it is checked."""
+    found = plandiff.differences(saved.plan, fresh)
+    if not found:
+        return
+    shown = "; ".join(found[:SHOWN_DIFFERENCES])
+    more = len(found) - SHOWN_DIFFERENCES
+    extra = f"; and {more} more difference{'s' if more != 1 else ''}" if more > 0 else ""
+    raise PlanRefused(
+        one_line(
+            "the saved plan is not what planning its manifests against the backend gives now "
+            f"(stale, or edited): {shown}{extra}; nothing was changed; run `stagecfg plan --out` "
+            "again and review it"
+        )
     )
-    if changed:
-        shown = ", ".join(changed[:10]) + (
-            f", ... ({len(changed) - 10} more)" if len(changed) > 10 else ""
-        )
-        raise PlanRefused(
-            f"{len(changed)} object{'s' if len(changed) != 1 else ''} changed on the backend "
-            f"since the plan was saved: {shown}; run `stagecfg plan --out` again and review it"
-        )

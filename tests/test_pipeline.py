@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from backend_wrappers import Wrapped
 
 from stagecfg import pipeline
 from stagecfg.backends.local import open_backend
-from stagecfg.errors import ApplyFailed, PlanRefused
+from stagecfg.errors import ApplyFailed, BackendError, PlanRefused
+from stagecfg.model import ActualState
 from stagecfg.validation import load_desired
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,3 +128,28 @@ def test_saved_plan_is_refused_when_a_secret_variable_changed_since_it_was_made(
     with pytest.raises(PlanRefused, match="PIPE_HOOK_TOKEN in the environment differs"):
         pipeline.load_saved(plan_file)
     assert backend.read(cids=["default:show"]).calls == {}
+
+
+class _ConfirmReadFails(Wrapped):
+    def read(self, **kwargs: Any) -> ActualState:
+        if self.writes:
+            raise BackendError("HTTP 502", operation="query call")
+        return super().read(**kwargs)
+
+
+def test_a_failed_confirm_read_raises_with_the_report_of_the_finished_apply(
+    tmp_path: Path,
+) -> None:
+    inner = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    backend = _ConfirmReadFails(inner)
+    desired, _ = load_desired([EXAMPLE])
+    planned = pipeline.plan_manifests(backend, desired)
+    with pytest.raises(ApplyFailed) as caught:
+        pipeline.apply_planned(backend, planned, parallelism=2)
+    total = len(planned.plan.changes)
+    assert str(caught.value).startswith(
+        f"all {total} changes were applied, but reading the backend to confirm them failed: "
+        "query call: HTTP 502"
+    )
+    assert caught.value.report_text.startswith(f"Applied {total} of {total} changes; 0 failed")
+    assert pipeline.plan_manifests(inner, desired).plan.empty  # they were indeed applied

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,37 +83,82 @@ def test_missing_file(tmp_path: Path) -> None:
         savedplan.read(str(tmp_path / "nope.json"))
 
 
-def test_verify_accepts_unchanged() -> None:
+def test_check_origin_refuses_other_manifests_or_backend() -> None:
     saved = sample()
-    savedplan.verify(
-        saved,
-        digest="d1g3st",
-        identity="local:/tmp/sb.db",
-        fingerprints={"call_type:default": "f00", "call_type:other": "new"},
-    )
-
-
-def test_verify_refusals() -> None:
-    saved = sample()
-    good = {"call_type:default": "f00"}
+    savedplan.check_origin(saved, digest="d1g3st", identity="local:/tmp/sb.db")
     with pytest.raises(PlanRefused, match="manifests changed"):
-        savedplan.verify(saved, digest="x", identity="local:/tmp/sb.db", fingerprints=good)
+        savedplan.check_origin(saved, digest="x", identity="local:/tmp/sb.db")
     with pytest.raises(PlanRefused, match=r"made for backend 'local:/tmp/sb\.db'"):
-        savedplan.verify(saved, digest="d1g3st", identity="local:/other", fingerprints=good)
-    with pytest.raises(PlanRefused, match=r"1 object changed.*call_type:default"):
-        savedplan.verify(
-            saved,
-            digest="d1g3st",
-            identity="local:/tmp/sb.db",
-            fingerprints={"call_type:default": "changed"},
-        )
-    with pytest.raises(PlanRefused, match="call_type:stage"):
-        savedplan.verify(
-            saved,
-            digest="d1g3st",
-            identity="local:/tmp/sb.db",
-            fingerprints={**good, "call_type:stage": "now-exists"},
-        )
+        savedplan.check_origin(saved, digest="d1g3st", identity="local:/other")
+
+
+def test_check_matches_ignores_objects_only_read() -> None:
+    saved = sample()
+    fresh = dataclasses.replace(
+        saved.plan,
+        fingerprints={"call_type:stage": "absent", "call_type:default": "moved", "x": "y"},
+        notes=(),
+    )
+    savedplan.check_matches(saved, fresh)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            {"body": {"settings": {"backstage": {"enabled": False}}}},
+            "change 1 (call_type stage create): body.settings.backstage.enabled: saved false, "
+            "now true",
+        ),
+        (
+            {"fields": (FieldChange("settings.backstage.enabled", None, False),)},
+            "field settings.backstage.enabled: saved null -> false, now null -> true",
+        ),
+        ({"stage": 2}, "stage: saved 2, now 1"),
+        ({"disruptive": True}, "disruptive: saved true, now false"),
+        ({"reason": "because"}, 'reason: saved "because", now ""'),
+        ({"action": "delete"}, "change 1 (call_type stage delete): not in the plan now"),
+        ({"name": "other"}, "the plan now also has call_type stage create"),
+    ],
+)
+def test_check_matches_names_what_differs(edit: dict[str, object], message: str) -> None:
+    saved = sample()
+    edited = dataclasses.replace(
+        saved,
+        plan=dataclasses.replace(
+            saved.plan, changes=(dataclasses.replace(saved.plan.changes[0], **edit),)
+        ),
+    )
+    with pytest.raises(PlanRefused) as caught:
+        savedplan.check_matches(edited, saved.plan)
+    assert message in str(caught.value)
+    assert "nothing was changed" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_check_matches_refuses_a_changed_object_the_plan_touches_and_other_counts() -> None:
+    saved = sample()
+    moved = dataclasses.replace(saved.plan, fingerprints={"call_type:stage": "now-exists"})
+    with pytest.raises(PlanRefused, match="call_type:stage changed on the backend"):
+        savedplan.check_matches(saved, moved)
+    with pytest.raises(PlanRefused, match="managed objects: saved 1, now 7"):
+        savedplan.check_matches(saved, dataclasses.replace(saved.plan, managed=7))
+    many = dataclasses.replace(
+        saved.plan,
+        changes=tuple(dataclasses.replace(saved.plan.changes[0], name=f"t{i}") for i in range(6)),
+    )
+    with pytest.raises(PlanRefused, match=r"and 4 more differences"):
+        savedplan.check_matches(saved, many)
+
+
+def test_true_and_1_differ_as_they_do_on_the_wire() -> None:
+    saved = sample()
+    change = dataclasses.replace(
+        saved.plan.changes[0], body={"settings": {"backstage": {"enabled": 1}}}
+    )
+    edited = dataclasses.replace(saved, plan=dataclasses.replace(saved.plan, changes=(change,)))
+    with pytest.raises(PlanRefused, match="saved 1, now true"):
+        savedplan.check_matches(edited, saved.plan)
 
 
 def _strings(data: object) -> list[str]:
@@ -179,3 +226,98 @@ def test_a_secret_that_spells_part_of_another_variable_name_keeps_both_intact(
     text = path.read_text(encoding="utf-8")
     assert "${COLLIDE_QZXV_TOKEN}" in text and "${COLLIDE_SHORT_TOKEN}" in text
     assert savedplan.read(str(path)).plan.changes[0].body["custom"] == body["custom"]
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    if value is _DELETE:
+        del data[path[-1]]
+    else:
+        data[path[-1]] = value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("changes",), "x", "changes must be a list"),
+        (("changes", 0), 5, "changes[0] must be an object"),
+        (("changes", 0, "stage"), "1", "changes[0].stage must be a whole number"),
+        (("changes", 0, "stage"), True, "changes[0].stage must be a whole number"),
+        (("changes", 0, "body"), [], "changes[0].body must be an object, not a list"),
+        (("changes", 0, "fields"), {}, "changes[0].fields must be a list"),
+        (("changes", 0, "fields", 0, "path"), 3, "changes[0].fields[0].path must be a string"),
+        (("changes", 0, "fields", 0, "before"), _DELETE, "changes[0].fields[0].before"),
+        (("changes", 0, "kind"), "cat", "changes[0].kind must be one of user, call_type, call"),
+        (("changes", 0, "action"), None, "changes[0].action must be one of"),
+        (("changes", 0, "name"), ["x"], "changes[0].name must be a string"),
+        (("changes", 0, "disruptive"), "false", "changes[0].disruptive must be true or false"),
+        (("changes", 0, "reason"), 0, "changes[0].reason must be a string"),
+        (("changes", 0, "location"), "m.yaml:3", "changes[0].location must be an object"),
+        (("changes", 0, "body2"), {}, "changes[0].body2 must be absent"),
+        (("options", "prune"), "false", "options.prune must be true or false"),
+        (("options", "targets"), "calltype:stage", "options.targets must be a list of strings"),
+        (("options", "targets"), [1], "options.targets[0] must be a string"),
+        (("options", "project"), 5, "options.project must be a string"),
+        (("options",), _DELETE, "options must be present"),
+        (("managed",), "1", "managed must be a whole number"),
+        (("managed",), -1, "managed must be a whole number"),
+        (("summary",), [], "summary must be an object"),
+        (("summary", "create"), "x", "summary.create must be a whole number"),
+        (("notes",), {}, "notes must be a list"),
+        (("notes",), [{"kind": "call"}], "notes[0].name must be present"),
+        (("fingerprints",), [], "fingerprints must be an object"),
+        (("fingerprints", "call_type:stage"), 1, "fingerprints.call_type:stage must be a string"),
+        (("backend",), "local", "backend must be an object"),
+        (("backend", "identity"), 1, "backend.identity must be a string"),
+        (("manifests",), [], "manifests must be an object"),
+        (("manifests", "digest"), 1, "manifests.digest must be a string"),
+        (("manifests", "sources"), [], "manifests.sources must be a list of paths"),
+        (("manifests", "sources"), "m.yaml", "manifests.sources must be a list of strings"),
+        (("manifests", "files"), None, "manifests.files must be a list of strings"),
+        (("secret_variables",), "TOKEN", "secret_variables must be a list of strings"),
+        (("secret_checks",), [], "secret_checks must be an object"),
+        (("junk",), 1, "junk must be absent"),
+    ],
+)
+def test_a_broken_shape_is_a_one_line_refusal_naming_the_field(
+    tmp_path: Path, path: tuple[Any, ...], value: Any, field: str
+) -> None:
+    file = tmp_path / "plan.json"
+    savedplan.write(str(file), sample())
+    data = json.loads(file.read_text())
+    _set(data, path, value)
+    file.write_text(json.dumps(data))
+    with pytest.raises(UsageError) as caught:
+        savedplan.read(str(file))
+    message = str(caught.value)
+    assert f"{file}: damaged saved plan: {field}" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 200_000 + "]" * 200_000, "nested too deeply"),
+        (
+            '{"kind": "stagecfg-saved-plan", "format_version": 1, "managed": NaN}',
+            "NaN is not JSON",
+        ),
+        ('{"kind": "stagecfg-saved-plan", "format_version": "1"}', "format_version '1'"),
+        ('{"kind": "stagecfg-saved-plan", "format_version": true}', "format_version True"),
+        (b"\xff\xfe", "not a readable stagecfg saved plan"),
+    ],
+)
+def test_unreadable_json_is_a_one_line_refusal(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    file = tmp_path / "plan.json"
+    if isinstance(content, bytes):
+        file.write_bytes(content)
+    else:
+        file.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        savedplan.read(str(file))

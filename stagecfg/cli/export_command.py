@@ -12,7 +12,8 @@ from stagecfg.cli.output import echo
 
 @click.command("export")
 @click.option("--include-builtin", is_flag=True, help="Export the built-in call types too.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+# A plain path: write_text_atomic refuses a directory or any other non-regular file in one line.
+@click.option("--out", type=click.Path(), help="Write to FILE instead of stdout.")
 @click.option("--project", help="Export only this project's calls and name it in the manifest.")
 @backend_options
 def export_command(

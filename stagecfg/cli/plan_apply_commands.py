@@ -36,7 +36,11 @@ def _project_option() -> Callable[[F], F]:
 @click.command("plan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
-    "--out", type=click.Path(dir_okay=False), help="Save the plan for `apply --plan FILE`."
+    # Not dir_okay=False: savedplan refuses a directory (and any other non-regular file) in
+    # one line, where click would print a usage block.
+    "--out",
+    type=click.Path(),
+    help="Save the plan for `apply --plan FILE`.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option(
