@@ -54,7 +54,7 @@ def test_bad_sandbox_paths_are_config_errors(tmp_path: Path) -> None:
         open_backend(sandbox_path=str(tmp_path))
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all, not even close" * 100)
-    with pytest.raises(ConfigError, match="cannot open sandbox"):
+    with pytest.raises(ConfigError, match="is not a stagecfg sandbox"):
         open_backend(sandbox_path=str(junk))
 
 
