@@ -288,3 +288,22 @@ def test_an_unreadable_lock_file_or_sandbox_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, lines
     assert str(db) in lines[0]
     assert_sandbox_matches(db, types=2, calls=5)
+
+
+@pytest.mark.timeout(60)
+def test_the_lock_outlives_other_uses_of_the_file_in_the_same_process(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops the process's classic record locks on it; a plan
+    # (or any other backend) opened and closed beside a held lock must not release it.
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    holder = open_backend(sandbox_path=str(db))
+    holder.lock_for_apply()
+    try:
+        for _ in range(3):
+            other = open_backend(sandbox_path=str(db))
+            other.read()
+            other.close()
+        _assert_refused_as_in_use(_apply_subprocess(tmp_path, db))
+    finally:
+        holder.close()
+    assert _apply_subprocess(tmp_path, db).returncode == 0
