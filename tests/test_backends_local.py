@@ -54,7 +54,7 @@ def test_bad_sandbox_paths_are_config_errors(tmp_path: Path) -> None:
         open_backend(sandbox_path=str(tmp_path))
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all, not even close" * 100)
-    with pytest.raises(ConfigError, match="cannot open sandbox"):
+    with pytest.raises(ConfigError, match="is not a stagecfg sandbox"):
         open_backend(sandbox_path=str(junk))
 
 
@@ -210,3 +210,26 @@ def test_a_new_sandbox_says_so_once(tmp_path: Path) -> None:
     again = open_backend(sandbox_path=str(path))
     assert again.notices() == []
     again.close()
+
+
+def test_sqlite_failures_during_an_operation_are_one_line_errors(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages that go bad after the check on opening, or a lock held past the busy timeout: a
+    # BackendError naming the file (exit 1), never an internal error.
+    import sqlite3
+
+    def malformed(*_args: object) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    def locked(*_args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(backend.engine, "list_call_types", malformed)
+    with pytest.raises(BackendError, match=r"not a valid stagecfg sandbox.*restore it") as bad:
+        backend.read()
+    assert backend.engine.path in str(bad.value)
+    monkeypatch.setattr(backend.engine, "list_call_types", locked)
+    with pytest.raises(BackendError, match="database is locked") as busy:
+        backend.read()
+    assert backend.engine.path in str(busy.value)

@@ -8,6 +8,7 @@ instead of hoping two processes overlap.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -143,3 +144,166 @@ def test_plan_does_not_take_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert "to create" in out
     finally:
         holder.close()
+
+
+# --- every name of the sandbox file is covered by one lock ----------------------------------------
+
+
+class _Holder:
+    """Another process that opens the sandbox through ``name``, takes the apply lock and keeps it
+    until its stdin closes: a real second stagecfg, held deterministically."""
+
+    def __init__(self, name: Path) -> None:
+        code = (
+            "import sys\n"
+            "from stagecfg.backends.local import open_backend\n"
+            f"backend = open_backend(sandbox_path={str(name)!r})\n"
+            "backend.lock_for_apply()\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n"
+            "backend.close()\n"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline() == "locked\n"
+
+    def release(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=30) == 0
+
+
+def _assert_refused_as_in_use(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 1, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "another stagecfg apply" in lines[0]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("holder_name", ["link", "real"])
+def test_a_symlink_to_the_sandbox_is_covered_by_the_lock(tmp_path: Path, holder_name: str) -> None:
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "real" / "sandbox.db"
+    assert _apply_subprocess(tmp_path, db).returncode == 0
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    write_manifests(tmp_path / "m", types=2, calls=5, revision=1)
+    holder, applier = (link, db) if holder_name == "link" else (db, link)
+    held = _Holder(holder)
+    try:
+        before = _snapshot(db)
+        _assert_refused_as_in_use(_apply_subprocess(tmp_path, applier))
+        assert _snapshot(db) == before
+    finally:
+        held.release()
+    assert _apply_subprocess(tmp_path, applier).returncode == 0
+    assert_sandbox_matches(db, types=2, calls=5, revision=1)
+
+
+@pytest.mark.timeout(60)
+def test_a_hard_link_made_while_an_apply_holds_the_sandbox_does_not_let_a_second_in(
+    tmp_path: Path,
+) -> None:
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    assert _apply_subprocess(tmp_path, db).returncode == 0
+    write_manifests(tmp_path / "m", types=2, calls=5, revision=1)
+    held = _Holder(db)
+    try:
+        other = tmp_path / "other.db"
+        os.link(db, other)
+        before = _snapshot(db)
+        proc = _apply_subprocess(tmp_path, other)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1
+        assert _snapshot(db) == before
+        other.unlink()
+    finally:
+        held.release()
+    assert_sandbox_matches(db, types=2, calls=5, revision=0)
+
+
+@pytest.mark.timeout(60)
+def test_deleting_the_lock_file_while_held_does_not_let_a_second_apply_in(tmp_path: Path) -> None:
+    # The lock is on the sandbox file itself; older versions locked ``<sandbox>.lock``, which
+    # anyone (a cleanup script, ``rm *.lock``) could delete under a running apply.
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    held = _Holder(db)
+    try:
+        for stale in tmp_path.glob("*.lock"):
+            stale.unlink()
+        before = _snapshot(db)
+        _assert_refused_as_in_use(_apply_subprocess(tmp_path, db))
+        assert _snapshot(db) == before
+    finally:
+        held.release()
+    assert _apply_subprocess(tmp_path, db).returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_lock_path_that_cannot_be_opened_does_not_stop_apply(tmp_path: Path) -> None:
+    # A directory where older versions kept their lock file (not openable as a file, even by
+    # root): the lock no longer lives there, so apply neither crashes nor touches it.
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    (tmp_path / "sandbox.db.lock").mkdir()
+    proc = _apply_subprocess(tmp_path, db)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "sandbox.db.lock").is_dir()
+    assert_sandbox_matches(db, types=2, calls=5)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root opens a file whatever its mode, so chmod 000 denies nothing to test",
+)
+def test_an_unreadable_lock_file_or_sandbox_is_one_line(tmp_path: Path) -> None:
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    assert _apply_subprocess(tmp_path, db).returncode == 0
+    lock = tmp_path / "sandbox.db.lock"
+    lock.touch()
+    lock.chmod(0)  # another user's leftover lock file: ignored, the lock is the sandbox itself
+    proc = _apply_subprocess(tmp_path, db)
+    assert proc.returncode == 0, proc.stderr
+    db.chmod(0)
+    try:
+        proc = _apply_subprocess(tmp_path, db)
+    finally:
+        db.chmod(0o600)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert str(db) in lines[0]
+    assert_sandbox_matches(db, types=2, calls=5)
+
+
+@pytest.mark.timeout(60)
+def test_the_lock_outlives_other_uses_of_the_file_in_the_same_process(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops the process's classic record locks on it; a plan
+    # (or any other backend) opened and closed beside a held lock must not release it.
+    write_manifests(tmp_path / "m", types=2, calls=5)
+    db = tmp_path / "sandbox.db"
+    holder = open_backend(sandbox_path=str(db))
+    holder.lock_for_apply()
+    try:
+        for _ in range(3):
+            other = open_backend(sandbox_path=str(db))
+            other.read()
+            other.close()
+        _assert_refused_as_in_use(_apply_subprocess(tmp_path, db))
+    finally:
+        holder.close()
+    assert _apply_subprocess(tmp_path, db).returncode == 0

@@ -8,7 +8,7 @@ what a call type or call looks like. Engine refusals become :class:`BackendError
 from __future__ import annotations
 
 import functools
-import os
+import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,7 @@ from stagecfg.model import (
     UserState,
     split_cid,
 )
-from stagecfg.sandbox import Engine, StreamAPIError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks, applies are not excluded
-    fcntl = None  # type: ignore[assignment]
+from stagecfg.sandbox import Engine, StreamAPIError, filelock
 
 
 class LocalBackend(Backend):
@@ -44,7 +39,7 @@ class LocalBackend(Backend):
     def __init__(self, engine: Engine, *, created: bool = False) -> None:
         self.engine = engine
         self.created = created  # the file did not exist before this backend opened it
-        self._lock_fd: int | None = None
+        self._lock: filelock.ApplyLock | None = None
 
     def notices(self) -> list[str]:
         if not self.created:
@@ -65,25 +60,16 @@ class LocalBackend(Backend):
         return f"local:{self.engine.path}"
 
     def lock_for_apply(self) -> None:
-        """An exclusive lock on ``<sandbox>.lock``, held until close (or until the process dies)."""
-        if fcntl is None or self._lock_fd is not None:
-            return
-        fd = os.open(f"{self.engine.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise BackendError(
-                f"sandbox {self.engine.path} is in use by another stagecfg apply; nothing was "
-                "changed: run apply again when it has finished"
-            ) from None
-        self._lock_fd = fd
+        """An exclusive lock on the sandbox file itself, whatever name it was opened by, held
+        until close (or until the process dies). See :mod:`stagecfg.sandbox.filelock`."""
+        if self._lock is None:
+            self._lock = filelock.lock_for_apply(Path(self.engine.path))
 
     def close(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
-            self._lock_fd = None
         self.engine.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _call(self, operation: str, kind: str, name: str, action: Callable[[], Json]) -> Json:
         try:
@@ -95,6 +81,17 @@ class LocalBackend(Backend):
                 kind=kind,
                 name=name,
                 failure=BackendFailure(status=exc.status, code=exc.code, message=exc.message),
+            ) from None
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, ...
+            raise BackendError(
+                f"sandbox {self.engine.path}: {exc}", operation=operation, kind=kind, name=name
+            ) from None
+        except sqlite3.DatabaseError:
+            # Pages that went bad after the check on opening (see Store._check_is_sandbox).
+            raise BackendError(
+                f"sandbox {self.engine.path} is not a valid stagecfg sandbox (database disk "
+                "image is malformed); restore it from a backup, or remove it to start an empty "
+                "sandbox"
             ) from None
 
     # --- reads ----------------------------------------------------------------------------------
@@ -223,8 +220,10 @@ def open_backend(*, sandbox_path: str | None = None, **_ignored: Any) -> LocalBa
     created = not path.exists()
     try:
         engine = Engine(path)
+    except ConfigError:
+        raise  # the store's own, naming the file and what to do
     except OSError as exc:
         raise ConfigError(f"cannot open sandbox {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # sqlite3.DatabaseError: not a database, locked beyond timeout
+    except sqlite3.Error as exc:  # locked beyond the busy timeout, read-only folder, ...
         raise ConfigError(f"cannot open sandbox {path}: {exc}") from None
     return LocalBackend(engine, created=created)

@@ -7,6 +7,7 @@ decision) are not here but in :mod:`stagecfg.rules`, which these modules call.
 
 Modules, each importing only those above it:
 
+* :mod:`.filelock`: the apply lock on the sandbox file itself and the lock around creating one.
 * :mod:`.apierror`, :mod:`.store`, :mod:`.query`: Stream's error codes; the SQLite file and its
   transactions; filters, sorts and cursors compiled to SQL.
 * :mod:`.requests`: checks on request bodies shared by all (keys, settings, grants,

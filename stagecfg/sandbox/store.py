@@ -3,6 +3,10 @@
 One file, WAL journal, a generous busy timeout, and every write inside ``BEGIN IMMEDIATE`` so
 two processes applying at the same time queue up instead of corrupting or losing each other's
 writes. Each thread gets its own connection.
+
+An existing file is opened only if it is a whole stagecfg sandbox, checked before anything is
+written to it: an empty file, a text file, someone else's SQLite database, a file with corrupted
+pages or a second hard link is refused with a :class:`ConfigError` that says what to do.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import sqlite3
 import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from stagecfg.errors import ConfigError
+from stagecfg.sandbox import filelock
 
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = "1"
@@ -68,18 +76,49 @@ CREATE INDEX IF NOT EXISTS members_user ON members (user_id);
 """
 
 
-def _secure_file(path: Path) -> bool:
-    """Create the file with mode 0600 (or tighten it); True when it did not exist before."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+_TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
+
+
+def _create_private(path: Path) -> bool:
+    """Create the file with mode 0600; True when this call created it."""
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            path.chmod(mode & 0o700)
-        return path.stat().st_size == 0
+        return False
     os.close(fd)
     return True
+
+
+def _tighten(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
+def _check_kind(path: Path) -> os.stat_result:
+    """The file's stat, refusing what SQLite must not open: not a regular file (a FIFO would
+    block the open forever), or a second name of the file (see ``filelock.hard_link_problem``)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot open sandbox {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(
+            f"sandbox {path} is not a regular file; give the path of a stagecfg sandbox file, "
+            "or of one to create"
+        )
+    if info.st_nlink > 1:
+        raise filelock.hard_link_problem(path, info.st_nlink)
+    return info
+
+
+def _not_a_sandbox(path: Path, what: str, advice: str) -> ConfigError:
+    return ConfigError(f"sandbox {path} {what}; {advice}")
+
+
+_CHECK_NAME = "check --sandbox / STAGECFG_SANDBOX"
+_MALFORMED = "is not a valid stagecfg sandbox (database disk image is malformed)"
+_RESTORE = "restore it from a backup, or remove it to start an empty sandbox"
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -103,14 +142,80 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 class Store:
-    """Thread-local SQLite connections to one sandbox file."""
+    """Thread-local SQLite connections to one sandbox file.
+
+    ``path`` is the file's canonical name (symlinks resolved): SQLite names the write-ahead log
+    after the name it opens, so every process must open the file by the same one.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).absolute()
-        _secure_file(self.path)
+        self.path = Path(path).expanduser().resolve()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._inode: filelock.Inode | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not self.path.exists():
+                with filelock.creation_lock(self.path.parent, exclusive=True):
+                    if _create_private(self.path):
+                        self._open(_check_kind(self.path))
+                        self._initialize()
+                        return
+            self._open(_check_kind(self.path))
+            self._check_is_sandbox()
+            _tighten(self.path)
+            self._initialize()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, info: os.stat_result) -> None:
+        self._inode = filelock.inode_of(info)
+        filelock.register(self._inode)
+
+    def _check_is_sandbox(self) -> None:
+        """Refuse, before writing a byte, a file that is not a whole stagecfg sandbox."""
+        try:
+            tables = self._tables()
+            if not tables:
+                # Maybe another stagecfg is creating it this moment: wait for that, then look again.
+                with filelock.creation_lock(self.path.parent, exclusive=False):
+                    tables = self._tables()
+            if not tables:
+                size = self.path.stat().st_size
+                what = "is an empty file" if size == 0 else "is an empty SQLite database"
+                raise _not_a_sandbox(
+                    self.path,
+                    f"{what}, not a stagecfg sandbox",
+                    f"remove it to start a new, empty sandbox there, or {_CHECK_NAME}",
+                )
+            if not _TABLES.issubset(tables):
+                raise _not_a_sandbox(
+                    self.path,
+                    "is an SQLite database but not a stagecfg sandbox (it lacks the sandbox's "
+                    "tables); stagecfg leaves it alone",
+                    _CHECK_NAME,
+                )
+            problems = self.connection().execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise ConfigError(f"cannot open sandbox {self.path}: {exc}") from None
+            if "not a database" in str(exc):
+                raise _not_a_sandbox(
+                    self.path,
+                    f"is not a stagecfg sandbox (not an SQLite database: {exc})",
+                    f"{_CHECK_NAME}: give a sandbox file, or a path where none exists yet",
+                ) from None
+            raise _not_a_sandbox(self.path, _MALFORMED, _RESTORE) from None
+        if problems != [("ok",)]:
+            raise _not_a_sandbox(self.path, _MALFORMED, _RESTORE)
+
+    def _tables(self) -> set[str]:
+        rows = self.connection().execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def _initialize(self) -> None:
         _use_wal(self.connection())
         with self.write() as tx:
             tx.executescript_in_tx(_SCHEMA)
@@ -123,7 +228,9 @@ class Store:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
-                self.path,
+                # mode=rw: never create the file again, e.g. after someone deleted it.
+                f"file:{urllib.parse.quote(str(self.path))}?mode=rw",
+                uri=True,
                 timeout=BUSY_TIMEOUT_S,
                 isolation_level=None,  # explicit BEGIN/COMMIT below
                 check_same_thread=False,
@@ -164,6 +271,9 @@ class Store:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+        inode, self._inode = self._inode, None
+        if inode is not None:
+            filelock.unregister(inode)
 
 
 class Transaction:
