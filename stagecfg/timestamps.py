@@ -18,7 +18,7 @@ _RFC3339 = re.compile(
 
 def is_rfc3339(text: str) -> bool:
     """True for a full RFC 3339 date-time with an explicit offset."""
-    if not _RFC3339.match(text):
+    if not _RFC3339.fullmatch(text):  # not .match: its $ accepts a final newline
         return False
     try:
         parse(text)
