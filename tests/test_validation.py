@@ -368,3 +368,47 @@ def test_an_id_with_a_trailing_newline_is_a_located_error(
     rendered = errors[0].render()
     assert words in rendered
     assert "\n" not in rendered  # the id is shown escaped, the error stays one line
+
+
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "1677-01-01T00:00:00Z",
+        "2262-12-31T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
+def test_starts_at_outside_int64_nanoseconds_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], starts_at: str
+) -> None:
+    # Stream holds instants as int64 nanoseconds; such a call used to fail only at apply.
+    path = tmp_path / "when.yaml"
+    path.write_text(
+        "version: 1\nproject: demo\ncalls:\n  default:show:\n"
+        f'    created_by_id: host\n    starts_at: "{starts_at}"\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(["validate", str(path)], capsys)
+    assert code == 1, err
+    assert err.splitlines()[0].startswith(
+        f"{path}:6:5: $.calls['default:show'].starts_at: starts_at {starts_at} is outside what "
+        "Stream can store"
+    ), err
+    assert "1677-09-21T00:12:43.145225Z .. 2262-04-11T23:47:16.854775Z" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("starts_at", ["1677-09-21T00:12:43.145225Z", "2262-04-11T23:47:16Z"])
+def test_starts_at_at_the_edges_of_int64_nanoseconds_is_valid(
+    tmp_path: Path, starts_at: str
+) -> None:
+    path = tmp_path / "edge.yaml"
+    path.write_text(
+        "version: 1\nproject: demo\ncalls:\n  default:show:\n"
+        f'    created_by_id: host\n    starts_at: "{starts_at}"\n',
+        encoding="utf-8",
+    )
+    assert validate([str(path)], env={}).errors == []
