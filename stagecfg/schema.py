@@ -25,13 +25,18 @@ _FORMATS = FormatChecker(formats=())
 _FORMATS.checks("date-time")(_is_date_time)
 
 
+#: ECMA 262's ASCII classes, which Python's re reads as Unicode (``\d`` matches "٢").
+_ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_"}
+
+
 @cache
 def _whole_text(pattern: str) -> re.Pattern[str]:
-    r"""``pattern`` with JSON Schema's (ECMA 262) meaning of ``$``: the end of the text.
+    r"""``pattern`` as JSON Schema (ECMA 262) reads it, which is how jsonschema-rs reads it.
 
     Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept
-    ``"abc\n"`` as an id; jsonschema-rs (the fast path) does not. Every ``$`` outside a
-    character class becomes ``\Z`` so both validators give the same answer.
+    ``"abc\n"`` as an id, and its ``\d`` and ``\w`` take any script's digits and letters.
+    Every ``$`` outside a character class becomes ``\Z`` and ``\d``/``\w`` their ASCII sets,
+    so both validators give the same answer (tests/test_schema.py checks every pattern).
     """
     out: list[str] = []
     index = 0
@@ -39,7 +44,11 @@ def _whole_text(pattern: str) -> re.Pattern[str]:
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
-            out.append(pattern[index : index + 2])
+            escape = pattern[index : index + 2]
+            ascii_set = _ECMA_CLASSES.get(escape[1:])
+            if ascii_set is not None:
+                escape = ascii_set if in_class else f"[{ascii_set}]"
+            out.append(escape)
             index += 2
             continue
         if in_class:

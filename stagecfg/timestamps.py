@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
     r"(?:[Zz]|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,  # \d is [0-9]: int() would read other scripts' digits, the wire would not
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NAIVE_EPOCH = datetime(1970, 1, 1)

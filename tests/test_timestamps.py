@@ -102,3 +102,8 @@ def test_to_nanos_before_1970_with_a_fraction_is_not_a_second_late() -> None:
 
 def test_a_trailing_newline_is_not_rfc3339() -> None:
     assert not timestamps.is_rfc3339("2026-12-01T18:00:00Z\n")
+
+
+def test_digits_of_other_scripts_are_not_rfc3339() -> None:
+    # int() reads "٢٠٢٦" as 2026; Stream and the JSON Schema pattern do not.
+    assert not timestamps.is_rfc3339("\u0662\u0660\u0662\u0666-12-01T18:00:00Z")
