@@ -19,7 +19,7 @@ from stagecfg.rules import settings as stream_settings
 from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, starting_backstage, starting_call_type
 from stagecfg.schema import suggest
 from stagecfg.schema_document import load_schema
-from stagecfg.timestamps import is_rfc3339, now_utc, parse
+from stagecfg.timestamps import WIRE_MAX, WIRE_MIN, in_wire_range, is_rfc3339, now_utc, parse
 
 ONE_DAY_SECONDS = 86_400
 
@@ -192,7 +192,18 @@ def _check_live(
             suggestion="enable settings_override.backstage if the call should wait for go-live",
         )
     starts_at = call.get("starts_at")
-    past = isinstance(starts_at, str) and is_rfc3339(starts_at) and parse(starts_at) < now
+    if not isinstance(starts_at, str) or not is_rfc3339(starts_at):
+        return  # not an instant: the schema's to report
+    if not in_wire_range(starts_at):
+        report.add(
+            child_path(path, "starts_at"),
+            f"starts_at {starts_at} is outside what Stream can store (int64 nanoseconds, sent to "
+            "the microsecond: "
+            f"{WIRE_MIN} .. {WIRE_MAX})",
+            suggestion="use an instant between those two",
+        )
+        return
+    past = parse(starts_at) < now
     if live is False and past:
         report.add(
             child_path(path, "starts_at"),

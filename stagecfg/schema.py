@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from stagecfg.errors import Problem
 from stagecfg.manifest import Document, child_path, join_path, type_name
@@ -25,9 +25,56 @@ _FORMATS = FormatChecker(formats=())
 _FORMATS.checks("date-time")(_is_date_time)
 
 
+#: ECMA 262's ASCII classes, which Python's re reads as Unicode (``\d`` matches "٢").
+_ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_"}
+
+
+@cache
+def _whole_text(pattern: str) -> re.Pattern[str]:
+    r"""``pattern`` as JSON Schema (ECMA 262) reads it, which is how jsonschema-rs reads it.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept
+    ``"abc\n"`` as an id, and its ``\d`` and ``\w`` take any script's digits and letters.
+    Every ``$`` outside a character class becomes ``\Z`` and ``\d``/``\w`` their ASCII sets,
+    so both validators give the same answer (tests/test_schema.py checks every pattern).
+    """
+    out: list[str] = []
+    index = 0
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            escape = pattern[index : index + 2]
+            ascii_set = _ECMA_CLASSES.get(escape[1:])
+            if ascii_set is not None:
+                escape = ascii_set if in_class else f"[{ascii_set}]"
+            out.append(escape)
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = "\\Z"
+        out.append(char)
+        index += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not _whole_text(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: Draft 2020-12 with ``pattern`` read as JSON Schema means it (see :func:`_whole_text`).
+_Draft: Any = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema(), format_checker=_FORMATS)
+    validator: Draft202012Validator = _Draft(load_schema(), format_checker=_FORMATS)
+    return validator
 
 
 @lru_cache(maxsize=1)
@@ -37,9 +84,8 @@ def _fast_validator() -> Any:
     jsonschema (pure Python) walks 100,000 calls at ~100 us each; jsonschema-rs answers "valid"
     for the whole document in a fraction of that. It is only trusted to say "valid": any
     document it rejects goes through jsonschema, whose errors are the ones reported, so the
-    problems are the same with or without it. It is never laxer than jsonschema here: the same
-    date-time check, and its regexes treat ``$`` as end of text where Python's also accepts a
-    trailing newline.
+    problems are the same with or without it. The two agree: the same date-time check, and
+    ``pattern`` read with ``$`` as the end of the text in both (:func:`_whole_text`).
     """
     try:
         import jsonschema_rs
@@ -99,6 +145,7 @@ def _error_problems(
         # The instance is the offending key; point at the key itself.
         key = str(value)
         key_path = child_path(path, key)
+        shown = json.dumps(key, ensure_ascii=False)[1:-1]  # a newline in a key stays on one line
         rule = {
             "pattern": f"may only use letters, digits, _ and - (pattern {schema.get('pattern')})",
             "maxLength": f"is longer than {schema.get('maxLength')} characters",
@@ -106,7 +153,9 @@ def _error_problems(
         }.get(str(keyword), error.message)
         if path == "$.calls" and keyword == "pattern":
             rule = "is not a valid cid: write <call type>:<call id>, each 1-64 of [a-zA-Z0-9_-]"
-        return [at(key_path, f"name '{key}' {rule}")]
+        elif keyword == "pattern" and (path == "$.users" or path.endswith(".members")):
+            rule = "is not a valid user id: it may not contain spaces or control characters"
+        return [at(key_path, f"name '{shown}' {rule}")]
     if keyword == "additionalProperties" and isinstance(value, dict):
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(k for k in value if k not in allowed)
@@ -215,7 +264,8 @@ _SECTION_DEFS = {"users": "User", "call_types": "CallType", "calls": "Call"}
 def _def_validator(name: str) -> Draft202012Validator:
     root = load_schema()
     schema = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{name}"}
-    return Draft202012Validator(schema, format_checker=_FORMATS)
+    validator: Draft202012Validator = _Draft(schema, format_checker=_FORMATS)
+    return validator
 
 
 def validate(doc: Document) -> list[Problem]:

@@ -27,15 +27,23 @@ def _limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def _validate(path: Path) -> subprocess.CompletedProcess[str]:
+def _validate(
+    path: Path, *more: str, timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    return _stagecfg("validate", str(path), cwd=path.parent, timeout=timeout)
+
+
+def _stagecfg(
+    *argv: str, cwd: Path, timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAM_", "STAGECFG_"))}
     return subprocess.run(
-        [sys.executable, "-m", "stagecfg", "validate", str(path)],
-        cwd=path.parent,
+        [sys.executable, "-m", "stagecfg", *argv],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=TIMEOUT_S,
+        timeout=timeout,
         preexec_fn=_limit_memory,
         check=False,
     )
@@ -140,3 +148,71 @@ def test_binary_and_non_utf8_files_are_refused(tmp_path: Path) -> None:
     latin.write_bytes(b"version: 1\nproject: caf\xe9\n")
     err = _assert_clean_refusal(_validate(latin), "utf-8")
     assert "latin.yaml:2:" in err
+
+
+def test_string_alias_bomb_is_refused_by_the_expanded_size_cap(tmp_path: Path) -> None:
+    # Few aliases and few nodes, but each names a 4 MB string: 4 GB once anything copies it.
+    big = "x" * 4_000_000
+    refs = "".join(f"  u{i}: {{name: *s, role: user}}\n" for i in range(999))
+    path = tmp_path / "strings.yaml"
+    path.write_text(_header() + f"anchors: &s {big}\nusers:\n{refs}", encoding="utf-8")
+    assert path.stat().st_size < 5 * 1024 * 1024
+    err = _assert_clean_refusal(_validate(path), "expanded size cap")
+    assert len(err.strip().splitlines()) == 2, err  # the problem, then the summary line
+    assert err.startswith(f"{path}:3:"), err
+
+
+def test_aliased_long_keys_count_towards_the_expanded_size_cap(tmp_path: Path) -> None:
+    key = "k" * 100_000
+    # An implicit key is at most 1024 characters; an explicit one (``? key``) may be longer.
+    refs = "".join(f"  u{i}:\n    ? *k\n    : 1\n" for i in range(999))
+    path = tmp_path / "keys.yaml"
+    path.write_text(_header() + f"users:\n  u:\n    ? &k {key}\n    : 1\n{refs}", encoding="utf-8")
+    _assert_clean_refusal(_validate(path), "expanded size cap")
+
+
+def test_long_keys_nested_deep_are_refused_by_the_path_cap(tmp_path: Path) -> None:
+    # No alias at all: 60 keys of 1,000 characters, then 100,000 values under them, each of
+    # which would keep a 60 kB JSON path for its location.
+    opening = "  " + "".join(f"{' ' * (2 * i)}{chr(97 + i % 26) * 1000}:\n" for i in range(60))
+    leaves = " " * 122 + "{" + ", ".join(f"v{i}: 1" for i in range(100_000)) + "}\n"
+    path = tmp_path / "paths.yaml"
+    path.write_text(_header() + "users:\n" + opening.replace("\n", "\n  ").rstrip(" ") + leaves)
+    assert path.stat().st_size < 5 * 1024 * 1024
+    _assert_clean_refusal(_validate(path), "path cap")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "char-device"])
+def test_non_regular_files_are_refused_without_blocking(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        path = tmp_path / "pipe.yaml"
+        os.mkfifo(path)  # nobody ever writes to it: opening it to read would wait forever
+    else:
+        path = Path("/dev/zero")  # endless: reading it to the end never ends
+    proc = _stagecfg("validate", str(path), cwd=tmp_path, timeout=20)
+    err = _assert_clean_refusal(proc, "not a regular file")
+    assert err.startswith(f"{path}:1:1: "), err
+    assert len(err.strip().splitlines()) == 2, err
+
+
+def test_a_manifest_of_20000_calls_validates_and_plans_against_the_sandbox(tmp_path: Path) -> None:
+    # One ~4 MB file, as a project that keeps its calls together writes it: under the size cap,
+    # so it must load however many values it holds.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import workload
+
+    parts = workload.generate(tmp_path / "parts", call_types=10, calls=20_000).directory
+    app = (parts / "00-app.yaml").read_text(encoding="utf-8")
+    calls = "".join(
+        f.read_text(encoding="utf-8").split("calls:\n", 1)[1]
+        for f in sorted(parts.glob("calls-*.yaml"))
+    )
+    path = tmp_path / "all.yaml"
+    path.write_text(app + "calls:\n" + calls, encoding="utf-8")
+    assert 3_500_000 < path.stat().st_size < 5 * 1024 * 1024
+    proc = _validate(path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "20000 calls" in proc.stdout
+    proc = _stagecfg("plan", "all.yaml", "--sandbox", "sb.db", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Plan: 20014 to create, 0 to update, 0 to delete" in proc.stdout, proc.stdout[-500:]

@@ -265,3 +265,14 @@ def test_projects_must_agree(tmp_path: Path) -> None:
     assert "project 'two' differs from project 'one'" in problem.message
     # The suggestion is printed inside parentheses, so it must not nest another pair.
     assert problem.suggestion == "every file must name the same project, or none"
+
+
+def test_a_directory_read_as_a_manifest_file_is_one_clear_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "named.yaml"
+    folder.mkdir()
+    doc, problems = load(folder, env={})
+    assert doc is None
+    assert [p.render() for p in problems] == [
+        f"{folder}:1:1: $: is a directory, not a regular file: manifests are read from regular "
+        "files only (point stagecfg at a manifest file or a directory of them)"
+    ]

@@ -318,3 +318,97 @@ def test_secret_variables_are_masked_when_plan_refuses_the_manifests(
     assert code == 1
     assert "hush-hush" not in out + err
     assert "$.project: '***' does not match" in err
+
+
+_TRAILING_NEWLINE_IDS = {
+    "cid": ('  "default:abc\\n": {}\n', "$.calls['default:abc\\n']", "not a valid cid"),
+    "call type": (
+        '  "stage\\n": {}\n',
+        "$.call_types['stage\\n']",
+        "may only use letters, digits",
+    ),
+    "user id": (
+        '  "alice\\n": {role: user}\n',
+        "$.users['alice\\n']",
+        "not a valid user id",
+    ),
+    "member id": (
+        '  "default:ok": {members: {"bob\\n": host}}\n',
+        "$.calls['default:ok'].members['bob\\n']",
+        "not a valid user id",
+    ),
+}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["jsonschema-rs first", "jsonschema only"])
+@pytest.mark.parametrize("kind", sorted(_TRAILING_NEWLINE_IDS))
+def test_an_id_with_a_trailing_newline_is_a_located_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, fast: bool
+) -> None:
+    # Python's $ matches before a final newline; jsonschema's pattern uses re.search.
+    from stagecfg import schema
+
+    if not fast:
+        monkeypatch.setattr(schema, "_fast_validator", lambda: None)
+    entry, path, words = _TRAILING_NEWLINE_IDS[kind]
+    sections = {"users": "  bob: {role: user}\n", "call_types": "  stage: {}\n", "calls": ""}
+    section = {"cid": "calls", "call type": "call_types", "user id": "users"}.get(kind, "calls")
+    sections[section] = entry + sections[section]
+    text = "version: 1\nproject: demo\n"
+    for name in ("users", "call_types", "calls"):
+        text += f"{name}:\n{sections[name]}" if sections[name] else f"{name}: {{}}\n"
+    manifest = tmp_path / "ids.yaml"
+    manifest.write_text(text, encoding="utf-8")
+    line = text.splitlines().index(entry.rstrip("\n")) + 1
+    errors = validate([str(manifest)], env={}).errors
+    assert [(e.path, e.location.line if e.location else 0) for e in errors] == [(path, line)], (
+        text,
+        [e.render() for e in errors],
+    )
+    rendered = errors[0].render()
+    assert words in rendered
+    assert "\n" not in rendered  # the id is shown escaped, the error stays one line
+
+
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "1677-01-01T00:00:00Z",
+        "2262-12-31T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
+def test_starts_at_outside_int64_nanoseconds_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], starts_at: str
+) -> None:
+    # Stream holds instants as int64 nanoseconds; such a call used to fail only at apply.
+    path = tmp_path / "when.yaml"
+    path.write_text(
+        "version: 1\nproject: demo\ncalls:\n  default:show:\n"
+        f'    created_by_id: host\n    starts_at: "{starts_at}"\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(["validate", str(path)], capsys)
+    assert code == 1, err
+    assert err.splitlines()[0].startswith(
+        f"{path}:6:5: $.calls['default:show'].starts_at: starts_at {starts_at} is outside what "
+        "Stream can store"
+    ), err
+    assert "1677-09-21T00:12:43.145225Z .. 2262-04-11T23:47:16.854775Z" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("starts_at", ["1677-09-21T00:12:43.145225Z", "2262-04-11T23:47:16Z"])
+def test_starts_at_at_the_edges_of_int64_nanoseconds_is_valid(
+    tmp_path: Path, starts_at: str
+) -> None:
+    path = tmp_path / "edge.yaml"
+    path.write_text(
+        "version: 1\nproject: demo\ncalls:\n  default:show:\n"
+        f'    created_by_id: host\n    starts_at: "{starts_at}"\n',
+        encoding="utf-8",
+    )
+    assert validate([str(path)], env={}).errors == []

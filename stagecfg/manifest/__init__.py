@@ -24,9 +24,11 @@ from __future__ import annotations
 from stagecfg.manifest.caps import (
     MAX_ALIASES,
     MAX_DEPTH,
+    MAX_EXPANDED_BYTES,
     MAX_FILE_BYTES,
     MAX_FILE_NODES,
     MAX_NODES,
+    MAX_PATH_BYTES,
 )
 from stagecfg.manifest.merging import RESOURCE_SECTIONS, Merged, merge
 from stagecfg.manifest.paths import child_path, join_path, parent_path
@@ -45,9 +47,11 @@ __all__ = [
     "MANIFEST_SUFFIXES",
     "MAX_ALIASES",
     "MAX_DEPTH",
+    "MAX_EXPANDED_BYTES",
     "MAX_FILE_BYTES",
     "MAX_FILE_NODES",
     "MAX_NODES",
+    "MAX_PATH_BYTES",
     "RESOURCE_SECTIONS",
     "Document",
     "Merged",

@@ -21,9 +21,12 @@ def child_path(parent: str, key: str | int) -> str:
     """``$.a`` + ``b`` -> ``$.a.b``; other keys use brackets: ``$.calls['x:y']``."""
     if isinstance(key, int):
         return f"{parent}[{key}]"
-    if _IDENT.match(key):
+    if _IDENT.fullmatch(key):
         return f"{parent}.{key}"
     escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+    if not escaped.isprintable():
+        # A path is shown in one-line messages: a newline in a key is written \n.
+        escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped)
     return f"{parent}['{escaped}']"
 
 

@@ -9,6 +9,8 @@ the manifest digest (:attr:`~stagecfg.manifest.merging.Merged.digest`) is comput
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +104,59 @@ def collect_sources(paths: Sequence[str]) -> tuple[list[Source], list[Problem]]:
     return sources, problems
 
 
+_CHUNK = 1024 * 1024
+
+#: What a path that is not a regular file is, for the refusal (``stat.S_IFMT`` -> words).
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _read_bounded(path: Path) -> tuple[bytes, tuple[str, str | None] | None]:
+    """The file's bytes, or (message, suggestion) when it is not a regular file under the cap.
+
+    Opened without blocking (a FIFO with no writer would otherwise wait forever), checked on the
+    open descriptor (no race with a rename), and read at most one byte past the cap (a file that
+    grows, or a size that lies, cannot make the read unbounded).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return b"", (f"cannot read file: {exc.strerror or exc}", None)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            return b"", (
+                f"is {kind}, not a regular file: manifests are read from regular files only",
+                "point stagecfg at a manifest file or a directory of them",
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            return b"", (
+                f"file is {info.st_size:,} bytes, over the {_cap_mib()} MiB file size cap",
+                _SPLIT_HINT,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(_CHUNK, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return b"", (f"cannot read file: {exc.strerror or exc}", None)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        return b"", (f"file is over the {_cap_mib()} MiB file size cap", _SPLIT_HINT)
+    return b"".join(chunks), None
+
+
 def display_path(path: Path) -> str:
     """The path as the user wrote it (directory sources keep the directory prefix given)."""
     return str(path)
@@ -116,22 +171,9 @@ def load(
     def fail(message: str, line: int = 1, col: int = 1, suggestion: str | None = None) -> Problem:
         return Problem(Location(file, line, col), "$", message, suggestion=suggestion)
 
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [
-                fail(
-                    f"file is {size:,} bytes, over the {_cap_mib()} MiB file size cap",
-                    suggestion=_SPLIT_HINT,
-                )
-            ]
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [fail(f"cannot read file: {exc.strerror or exc}")]
-    if len(raw) > MAX_FILE_BYTES:
-        return None, [
-            fail(f"file is over the {_cap_mib()} MiB file size cap", suggestion=_SPLIT_HINT)
-        ]
+    raw, refusal = _read_bounded(path)
+    if refusal is not None:
+        return None, [fail(refusal[0], suggestion=refusal[1])]
     if b"\0" in raw:
         nul = raw.index(b"\0")
         line = raw.count(b"\n", 0, nul) + 1
@@ -162,7 +204,7 @@ def load(
     ):
         return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
     try:
-        early = _prescan(text, file)
+        early, aliases = _prescan(text, file)
         if early is not None:
             return None, [early]
         root = yaml.compose(text, Loader=_Loader)
@@ -183,7 +225,7 @@ def load(
         return None, [fail(f"invalid YAML: {str(exc).splitlines()[0]}")]
     if root is None:
         return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
-    builder = _Builder(file=file, env=env)
+    builder = _Builder(file=file, env=env, expanded=len(raw), repeats=aliases > 0)
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         builder.problem(

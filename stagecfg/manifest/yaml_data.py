@@ -19,7 +19,13 @@ from typing import Any
 import yaml
 
 from stagecfg.errors import Location, Problem
-from stagecfg.manifest.caps import MAX_ALIASES, MAX_DEPTH, MAX_NODES
+from stagecfg.manifest.caps import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_EXPANDED_BYTES,
+    MAX_NODES,
+    MAX_PATH_BYTES,
+)
 from stagecfg.manifest.paths import child_path
 from stagecfg.manifest.variables import substitute_variables
 
@@ -33,6 +39,7 @@ _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 _YAML11_BOOLS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
 _NUMERIC_START = frozenset("0123456789+-.~")
+_SHORT_KEY = 256
 
 
 class _Stop(Exception):
@@ -48,9 +55,16 @@ class _Builder:
     problems: list[Problem] = field(default_factory=list)
     keys: dict[str, Location] = field(default_factory=dict)
     values: dict[str, Location] = field(default_factory=dict)
+    #: Bytes of scalar text: the file's size, plus every scalar an alias repeats.
+    expanded: int = 0
     nodes: int = 0
     aliases: int = 0
+    path_bytes: int = 0
+    #: Whether the file has aliases, so that a node can be built more than once.
+    repeats: bool = True
     seen: set[int] = field(default_factory=set)
+    #: Scalar keys seen once: an alias used as a key repeats its text too.
+    seen_keys: set[int] = field(default_factory=set)
 
     def where(self, node: yaml.Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -70,18 +84,24 @@ class _Builder:
                 "this looks like an alias bomb",
             )
             raise _Stop
-        if id(node) in self.seen and not isinstance(node, yaml.ScalarNode):
-            # The composer hands out the anchored node again for every alias that names it.
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                self.problem(
-                    node,
-                    path,
-                    f"aliases expand to more than {MAX_ALIASES:,} references (alias cap); "
-                    "this looks like an alias bomb",
-                )
-                raise _Stop
-        self.seen.add(id(node))
+        # Every located value keeps its JSON path, so long keys nested deep cost memory per
+        # value even without aliases; the paths together are bounded like the values.
+        self.path_bytes += len(path)
+        if self.path_bytes > MAX_PATH_BYTES:
+            self.problem(
+                node,
+                path,
+                f"keys and nesting add up to more than {MAX_PATH_BYTES // 2**20} MiB of value "
+                "paths (path cap)",
+                suggestion="shorten long keys or flatten the nesting",
+            )
+            raise _Stop
+        if self.repeats:
+            if id(node) in self.seen:
+                # The composer hands out the anchored node again for every alias naming it.
+                self.repeat(node, path)
+            else:
+                self.seen.add(id(node))
         if depth > MAX_DEPTH:
             self.problem(node, path, f"nesting deeper than {MAX_DEPTH} levels (depth cap)")
             raise _Stop
@@ -103,6 +123,34 @@ class _Builder:
             ]
         assert isinstance(node, yaml.ScalarNode)
         return self.scalar(node, path)
+
+    def repeat(self, node: yaml.Node, path: str) -> None:
+        """Count a node an alias names again: a reference, and its bytes once more."""
+        if isinstance(node, yaml.ScalarNode):
+            self.expand(node, path, node.value)
+            return
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            self.problem(
+                node,
+                path,
+                f"aliases expand to more than {MAX_ALIASES:,} references (alias cap); "
+                "this looks like an alias bomb",
+            )
+            raise _Stop
+
+    def expand(self, node: yaml.Node, path: str, text: str) -> None:
+        """Add a repeated scalar's text to the expanded size (which starts at the file's)."""
+        self.expanded += len(text)
+        if self.expanded > MAX_EXPANDED_BYTES:
+            self.problem(
+                node,
+                path,
+                f"aliases expand the document to more than {MAX_EXPANDED_BYTES // 2**20} MiB "
+                "(expanded size cap); this looks like an alias bomb",
+                suggestion="write the value once instead of repeating it through aliases",
+            )
+            raise _Stop
 
     def mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -154,6 +202,12 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, path, "keys must be strings, found a mapping or list as a key")
             return None
+        if self.repeats and len(node.value) > _SHORT_KEY:
+            # An alias used as a key repeats its text; short keys repeated within the alias
+            # cap cannot add up to anything, so only long ones are tracked.
+            if id(node) in self.seen_keys:
+                self.expand(node, path, node.value)
+            self.seen_keys.add(id(node))
         value = self.scalar(node, path, is_key=True)
         if not isinstance(value, str):
             shown = node.value
