@@ -324,7 +324,7 @@ def test_test_only_routes_need_credentials(
 )
 def test_non_json_numbers_are_400_and_store_nothing(
     server: httpx.Client,
-    emulator: EmulatorHandle,
+    emulator: EmulatorHandle,  # noqa: F811
     raw: bytes,
 ) -> None:
     before = _call_type_names(emulator)
