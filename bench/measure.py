@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from stagecfg.httpclient import server_token
+
 # The emulator's documented development credentials are not used: the harness picks its own so
 # that it never depends on a default and never prints anything secret-looking it did not make.
 API_KEY = "bench-key"
@@ -119,7 +121,13 @@ class Emulator:
             stderr=subprocess.STDOUT,
             env=child_env({"STREAM_API_SECRET": API_SECRET}),
         )
-        self._http = httpx.Client(base_url=self.url, timeout=10.0)
+        # The test-only /_emulator/* routes need the same credentials as Stream's endpoints.
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=10.0,
+            params={"api_key": API_KEY},
+            headers={"Authorization": server_token(API_SECRET), "stream-auth-type": "jwt"},
+        )
         self._wait_ready(log)
 
     def _wait_ready(self, log: Path) -> None:

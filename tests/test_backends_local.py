@@ -148,7 +148,7 @@ def test_call_writes_return_what_the_sandbox_holds(backend: LocalBackend) -> Non
             "starts_at": "2030-01-01T12:00:00+02:00",
             "custom": {"stagecfg_project": "p"},
             "team": "red",
-            "settings_override": {"audio": {"mic_default_on": True}},
+            "settings_override": {"audio": {"default_device": "speaker", "mic_default_on": True}},
         },
     )
     assert isinstance(created, CallState)

@@ -307,13 +307,13 @@ def test_stats_count_requests_by_operation_and_method(api: httpx.Client) -> None
     api.get("/api/v2/video/calltypes/default")
     api.get("/api/v2/video/calltypes/livestream")
     api.post("/api/v2/video/calls", json={})
-    stats = httpx.get(str(api.base_url) + "/_emulator/stats").json()
+    stats = api.get("/_emulator/stats").json()
     assert stats == {
         "requests": {"GetCallType": {"GET": 2}, "QueryCalls": {"POST": 1}},
         "total": 3,
     }
-    assert httpx.post(str(api.base_url) + "/_emulator/stats/reset").status_code == 200
-    assert httpx.get(str(api.base_url) + "/_emulator/stats").json() == {
+    assert api.post("/_emulator/stats/reset").status_code == 200
+    assert api.get("/_emulator/stats").json() == {
         "requests": {},
         "total": 0,
     }

@@ -8,6 +8,7 @@ these tests add the attacks that those do not try.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import stat
@@ -203,3 +204,130 @@ def test_emulator_creates_the_sandbox_file_private(
     make_emulator(sandbox_path=path)
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- the HTTP edge: header size, header-read time, the test-only routes ----------------------
+
+
+def test_headers_over_the_limit_are_refused(emulator: EmulatorHandle) -> None:  # noqa: F811
+    host, port = emulator.url.removeprefix("http://").split(":")
+    big = b"x" * (128 * 1024)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nX-Big: " + big + b"\r\n\r\n")
+        try:
+            answer = sock.recv(65536)
+        except ConnectionResetError:
+            answer = b""
+    # 431 or a closed connection: either way nothing was served.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:80]
+
+
+def test_many_small_headers_over_the_limit_are_refused(emulator: EmulatorHandle) -> None:  # noqa: F811
+    host, port = emulator.url.removeprefix("http://").split(":")
+    lines = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(2000))
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
+        try:
+            answer = sock.recv(65536)
+        except ConnectionResetError:
+            answer = b""
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:80]
+
+
+def test_headers_under_the_limit_and_keep_alive_are_served(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(header_timeout_seconds=HEADER_TIMEOUT_SECONDS)
+    with httpx.Client(base_url=handle.url, timeout=10) as client:
+        for _ in range(3):
+            # A kept-alive connection idle past the header timeout is still usable.
+            r = client.get("/_emulator/health", headers={"X-Pad": "p" * 4000})
+            assert r.status_code == 200
+            time.sleep(HEADER_TIMEOUT_SECONDS * 1.5)
+
+
+HEADER_TIMEOUT_SECONDS = 1.0
+
+
+def test_a_client_that_never_finishes_its_headers_is_cut_off(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(header_timeout_seconds=HEADER_TIMEOUT_SECONDS)
+    host, port = handle.url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=HEADER_TIMEOUT_SECONDS + 10) as sock:
+        sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n")
+        closed = False
+        while time.monotonic() - started < HEADER_TIMEOUT_SECONDS + 8:
+            sock.sendall(b"X-Drip: 1\r\n")  # a slow client keeps sending, never finishing
+            try:
+                sock.settimeout(0.5)
+                if sock.recv(1024) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+    assert closed
+    assert time.monotonic() - started <= HEADER_TIMEOUT_SECONDS + 3
+
+
+def test_a_silent_client_is_cut_off(make_emulator: MakeEmulator) -> None:  # noqa: F811
+    handle = make_emulator(header_timeout_seconds=HEADER_TIMEOUT_SECONDS)
+    host, port = handle.url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with (
+        socket.create_connection((host, int(port)), timeout=HEADER_TIMEOUT_SECONDS + 10) as sock,
+        contextlib.suppress(ConnectionResetError),
+    ):
+        assert sock.recv(1024) == b""
+    assert time.monotonic() - started <= HEADER_TIMEOUT_SECONDS + 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/_emulator/stats"),
+        ("POST", "/_emulator/stats/reset"),
+        ("GET", "/_emulator/requests"),
+    ],
+)
+def test_test_only_routes_need_credentials(
+    emulator: EmulatorHandle,  # noqa: F811
+    method: str,
+    path: str,
+) -> None:
+    bare = httpx.request(method, emulator.url + path, timeout=10)
+    _error(bare, 401, 2)
+    wrong = httpx.request(
+        method,
+        emulator.url + path,
+        params={"api_key": emulator.api_key},
+        headers={"Authorization": server_token("not-the-secret"), "stream-auth-type": "jwt"},
+        timeout=10,
+    )
+    assert wrong.status_code == 401
+    user = jwt.encode({"user_id": "mallory"}, emulator.api_secret, algorithm="HS256")
+    with _client(emulator, user) as client:
+        _error(client.request(method, path), 403, 17)
+    with _client(emulator, server_token(emulator.api_secret)) as client:
+        assert client.request(method, path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": NaN}',
+        b'{"name": "x", "settings": {"limits": {"max_participants": Infinity}}}',
+        b'{"name": "x", "settings": {"limits": {"max_participants": -Infinity}}}',
+        b'{"name": "x", "settings": {"limits": {"max_participants": 1e400}}}',
+        b'{"name": "x", "grants": {"a": [' + b"9" * 5000 + b"]}}",
+    ],
+)
+def test_non_json_numbers_are_400_and_store_nothing(
+    server: httpx.Client,
+    emulator: EmulatorHandle,  # noqa: F811
+    raw: bytes,
+) -> None:
+    before = _call_type_names(emulator)
+    r = server.post(CALL_TYPES, content=raw, headers={"content-type": "application/json"})
+    _error(r, 400, 4)
+    assert _call_type_names(emulator) == before

@@ -54,11 +54,21 @@ __all__ = [
 ]
 
 
+#: Bytes of request line plus headers a request may carry (Go's net/http allows 1 MiB; Stream's
+#: requests need a few KiB, QueryUsers' ``payload`` the most); more is answered 431.
+MAX_HEADER_BYTES = 64 * 1024
+#: Seconds a client has, from connecting (or from the first byte of its next request on a
+#: kept-alive connection), to finish its request line and headers.
+HEADER_TIMEOUT_SECONDS = 10.0
+
+
 @dataclass(frozen=True)
 class EmulatorSettings:
     api_key: str = DEFAULT_API_KEY
     api_secret: str = DEFAULT_API_SECRET
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_header_bytes: int = MAX_HEADER_BYTES
+    header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     record_bodies: bool = False  # keep request bodies for GET /_emulator/requests (tests)
     faults: Faults = field(default_factory=Faults)
 
@@ -134,11 +144,23 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
     return endpoint
 
 
+def _server_side(emulator: Emulator) -> Callable[[Request, str], object]:
+    """The credentials check of a server-side endpoint, for the test-only routes."""
+
+    def guard(request: Request, name: str) -> object:
+        claims = emulator.auth.authenticate(request, name)
+        if "user_id" in claims:
+            raise user_token_refused(name)
+        return claims
+
+    return guard
+
+
 def build_app(engine: Any, settings: EmulatorSettings | None = None) -> Starlette:
     """The ASGI app serving ``engine``; ``app.state.emulator`` exposes stats for tests."""
     emulator = Emulator(engine, settings or EmulatorSettings())
     routes = [Route(op.path, _endpoint(emulator, op), methods=[op.method]) for op in OPERATIONS]
-    routes += control_routes(emulator.log)
+    routes += control_routes(emulator.log, _server_side(emulator))
     # Starlette's own 404/405 would be plain text; clients expect Stream's APIError JSON.
     handlers = {404: unknown_endpoint, 405: unknown_endpoint}
     app = Starlette(routes=routes, exception_handlers=handlers)

@@ -3,19 +3,27 @@
 Real Stream has none of this. Tests and the benchmark use it to assert how many requests a
 command made (``GET /_emulator/stats``), to start counting afresh (``POST
 /_emulator/stats/reset``), to see what was sent (``GET /_emulator/requests``, only with
-``record_bodies``) and to wait for startup (``GET /_emulator/health``). These routes need no
-auth and are not counted, so looking at the stats never changes them.
+``record_bodies``) and to wait for startup (``GET /_emulator/health``). They are not counted,
+so looking at the stats never changes them. All but ``health`` need the API key and a
+server-side token like Stream's endpoints (what they show or reset is the app's traffic);
+``health`` answers anyone, as a startup probe that reveals nothing.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from stagecfg.emulator.wire import Json, json_response
+from stagecfg.sandbox.apierror import StreamAPIError
+
+#: ``guard(request, name)`` raises a StreamAPIError unless the request carries server credentials.
+Guard = Callable[[Request, str], object]
+Handler = Callable[[Request], Awaitable[Response]]
 
 #: Recorded bodies kept at most, so a long run with ``record_bodies`` cannot grow without end.
 RECORD_LIMIT = 10_000
@@ -58,8 +66,19 @@ class RequestLog:
             self.recorded.clear()
 
 
-def control_routes(log: RequestLog) -> list[Route]:
-    """The ``/_emulator/...`` routes reading and resetting ``log``."""
+def _guarded(guard: Guard, name: str, handler: Handler) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        try:
+            guard(request, name)
+        except StreamAPIError as exc:
+            return json_response({**exc.to_body(), "duration": "0.00ms"}, exc.status)
+        return await handler(request)
+
+    return endpoint
+
+
+def control_routes(log: RequestLog, guard: Guard) -> list[Route]:
+    """The ``/_emulator/...`` routes reading and resetting ``log``, behind ``guard``."""
 
     async def stats(request: Request) -> Response:
         return json_response(log.stats_body())
@@ -75,8 +94,14 @@ def control_routes(log: RequestLog) -> list[Route]:
         return json_response({"status": "ok"})
 
     return [
-        Route("/_emulator/stats", stats, methods=["GET"]),
-        Route("/_emulator/stats/reset", reset, methods=["POST"]),
-        Route("/_emulator/requests", recorded, methods=["GET"]),
+        Route("/_emulator/stats", _guarded(guard, "EmulatorStats", stats), methods=["GET"]),
+        Route(
+            "/_emulator/stats/reset",
+            _guarded(guard, "EmulatorStatsReset", reset),
+            methods=["POST"],
+        ),
+        Route(
+            "/_emulator/requests", _guarded(guard, "EmulatorRequests", recorded), methods=["GET"]
+        ),
         Route("/_emulator/health", health, methods=["GET"]),
     ]

@@ -20,10 +20,13 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stagecfg.emulator.app import (
     DEFAULT_MAX_BODY_BYTES,
+    HEADER_TIMEOUT_SECONDS,
+    MAX_HEADER_BYTES,
     Emulator,
     EmulatorSettings,
     Faults,
@@ -31,6 +34,99 @@ from stagecfg.emulator.app import (
 )
 from stagecfg.errors import ConfigError, UsageError
 from stagecfg.redact import register_secret
+
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+)
+
+
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback; uvicorn turns it into an answer through send_400."""
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a cap on header bytes and a header-read deadline.
+
+    httptools (llhttp) has no header-size limit of its own and uvicorn only times out idle
+    kept-alive connections, so without these a client could send headers without end or hold
+    a connection open by never finishing them.
+    """
+
+    max_header_bytes = MAX_HEADER_BYTES
+    header_timeout = HEADER_TIMEOUT_SECONDS
+
+    def connection_made(self, transport: Any) -> None:
+        self._header_bytes = 0
+        self._too_large = False
+        self._header_timer: Any = None
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_deadline(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self._arm_header_timer()  # the first bytes of a new request start its deadline
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        self._header_bytes = 0
+        super().on_message_begin()
+
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        body = (
+            b'{"code":4,"message":"request headers over %d bytes","StatusCode":431}'
+            % self.max_header_bytes
+        )
+        self.transport.write(_TOO_LARGE % (len(body), body))
+        self.transport.close()
+
+
+def _protocol(max_header_bytes: int, header_timeout: float) -> type[BoundedHttpProtocol]:
+    """The protocol class with this emulator's limits (uvicorn takes a class, not an object)."""
+    return type(
+        "EmulatorHttpProtocol",
+        (BoundedHttpProtocol,),
+        {"max_header_bytes": max_header_bytes, "header_timeout": header_timeout},
+    )
 
 
 def check_host(host: str, *, allow_remote: bool = False) -> None:
@@ -98,6 +194,7 @@ def make_server(
         log_level=log_level,
         server_header=False,
         timeout_keep_alive=30,
+        http=_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
     )
     return uvicorn.Server(config), emulator
 
@@ -174,6 +271,8 @@ def run_in_thread(
     port: int = 0,
     host: str = "127.0.0.1",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+    header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS,
     record_bodies: bool = False,
     clock: Callable[[], datetime] | None = None,
     **faults: Any,
@@ -190,6 +289,8 @@ def run_in_thread(
         api_key=api_key,
         api_secret=api_secret,
         max_body_bytes=max_body_bytes,
+        max_header_bytes=max_header_bytes,
+        header_timeout_seconds=header_timeout_seconds,
         record_bodies=record_bodies,
         faults=Faults(**faults),
     )

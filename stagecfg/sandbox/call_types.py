@@ -26,12 +26,13 @@ from stagecfg.rules.builtins import (
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import (
-    ID_RE,
     Json,
     check_grants,
-    check_keys,
     check_notifications,
+    check_request,
     check_settings,
+    check_types,
+    is_id,
 )
 from stagecfg.sandbox.responses import call_type_response
 from stagecfg.sandbox.store import Transaction
@@ -92,9 +93,10 @@ def get_call_type(ctx: Context, name: str) -> Json:
 
 def create_call_type(ctx: Context, body: Json) -> Json:
     op = "CreateCallType"
-    body = check_keys(op, "request", body, _CREATE_KEYS)
+    body = check_request(op, body, _CREATE_KEYS)
+    check_types(op, "request", body, {"external_storage": "string"})
     name = body.get("name")
-    if not isinstance(name, str) or not ID_RE.match(name):
+    if not is_id(name):
         raise input_error(op, "name is required: 1-64 letters, digits, underscores or dashes")
     settings = check_settings(op, "settings", body.get("settings"))
     grants = check_grants(op, body.get("grants"))
@@ -119,7 +121,8 @@ def create_call_type(ctx: Context, body: Json) -> Json:
 
 def update_call_type(ctx: Context, name: str, body: Json) -> Json:
     op = "UpdateCallType"
-    body = check_keys(op, "request", body, _UPDATE_KEYS)
+    body = check_request(op, body, _UPDATE_KEYS)
+    check_types(op, "request", body, {"external_storage": "string"})
     settings = check_settings(op, "settings", body.get("settings"))
     grants = check_grants(op, body.get("grants"))
     notifications = check_notifications(op, body.get("notification_settings"))

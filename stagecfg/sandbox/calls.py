@@ -34,7 +34,16 @@ from stagecfg.sandbox.call_rows import (
 from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.members import check_member_requests, upsert_members
-from stagecfg.sandbox.requests import Json, check_call_id, check_keys, check_settings, instant
+from stagecfg.sandbox.requests import (
+    Json,
+    check_call_id,
+    check_keys,
+    check_request,
+    check_settings,
+    check_types,
+    instant,
+    is_int32,
+)
 from stagecfg.sandbox.responses import call_state, render_calls
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user, require_users, write_user
@@ -54,6 +63,29 @@ CALL_REQUEST_KEYS = {
 _GET_OR_CREATE_KEYS = {"data", "members_limit", "notify", "ring", "video"}
 _UPDATE_CALL_KEYS = {"starts_at", "custom", "settings_override"}
 _QUERY_CALLS_KEYS = {"filter_conditions", "sort", "limit", "next", "prev", "watch"}
+#: Field types of CallRequest (``created_by``, ``members``, ``settings_override`` and
+#: ``starts_at`` have checks of their own).
+CALL_REQUEST_TYPES = {
+    "channel_cid": "string",
+    "created_by_id": "string",
+    "custom": "object",
+    "team": "string",
+    "video": "boolean",
+}
+_GET_OR_CREATE_TYPES = {"notify": "boolean", "ring": "boolean", "video": "boolean"}
+
+
+def check_call_request(op: str, data: Any) -> Json:
+    """A CallRequest (the ``data`` of GetOrCreateCall and JoinCall): keys and field types."""
+    checked = check_keys(op, "data", data, CALL_REQUEST_KEYS)
+    check_types(op, "data", checked, CALL_REQUEST_TYPES)
+    return checked
+
+
+def check_members_limit(op: str, body: Json) -> None:
+    limit = body.get("members_limit")
+    if limit is not None and not (is_int32(limit) and limit <= 100):
+        raise input_error(op, "members_limit must be an integer of at most 100")
 
 
 def get_call(ctx: Context, call_type: str, call_id: str) -> Json:
@@ -63,8 +95,10 @@ def get_call(ctx: Context, call_type: str, call_id: str) -> Json:
 
 def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
     op = "GetOrCreateCall"
-    body = check_keys(op, "request", body, _GET_OR_CREATE_KEYS)
-    data = check_keys(op, "data", body.get("data"), CALL_REQUEST_KEYS)
+    body = check_request(op, body, _GET_OR_CREATE_KEYS)
+    check_types(op, "request", body, _GET_OR_CREATE_TYPES)
+    check_members_limit(op, body)
+    data = check_call_request(op, body.get("data"))
     check_call_id(op, call_id)
     with ctx.store.write() as tx:
         row = find_call(tx, call_type, call_id)
@@ -144,7 +178,7 @@ def insert_call(
 
 def update_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
     op = "UpdateCall"
-    body = check_keys(op, "request", body, _UPDATE_CALL_KEYS)
+    body = check_request(op, body, _UPDATE_CALL_KEYS)
     override = check_settings(op, "settings_override", body.get("settings_override"))
     if "custom" in body and body["custom"] is not None and not isinstance(body["custom"], dict):
         raise input_error(op, "custom must be an object")
@@ -163,7 +197,8 @@ def update_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
 
 def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "DeleteCall"
-    body = check_keys(op, "request", body, {"hard"})
+    body = check_request(op, body, {"hard"})
+    check_types(op, "request", body, {"hard": "boolean"})
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         state = call_state(tx, row)
@@ -194,7 +229,8 @@ def mark_ended(ctx: Context, call_type: str, call_id: str) -> Json:
 
 def query_calls(ctx: Context, body: Json) -> Json:
     op = "QueryCalls"
-    body = check_keys(op, "request", body, _QUERY_CALLS_KEYS)
+    body = check_request(op, body, _QUERY_CALLS_KEYS)
+    check_types(op, "request", body, {"watch": "boolean"})
     params: list[object] = []
     try:
         where = query.compile_filter(

@@ -33,11 +33,11 @@ from stagecfg.rules.settings import backstage_of
 from stagecfg.sandbox.apierror import input_error, not_allowed, not_found
 from stagecfg.sandbox.call_rows import find_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants, call_type_row
-from stagecfg.sandbox.calls import CALL_REQUEST_KEYS, insert_call
+from stagecfg.sandbox.calls import check_call_request, check_members_limit, insert_call
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.live import session
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import Json, check_call_id, check_keys
+from stagecfg.sandbox.requests import INT32_MAX, Json, check_call_id, check_request, check_types
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user
@@ -54,6 +54,16 @@ _JOIN_KEYS = {
     "migrating_from_list",
 }
 
+_JOIN_TYPES = {
+    "create": "boolean",
+    "location": "string",
+    "notify": "boolean",
+    "ring": "boolean",
+    "video": "boolean",
+    "migrating_from": "string",
+    "migrating_from_list": "strings",
+}
+
 #: JoinCall's refusal per stage, as the sandbox words it ({who}: the user and their roles).
 _REFUSALS: Mapping[str, str] = {
     "ended": f"call has ended: {{who}} lacks {JOIN_ENDED_CALL}",
@@ -66,10 +76,12 @@ _REFUSALS: Mapping[str, str] = {
 def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body: Json) -> Json:
     """A user joins (client-side): the call type's current grants decide whether they may."""
     op = "JoinCall"
-    body = check_keys(op, "request", body, _JOIN_KEYS)
+    body = check_request(op, body, _JOIN_KEYS)
+    check_types(op, "request", body, _JOIN_TYPES)
+    check_members_limit(op, body)
     if not isinstance(user_id, str) or not user_id:
         raise input_error(op, "user_id is required")
-    data = check_keys(op, "data", body.get("data"), CALL_REQUEST_KEYS)
+    data = check_call_request(op, body.get("data"))
     with ctx.store.write() as tx:
         # One reading of the clock decides both the join window and the timestamps.
         instant = ctx.clock()
@@ -88,6 +100,8 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         owner = row[4] == user_id
         # The call's backstage flag (not its settings) says whether it is in backstage now.
         ahead = backstage_of(stored_state(row)["settings"]).join_ahead_time_seconds
+        # Requests hold it to int32 now; a row stored before may hold any integer.
+        ahead = min(ahead, INT32_MAX)
         stage = stage_of(
             ended=row[9] is not None,
             in_backstage=bool(row[5]),

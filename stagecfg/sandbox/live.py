@@ -16,36 +16,48 @@ Choices where Stream's behaviour is not documented:
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from stagecfg.rules.join import admitting_grant
 from stagecfg.sandbox.call_rows import live_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import Json, check_keys
+from stagecfg.sandbox.requests import Json, check_request, check_types
 from stagecfg.sandbox.responses import call_state
 
+#: GoLiveRequest and StopLiveRequest: each field and its type.
 _GO_LIVE_KEYS = {
-    "start_hls",
-    "start_recording",
-    "start_composite_recording",
-    "start_individual_recording",
-    "start_raw_recording",
-    "start_transcription",
-    "start_closed_caption",
-    "recording_storage_name",
-    "transcription_storage_name",
+    "start_hls": "boolean",
+    "start_recording": "boolean",
+    "start_composite_recording": "boolean",
+    "start_individual_recording": "boolean",
+    "start_raw_recording": "boolean",
+    "start_transcription": "boolean",
+    "start_closed_caption": "boolean",
+    "recording_storage_name": "string",
+    "transcription_storage_name": "string",
 }
 _STOP_LIVE_KEYS = {
-    "continue_hls",
-    "continue_recording",
-    "continue_composite_recording",
-    "continue_individual_recording",
-    "continue_raw_recording",
-    "continue_rtmp_broadcasts",
-    "continue_transcription",
-    "continue_closed_caption",
+    "continue_hls": "boolean",
+    "continue_recording": "boolean",
+    "continue_composite_recording": "boolean",
+    "continue_individual_recording": "boolean",
+    "continue_raw_recording": "boolean",
+    "continue_rtmp_broadcasts": "boolean",
+    "continue_transcription": "boolean",
+    "continue_closed_caption": "boolean",
 }
+
+
+def stored_setting(settings: Any, *path: str) -> Any:
+    """The stored setting at ``path``, or None where any step is not an object."""
+    node = settings
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
 
 
 def session(stored: Json, now: int) -> Json:
@@ -59,7 +71,8 @@ def session(stored: Json, now: int) -> Json:
 
 def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "GoLive"
-    body = check_keys(op, "request", body, _GO_LIVE_KEYS)
+    body = check_request(op, body, _GO_LIVE_KEYS)
+    check_types(op, "request", body, _GO_LIVE_KEYS)
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         now = ctx.now()
@@ -69,13 +82,15 @@ def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None
         current.pop("live_ended_at", None)
         egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
         settings = stored["settings"]
-        if body.get("start_hls") or settings["broadcasting"]["hls"].get("auto_on"):
+        # Stored settings are read defensively: rows written before requests were checked may
+        # hold any shape, and must not make going live fail.
+        if body.get("start_hls") or stored_setting(settings, "broadcasting", "hls", "auto_on"):
             egress["broadcasting"] = True
             egress["hls"] = {
                 "playlist_url": f"https://hls.sandbox.invalid/{call_type}/{call_id}/playlist.m3u8",
                 "status": "running",
             }
-        recording_auto = settings["recording"].get("mode") == "auto-on"
+        recording_auto = stored_setting(settings, "recording", "mode") == "auto-on"
         if body.get("start_recording") or body.get("start_composite_recording"):
             recording_auto = True
         if recording_auto:
@@ -95,7 +110,8 @@ def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None
 
 def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "StopLive"
-    body = check_keys(op, "request", body, _STOP_LIVE_KEYS)
+    body = check_request(op, body, _STOP_LIVE_KEYS)
+    check_types(op, "request", body, _STOP_LIVE_KEYS)
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         now = ctx.now()

@@ -16,7 +16,7 @@ from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.call_rows import live_call
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json, check_keys
+from stagecfg.sandbox.requests import Json, check_keys, check_request, check_types
 from stagecfg.sandbox.responses import MEMBER_COLUMNS, member_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import require_users
@@ -42,8 +42,7 @@ def check_member_requests(op: str, members: Any) -> list[Json]:
         m = check_keys(op, "member", m, _MEMBER_KEYS)
         if not isinstance(m.get("user_id"), str) or not m["user_id"]:
             raise input_error(op, "member.user_id is required")
-        if m.get("custom") is not None and not isinstance(m["custom"], dict):
-            raise input_error(op, f"member {m['user_id']}: custom must be an object")
+        check_types(op, "member", m, {"role": "string", "custom": "object"})
         out.append(m)
     return out
 
@@ -79,7 +78,7 @@ def roles(tx: Transaction, seq: int, user_id: str) -> tuple[str, ...]:
 
 def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
     op = "UpdateCallMembers"
-    body = check_keys(op, "request", body, _UPDATE_KEYS)
+    body = check_request(op, body, _UPDATE_KEYS)
     update = check_member_requests(op, body.get("update_members"))
     remove = body.get("remove_members") or []
     if not isinstance(remove, list) or not all(isinstance(u, str) for u in remove):
@@ -114,10 +113,12 @@ def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) 
 def query_call_members(ctx: Context, body: Json) -> Json:
     """QueryCallMembers: filter and sort one call's members; ``next`` / ``prev`` page by offset."""
     op = "QueryCallMembers"
-    body = check_keys(op, "request", body, _QUERY_KEYS)
+    body = check_request(op, body, _QUERY_KEYS)
     call_type, call_id = body.get("type"), body.get("id")
     if not isinstance(call_type, str) or not isinstance(call_id, str):
         raise input_error(op, "type and id are required")
+    if len(call_type) > 64 or len(call_id) > 64:
+        raise input_error(op, "type and id are at most 64 characters")
     params: list[object] = []
     try:
         where = query.compile_filter(body.get("filter_conditions"), query.MEMBER_FIELDS, params)

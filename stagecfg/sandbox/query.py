@@ -28,6 +28,29 @@ class QueryError(ValueError):
     """The filter, sort or cursor is malformed; the engine answers 400 code 4."""
 
 
+#: Stream's wire timestamps are int64 nanoseconds (1677-09-21 to 2262-04-11).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: ``$and`` / ``$or`` levels a filter may nest, and conditions it may hold in all: SQLite
+#: refuses expressions deeper than 1000, and Stream's own filters need a handful.
+MAX_FILTER_DEPTH = 8
+MAX_FILTER_CONDITIONS = 100
+#: The largest offset a cursor may carry (Stream pages QueryUsers only to offset 1000).
+MAX_OFFSET = 2**31 - 1
+
+
+def bounded_nanos(value: str | int | float) -> int:
+    """``value`` as integer nanoseconds that fit Stream's int64, or QueryError."""
+    if isinstance(value, (int, float)) and not INT64_MIN <= value <= INT64_MAX:
+        raise QueryError(f"{value!r:.80} is outside the int64 nanosecond range")
+    try:
+        nanos = timestamps.to_nanos(value)
+    except (ValueError, OverflowError, TypeError):
+        raise QueryError(f"{value!r:.80} is not an RFC 3339 timestamp") from None
+    if not INT64_MIN <= nanos <= INT64_MAX:
+        raise QueryError(f"{value!r:.80} is outside the int64 nanosecond range")
+    return nanos
+
+
 @dataclass(frozen=True)
 class Field:
     column: str
@@ -81,13 +104,15 @@ def _value(field_name: str, field: Field, value: Any) -> object:
         return int(value)
     if field.kind == _TIME:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise QueryError(f"{field_name} expects an RFC 3339 timestamp, got {value!r}")
+            raise QueryError(f"{field_name} expects an RFC 3339 timestamp, got {value!r:.80}")
         try:
-            return timestamps.to_nanos(value)
-        except ValueError:
-            raise QueryError(f"{field_name} expects an RFC 3339 timestamp, got {value!r}") from None
+            return bounded_nanos(value)
+        except QueryError:
+            raise QueryError(
+                f"{field_name} expects an RFC 3339 timestamp, got {value!r:.80}"
+            ) from None
     if not isinstance(value, str):
-        raise QueryError(f"{field_name} expects a string, got {value!r}")
+        raise QueryError(f"{field_name} expects a string, got {value!r:.80}")
     return value
 
 
@@ -143,10 +168,40 @@ def _members_condition(operand: Any, params: list[object]) -> str:
     return f"EXISTS (SELECT 1 FROM members m WHERE m.call_seq = calls.seq AND {inner})"
 
 
+def _check_filter_shape(conditions: Any) -> None:
+    """QueryError when a filter nests ``$and`` / ``$or`` too deep or holds too many conditions
+    (walked without recursion, before compiling recurses)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(conditions, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise QueryError("filter field names must be strings")
+            count += 1
+            if count > MAX_FILTER_CONDITIONS:
+                raise QueryError(f"a filter may hold at most {MAX_FILTER_CONDITIONS} conditions")
+            if key in ("$and", "$or") and isinstance(value, list):
+                if depth >= MAX_FILTER_DEPTH:
+                    raise QueryError(f"$and / $or may nest at most {MAX_FILTER_DEPTH} levels")
+                stack.extend((v, depth + 1) for v in value)
+            elif isinstance(value, Mapping):
+                stack.append((value, depth))
+
+
 def compile_filter(
     conditions: Any, fields: Mapping[str, Field], params: list[object], *, calls: bool = False
 ) -> str:
     """A WHERE fragment (with ``?`` placeholders appended to ``params``)."""
+    _check_filter_shape(conditions)
+    return _compile(conditions, fields, params, calls)
+
+
+def _compile(
+    conditions: Any, fields: Mapping[str, Field], params: list[object], calls: bool
+) -> str:
     if conditions is None:
         return "1"
     if not isinstance(conditions, Mapping):
@@ -157,11 +212,11 @@ def compile_filter(
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not value:
                 raise QueryError(f"{key} expects a non-empty list of filters")
-            inner = [compile_filter(v, fields, params, calls=calls) for v in value]
+            inner = [_compile(v, fields, params, calls) for v in value]
             joiner = " AND " if key == "$and" else " OR "
             parts.append("(" + joiner.join(f"({p})" for p in inner) + ")")
         elif key.startswith("$"):
-            raise QueryError(f"unknown operator {key}")
+            raise QueryError(f"unknown operator {key[:80]}")
         elif calls and key == "members":
             parts.append(_members_condition(value, params))
         elif key in fields:
@@ -173,7 +228,7 @@ def compile_filter(
                 parts.append(_operator(key, field, "$eq", value, params))
         else:
             known = ", ".join(sorted([*fields, *(["members"] if calls else [])]))
-            raise QueryError(f"cannot filter on {key!r}; filterable fields: {known}")
+            raise QueryError(f"cannot filter on {key[:80]!r}; filterable fields: {known}")
     return " AND ".join(f"({p})" for p in parts) if parts else "1"
 
 
@@ -185,13 +240,16 @@ def compile_sort(sort: Any, fields: Mapping[str, str], max_entries: int) -> list
         raise QueryError(f"sort must be a list of at most {max_entries} entries")
     out: list[tuple[str, int]] = []
     for entry in sort:
-        if not isinstance(entry, Mapping) or "field" not in entry:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("field"), str):
             raise QueryError("each sort entry needs a field")
+        if set(entry) - {"field", "direction", "type"}:
+            raise QueryError("a sort entry has only field, direction and type")
         name = entry["field"]
         if name not in fields:
-            raise QueryError(f"cannot sort on {name!r}; sortable fields: {', '.join(fields)}")
-        direction = entry.get("direction", 1)
-        if direction not in (1, -1):
+            raise QueryError(f"cannot sort on {name[:80]!r}; sortable fields: {', '.join(fields)}")
+        direction = entry.get("direction")
+        direction = 1 if direction is None else direction
+        if type(direction) is not int or direction not in (1, -1):
             raise QueryError("sort direction must be 1 or -1")
         out.append((fields[name], int(direction)))
     return out
@@ -199,11 +257,11 @@ def compile_sort(sort: Any, fields: Mapping[str, str], max_entries: int) -> list
 
 def parse_limit(limit: Any) -> int:
     # 0 is treated like "not given" so a client looping on `next` cannot spin forever.
-    if limit is None or limit == 0:
+    if limit is None:
         return DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= PAGE_LIMIT:
+    if type(limit) is not int or not 0 <= limit <= PAGE_LIMIT:
         raise QueryError(f"limit must be an integer between 0 and {PAGE_LIMIT}")
-    return limit
+    return limit or DEFAULT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -226,17 +284,29 @@ def decode_cursor(text: Any) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         payload = json.loads(raw)
-        offset = int(payload["o"])
+        offset = payload["o"]
         key = payload.get("k")
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise QueryError("next/prev is not a valid cursor") from None
-    if offset < 0 or (key is not None and not isinstance(key, list)):
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET or not _cursor_key(key):
         raise QueryError("next/prev is not a valid cursor")
     return Cursor(offset=offset, key=tuple(key) if key is not None else None)
 
 
+def _cursor_key(key: Any) -> bool:
+    """A keyset position is absent, or a list of texts and int64 integers (bound into SQL)."""
+    if key is None:
+        return True
+    return isinstance(key, list) and all(
+        isinstance(k, str) or (type(k) is int and INT64_MIN <= k <= INT64_MAX) for k in key
+    )
+
+
 def request_cursor(body: Mapping[str, Any]) -> Cursor:
     """The position a request's ``next`` or ``prev`` token asks for (the start without one)."""
+    for name in ("next", "prev"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise QueryError(f"{name} must be a cursor string from a previous response")
     if body.get("next") and body.get("prev"):
         raise QueryError("give either next or prev, not both")
     token = body.get("next") or body.get("prev")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecfg.rules.permissions import OWN_CAPABILITIES
+from stagecfg.rules.settings import backstage_of
 from stagecfg.sandbox.requests import Json
 from stagecfg.sandbox.store import Transaction
 
@@ -184,9 +185,8 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
         "transcribing": bool(stored.get("transcribing")),
         "translating": bool(stored.get("translating")),
         "updated_at": updated_at,
-        "join_ahead_time_seconds": int(
-            settings.get("backstage", {}).get("join_ahead_time_seconds") or 0
-        ),
+        # backstage_of reads a stored row of any shape (one from before requests were checked).
+        "join_ahead_time_seconds": backstage_of(settings).join_ahead_time_seconds,
     }
     if starts_at is not None:
         call["starts_at"] = starts_at

@@ -14,7 +14,7 @@ from typing import Any
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json, check_keys
+from stagecfg.sandbox.requests import Json, check_keys, check_request, check_types
 from stagecfg.sandbox.responses import user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 
@@ -30,6 +30,18 @@ _USER_REQUEST_KEYS = {
     "invisible",
     "privacy_settings",
 }
+#: UserRequest's field types (``id`` and ``role`` are checked on their own).
+_USER_REQUEST_TYPES = {
+    "name": "string",
+    "image": "string",
+    "custom": "object",
+    "teams": "strings",
+    "language": "string",
+    "invisible": "boolean",
+    "privacy_settings": "object",
+}
+#: QueryUsers ``offset``: Stream's spec allows 0 to 1000.
+MAX_USERS_OFFSET = 1000
 _QUERY_USERS_KEYS = {
     "filter_conditions",
     "include_deactivated_users",
@@ -50,7 +62,13 @@ def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
         raise input_error(op, "user.id is required")
     role = user.get("role") or "user"
     if not isinstance(role, str):
-        raise input_error(op, f"user {uid}: role must be a string")
+        raise input_error(op, f"user {uid[:80]}: role must be a string")
+    check_types(op, f"user {uid[:80]}", user, _USER_REQUEST_TYPES)
+    teams_role = user.get("teams_role")
+    if teams_role is not None and not (
+        isinstance(teams_role, dict) and all(isinstance(v, str) for v in teams_role.values())
+    ):
+        raise input_error(op, f"user {uid[:80]}: teams_role must map team to a role string")
     stored = {k: v for k, v in user.items() if k not in ("id", "role") and v is not None}
     tx.execute(
         "INSERT INTO users (id, role, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
@@ -90,9 +108,11 @@ def require_users(tx: Transaction, op: str, ids: Iterable[str]) -> None:
 
 def upsert_users(ctx: Context, body: Json) -> Json:
     op = "UpdateUsers"
-    body = check_keys(op, "request", body, {"users"})
+    body = check_request(op, body, {"users"})
     users = body.get("users")
-    if not isinstance(users, dict):
+    if not isinstance(users, dict) or not all(
+        u is None or isinstance(u, dict) for u in users.values()
+    ):
         raise input_error(op, "users must be an object mapping user id to user")
     with ctx.store.write() as tx:
         now = ctx.now()
@@ -123,7 +143,15 @@ def query_users(ctx: Context, body: Json) -> Json:
         # Stream's SDKs send every payload field, unset ones as null (getstream 7 adds id_gt,
         # id_gte, id_lt and id_lte); the API reads null as absent.
         body = {key: value for key, value in body.items() if value is not None}
-    body = check_keys(op, "request", body, _QUERY_USERS_KEYS)
+    body = check_request(op, body, _QUERY_USERS_KEYS)
+    check_types(
+        op,
+        "request",
+        body,
+        {"include_deactivated_users": "boolean", "presence": "boolean", "user_id": "string"},
+    )
+    if body.get("user") is not None:
+        check_keys(op, "user", body["user"], _USER_REQUEST_KEYS)
     params: list[object] = []
     try:
         where = query.compile_filter(body.get("filter_conditions"), query.USER_FIELDS, params)
@@ -131,8 +159,8 @@ def query_users(ctx: Context, body: Json) -> Json:
     except query.QueryError as exc:
         raise input_error(op, str(exc)) from None
     offset = body.get("offset") or 0
-    if not isinstance(offset, int) or offset < 0:
-        raise input_error(op, "offset must be a non-negative integer")
+    if type(offset) is not int or not 0 <= offset <= MAX_USERS_OFFSET:
+        raise input_error(op, f"offset must be an integer from 0 to {MAX_USERS_OFFSET}")
     with ctx.store.read() as tx:
         rows = tx.execute(
             "SELECT id, role, data, created_at, updated_at FROM users"
