@@ -184,15 +184,15 @@ USERS = "GET /api/v2/users"
 UPSERT = "POST /api/v2/users"
 
 MALFORMED = {
-    "truncated JSON": Reply(200, b'{"call_types": {"stage": {"name": "st'),
-    "an HTML page": Reply(200, b"<html><body>Gateway</body></html>", {"Content-Type": "text/html"}),
-    "an empty object": ok({}),
-    "an array": ok([1, 2]),
-    "call_types as an array": ok({"call_types": []}),
-    "settings as a string": ok({"call_types": {"stage": {"name": "stage", "settings": "x"}}}),
-    "grants of numbers": ok({"call_types": {"stage": {"name": "stage", "grants": {"host": [1]}}}}),
+    "truncated-JSON": Reply(200, b'{"call_types": {"stage": {"name": "st'),
+    "an-HTML-page": Reply(200, b"<html><body>Gateway</body></html>", {"Content-Type": "text/html"}),
+    "an-empty-object": ok({}),
+    "an-array": ok([1, 2]),
+    "call_types-as-an-array": ok({"call_types": []}),
+    "settings-as-a-string": ok({"call_types": {"stage": {"name": "stage", "settings": "x"}}}),
+    "grants-of-numbers": ok({"call_types": {"stage": {"name": "stage", "grants": {"host": [1]}}}}),
     "NaN": Reply(200, b'{"call_types": {"stage": {"name": "stage", "settings": {"x": NaN}}}}'),
-    "an empty body": Reply(200, b""),
+    "an-empty-body": Reply(200, b""),
 }
 
 
