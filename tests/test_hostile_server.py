@@ -231,7 +231,7 @@ def test_user_upserts_answered_with_a_redirect_are_failed_not_done(
     assert code == 1, out + err
     assert "Traceback" not in out + err
     assert "failed: create user john" in out + err
-    assert "done:   create user john" not in out + err
+    assert "done:   + user john" not in out + err
     assert "redirect" in out + err
     assert elsewhere.requests == []
     assert elapsed < ENDS_WITHIN
@@ -392,3 +392,28 @@ def test_a_base_url_with_userinfo_is_refused_without_printing_it(
     assert_one_line_failure(code, err, elapsed, "user name or password")
     assert "hunter2" not in err and "admin" not in err
     assert server.requests == []
+
+
+def test_apply_past_its_deadline_says_what_finished(
+    work: Path, capsys: pytest.CaptureFixture[str], servers: Callable[..., Server]
+) -> None:
+    created = json.dumps({"name": "stage"}).encode()
+    server = servers(
+        {
+            UPSERT: lambda n: ok({"users": {"john": {"id": "john", "role": "user"}}}),
+            "POST /api/v2/video/calltypes": lambda n: Reply(200, created, drip=0.5),
+        }
+    )
+    code, out, err, elapsed = run(
+        capsys,
+        "apply",
+        "m",
+        *stream(server, "--timeout", "30", "--deadline", "2"),
+        "--auto-approve",
+    )
+    text = out + err
+    assert code == 1, text
+    assert "Traceback" not in text
+    assert "done:   + user john" in text
+    assert "failed: create call_type stage" in text and "deadline" in text
+    assert elapsed < ENDS_WITHIN
