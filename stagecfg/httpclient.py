@@ -38,7 +38,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from stagecfg import __version__
-from stagecfg.errors import BackendError, BackendFailure
+from stagecfg.errors import BackendError, BackendFailure, one_line
 from stagecfg.pacing import Pacer, reset_in, retry_after_seconds
 from stagecfg.redact import redact, register_secret
 from stagecfg.transport import BodyTooLarge, DeadlineTransport, parse_json, read_capped
@@ -314,7 +314,8 @@ def _lenient(raw: bytes) -> Json:
 
 
 def _redirect(status: int, headers: Mapping[str, str]) -> BackendFailure:
-    location = redact(headers.get("location", "")) or "nowhere"
+    # The Location is the server's text: mask secrets, escape control characters, cut it short.
+    location = one_line(redact(headers.get("location", ""))) or "nowhere"
     if len(location) > 200:
         location = location[:200] + "..."
     return BackendFailure(
