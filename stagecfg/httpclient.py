@@ -11,22 +11,26 @@ lives here so that every backend call gets the same treatment:
   the server ran it (timeout while reading, connection dropped, 5xx) is *re-read* through a
   caller-supplied ``recover`` function before it is sent again, so it never runs twice.
 * When ``X-RateLimit-Remaining`` runs low, requests to that endpoint are spread out until the
-  window resets instead of running into 429s.
+  window resets instead of running into 429s (:mod:`stagecfg.pacing`, clock-skew safe); a
+  window that would keep us waiting longer than ``RetryPolicy.max_wait`` fails the request.
+* Nothing from the server is trusted: only 2xx is success, a 3xx is an error naming where it
+  points (never followed: it would carry the credentials there), a body must be a JSON object
+  (no NaN or Infinity) of at most ``MAX_BODY_BYTES``, and one attempt (connect, send, full
+  body) takes at most ``timeout`` seconds (:mod:`stagecfg.transport`).
+* ``deadline`` bounds the whole run: once it has passed no request starts and no sleep begins.
 
 Time and sleep are injected so tests never wait for real.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import random
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,8 +38,10 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from stagecfg import __version__
-from stagecfg.errors import BackendError, BackendFailure
+from stagecfg.errors import BackendError, BackendFailure, one_line
+from stagecfg.pacing import Pacer, reset_in, retry_after_seconds
 from stagecfg.redact import redact, register_secret
+from stagecfg.transport import BodyTooLarge, DeadlineTransport, parse_json, read_capped
 
 Json = dict[str, Any]
 
@@ -59,73 +65,8 @@ class RetryPolicy:
     max_total: float = 60.0
     #: Below this fraction of the window's quota, requests to that endpoint are spread out.
     low_water: float = 0.05
-
-
-@dataclass
-class _Window:
-    limit: int
-    remaining: int
-    reset: float  # Unix seconds
-
-
-@dataclass
-class Pacer:
-    """Remembers each endpoint's rate-limit window and says how long to wait before sending."""
-
-    low_water: float = 0.05
-    _windows: dict[str, _Window] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe(self, endpoint: str, headers: Mapping[str, str]) -> None:
-        """Record a response's ``X-RateLimit-*`` headers (all three or none, like the SDKs)."""
-        try:
-            limit = int(headers["x-ratelimit-limit"].split(",")[0])
-            remaining = int(headers["x-ratelimit-remaining"].split(",")[0])
-            reset = float(headers["x-ratelimit-reset"].split(",")[0])
-        except (KeyError, ValueError):
-            return
-        with self._lock:
-            self._windows[endpoint] = _Window(limit, remaining, reset)
-
-    def delay(self, endpoint: str, now: float) -> float:
-        """Seconds to wait before the next request to ``endpoint`` (and reserve one slot)."""
-        with self._lock:
-            window = self._windows.get(endpoint)
-            if window is None or window.reset <= now:
-                return 0.0
-            left = window.reset - now
-            threshold = max(1, int(window.limit * self.low_water))
-            if window.remaining <= 0:
-                # Exhausted: every sender waits for the new window (not just the first one, or
-                # the others would only collect 429s); past the reset, headers take over again.
-                return left
-            if window.remaining > threshold:
-                window.remaining -= 1
-                return 0.0
-            # Running low: spread what is left evenly over the rest of the window.
-            wait = left / (window.remaining + 1)
-            window.remaining -= 1
-            return wait
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from now; it may be a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        return max(0.0, when.timestamp() - now)
-    if math.isnan(seconds) or seconds < 0:
-        return None
-    return seconds
+    #: The longest the pacer waits for a rate-limit window; a later reset fails the request.
+    max_wait: float = 60.0
 
 
 def server_token(api_secret: str) -> str:
@@ -154,6 +95,7 @@ class ApiSession:
         timeout: float = 30.0,
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -166,12 +108,18 @@ class ApiSession:
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.timeout = timeout
         self._sleep = sleep
         self._monotonic = monotonic
         self._wall = wall
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self.pacer = Pacer(low_water=self.retry.low_water)
+        #: ``--deadline``: seconds the whole run may take, and the instant they are over.
+        self.deadline = deadline
+        self._run_ends = None if deadline is None else monotonic() + deadline
+        limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
+        self._bounded = DeadlineTransport(limits=limits) if transport is None else None
         self.client = httpx.Client(
             base_url=self.base_url,
             params={"api_key": api_key},
@@ -182,8 +130,10 @@ class ApiSession:
                 "Accept": "application/json",
             },
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism),
-            transport=transport,
+            limits=limits,
+            transport=transport or self._bounded,
+            # A redirect would carry the Authorization header to wherever it points.
+            follow_redirects=False,
         )
 
     def __repr__(self) -> str:
@@ -209,38 +159,45 @@ class ApiSession:
         """Send one API request with retries and return the decoded JSON body.
 
         ``idempotent=False`` marks a request that must not run twice: after an ambiguous failure
-        ``recover`` is called first, and if it returns a body (the object exists now) that body
+        ``recover`` is called first, and if it returns a body (the request did land) that body
         is the result. ``gone_ok`` treats 404 on a repeated attempt as success (a delete whose
-        first attempt did land).
+        first attempt did land). Only a 2xx answer holding a JSON object is a success.
         """
         endpoint = f"{method} {_route_of(path)}"
+        content = None if json_body is None else _encode(json_body, target)
+        headers = {"Content-Type": "application/json"} if content is not None else None
         started = self._monotonic()
         attempt = 0
         while True:
             attempt += 1
             wait = self.pacer.delay(endpoint, self._wall())
+            if wait > self.retry.max_wait:
+                raise _error(target, _too_long(wait, self.retry.max_wait), attempt, self.base_url)
             if wait > 0:
-                self._sleep(wait)
-            content = None if json_body is None else json.dumps(json_body).encode()
-            headers = {"Content-Type": "application/json"} if content is not None else None
+                self._pause(wait, target)
+            self._check_deadline(target)
             ambiguous = False
             try:
-                response = self.client.request(
-                    method, path, content=content, headers=headers, params=params
-                )
+                status, answer_headers, raw = self._send(method, path, content, headers, params)
             except httpx.TransportError as exc:
                 ambiguous = not isinstance(exc, _NOT_SENT)
                 failure = BackendFailure(
                     status=None, message=f"{type(exc).__name__}: {redact(str(exc)) or 'no detail'}"
                 )
+            except BodyTooLarge as exc:
+                failure = BackendFailure(status=exc.status, message=str(exc))
+                raise _error(target, failure, attempt, self.base_url) from None
             else:
-                self.pacer.observe(endpoint, response.headers)
-                if response.status_code < 400:
-                    return _decode(response)
-                if response.status_code == 404 and gone_ok and attempt > 1:
+                self.pacer.observe(endpoint, answer_headers, self._wall())
+                if 200 <= status < 300:
+                    return _answer(raw, answer_headers, target, self.base_url)
+                if 300 <= status < 400:
+                    failure = _redirect(status, answer_headers)
+                    raise _error(target, failure, attempt, self.base_url)
+                if status == 404 and gone_ok and attempt > 1:
                     return {}
-                failure = _failure_of(response, self._wall())
-                ambiguous = response.status_code >= 500
+                failure = _failure_of(status, answer_headers, raw, self._wall())
+                ambiguous = status >= 500
             if not failure.retryable:
                 raise _error(target, failure, attempt, self.base_url)
             if ambiguous and not idempotent and recover is not None:
@@ -253,7 +210,37 @@ class ApiSession:
             delay = self._backoff(attempt, failure)
             if self._monotonic() - started + delay > self.retry.max_total:
                 raise _error(target, failure, attempt, self.base_url)
-            self._sleep(delay)
+            self._pause(delay, target)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt: status, headers and the capped body, all within ``timeout``."""
+        budget = self.timeout
+        if self._run_ends is not None:
+            budget = min(budget, max(0.0, self._run_ends - self._monotonic()))
+        request = self.client.build_request(
+            method, path, content=content, headers=headers, params=params
+        )
+        if self._bounded is None:
+            return _exchange(self.client, request)
+        with self._bounded.bounded(budget):
+            return _exchange(self.client, request)
+
+    def _check_deadline(self, target: Target) -> None:
+        if self._run_ends is not None and self._monotonic() >= self._run_ends:
+            raise _deadline_error(target, self.deadline)
+
+    def _pause(self, seconds: float, target: Target) -> None:
+        """Sleep ``seconds``, unless that would cross the run's deadline (then fail now)."""
+        if self._run_ends is not None and self._monotonic() + seconds >= self._run_ends:
+            raise _deadline_error(target, self.deadline)
+        self._sleep(seconds)
 
     def _backoff(self, attempt: int, failure: BackendFailure) -> float:
         if failure.retry_after is not None:
@@ -261,6 +248,30 @@ class ApiSession:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
         with self._rng_lock:
             return self._rng.uniform(0.0, ceiling)  # full jitter
+
+
+def _exchange(client: httpx.Client, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
+    response = client.send(request, stream=True)
+    try:
+        return response.status_code, response.headers, read_capped(response)
+    except BodyTooLarge as exc:
+        exc.status = response.status_code
+        raise
+    finally:
+        response.close()
+
+
+def _encode(body: Json, target: Target) -> bytes:
+    try:
+        return json.dumps(body, allow_nan=False).encode()
+    except ValueError:
+        raise BackendError(
+            "the request holds NaN or Infinity, which JSON cannot carry; use a finite number "
+            "or a string",
+            operation=target.operation,
+            kind=target.kind,
+            name=target.name,
+        ) from None
 
 
 def _route_of(path: str) -> str:
@@ -273,33 +284,82 @@ def _route_of(path: str) -> str:
     return "/".join(parts)
 
 
-def _decode(response: httpx.Response) -> Json:
-    if not response.content:
-        return {}
+def _answer(raw: bytes, headers: Mapping[str, str], target: Target, base_url: str) -> Json:
+    """A 2xx body as a JSON object, or a BackendError saying what came instead."""
+    kind = headers.get("content-type", "").split(";")[0].strip() or "no content type"
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json(raw)
+    except (ValueError, RecursionError) as exc:
+        detail = "an empty body" if not raw else f"{len(raw)} bytes of {kind} ({exc})"
+        message = redact(f"the answer is not valid JSON: {detail}")
+        raise _error(target, BackendFailure(status=200, message=message), 1, base_url) from None
+    if not isinstance(body, dict):
+        message = f"the answer is JSON {_kind_of(body)}, not an object"
+        failure = BackendFailure(status=200, message=message)
+        raise _error(target, failure, 1, base_url)
+    return body
+
+
+def _kind_of(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def _lenient(raw: bytes) -> Json:
+    """An error answer's body for its code and message; anything unreadable counts as empty."""
+    try:
+        body = parse_json(raw) if raw else {}
+    except (ValueError, RecursionError):
         return {}
-    return body if isinstance(body, dict) else {"value": body}
+    return body if isinstance(body, dict) else {}
 
 
-def _failure_of(response: httpx.Response, now: float) -> BackendFailure:
-    body = _decode(response)
+def _redirect(status: int, headers: Mapping[str, str]) -> BackendFailure:
+    # The Location is the server's text: mask secrets, escape control characters, cut it short.
+    location = one_line(redact(headers.get("location", ""))) or "nowhere"
+    if len(location) > 200:
+        location = location[:200] + "..."
+    return BackendFailure(
+        status=status,
+        message=(
+            f"the server answered HTTP {status}, a redirect to {location}; stagecfg does not "
+            "follow redirects (they would carry the credentials elsewhere)"
+        ),
+    )
+
+
+def _too_long(wait: float, cap: float) -> BackendFailure:
+    return BackendFailure(
+        status=429,
+        message=(
+            f"the server's rate limit asks to wait {min(wait, 1e9):.0f} s before the next "
+            f"request, more than the {cap:.0f} s a run waits; try again later"
+        ),
+    )
+
+
+def _deadline_error(target: Target, deadline: float | None) -> BackendError:
+    return BackendError(
+        f"the run's deadline of {deadline:g} s passed; no further request was started",
+        operation=target.operation,
+        kind=target.kind,
+        name=target.name,
+        hint="raise --deadline (STAGECFG_DEADLINE) or run again to finish",
+    )
+
+
+def _failure_of(status: int, headers: Mapping[str, str], raw: bytes, now: float) -> BackendFailure:
+    body = _lenient(raw)
     code = body.get("code")
     message = body.get("message")
-    retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
-    if retry_after is None and response.status_code == 429:
-        reset = response.headers.get("x-ratelimit-reset")
-        try:
-            retry_after = max(0.0, float(reset.split(",")[0]) - now) if reset else None
-        except ValueError:
-            retry_after = None
+    retry_after = retry_after_seconds(headers.get("retry-after"), now)
+    if retry_after is None and status == 429:
+        retry_after = reset_in(headers, now)
     details = body.get("exception_fields")
     return BackendFailure(
-        status=response.status_code,
-        code=code if isinstance(code, int) else None,
-        message=redact(str(message)) if message else f"HTTP {response.status_code}",
-        unrecoverable=bool(body.get("unrecoverable")),
+        status=status,
+        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        message=redact(str(message)) if message else f"HTTP {status}",
+        unrecoverable=body.get("unrecoverable") is True,
         retry_after=retry_after,
         details={str(k): str(v) for k, v in details.items()} if isinstance(details, dict) else {},
     )
@@ -314,6 +374,8 @@ def _hint(failure: BackendFailure, base_url: str) -> str:
         )
     if failure.status is None:
         return f"check that {base_url} is the right base URL (STREAM_BASE_URL) and reachable"
+    if failure.status is not None and 300 <= failure.status < 400:
+        return "point STREAM_BASE_URL (--base-url) at the address that answers directly"
     if failure.status == 429:
         return "the app's rate limit is exhausted; try again later or lower --parallelism"
     return ""

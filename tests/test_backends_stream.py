@@ -326,6 +326,120 @@ def test_delete_whose_answer_was_lost_still_succeeds(emulator: EmulatorHandle) -
     assert emulator.stats()["requests"]["DeleteCall"] == {"POST": 2}
 
 
+BACKSTAGE = {"settings": {"backstage": {"enabled": True}}}
+
+
+def _calls_in_backstage(emulator: EmulatorHandle, cids: list[str]) -> None:  # noqa: F811
+    setup = stream_backend_for(emulator)
+    try:
+        setup.create_call_type("stage", BACKSTAGE)
+        setup.upsert_users({"alice": {"role": "user"}, "bob": {"role": "user"}})
+        for cid in cids:
+            setup.create_call(cid, {"created_by_id": "alice"})
+    finally:
+        setup.close()
+    emulator.reset_stats()
+
+
+def test_go_live_whose_answer_was_lost_is_reread_not_repeated(emulator: EmulatorHandle) -> None:  # noqa: F811
+    cids = [f"stage:show-{n}" for n in range(4)]
+    _calls_in_backstage(emulator, cids)
+    for cid in cids:
+        b = lossy_backend(emulator, "POST", "/go_live")
+        try:
+            assert b.go_live(cid, {}).backstage is False
+        finally:
+            b.close()
+    # One GoLive per change: a second one would restart the live window.
+    assert emulator.stats()["requests"]["GoLive"] == {"POST": 4}
+
+
+def test_stop_live_whose_answer_was_lost_is_reread_not_repeated(emulator: EmulatorHandle) -> None:  # noqa: F811
+    _calls_in_backstage(emulator, ["stage:show"])
+    live = stream_backend_for(emulator)
+    live.go_live("stage:show", {})
+    live.close()
+    b = lossy_backend(emulator, "POST", "/stop_live")
+    try:
+        assert b.stop_live("stage:show", {}).backstage is True
+    finally:
+        b.close()
+    assert emulator.stats()["requests"]["StopLive"] == {"POST": 1}
+
+
+def test_member_update_whose_answer_was_lost_is_reread_not_repeated(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    _calls_in_backstage(emulator, ["stage:show"])
+    b = lossy_backend(emulator, "POST", "/members")
+    try:
+        b.update_members("stage:show", [{"user_id": "bob", "role": "host"}], [])
+        assert b.read(cids=["stage:show"]).calls["stage:show"].members == {"bob": "host"}
+    finally:
+        b.close()
+    assert emulator.stats()["requests"]["UpdateCallMembers"] == {"POST": 1}
+
+
+def test_two_applies_of_one_manifest_converge(make_emulator: MakeEmulator, tmp_path: Path) -> None:  # noqa: F811
+    """Both plan against the empty app, both create: the loser's "already exists" is done."""
+    from stagecfg.pipeline import apply_planned, plan_manifests
+    from stagecfg.validation import load_desired
+
+    handle = make_emulator()
+    (tmp_path / "stagecfg.yaml").write_text(
+        "version: 1\n"
+        "call_types:\n"
+        "  stage:\n"
+        "    settings:\n"
+        "      backstage: {enabled: true, join_ahead_time_seconds: 300}\n"
+        "    grants:\n"
+        "      host: [join-backstage, join-call, read-call]\n"
+    )
+    desired, _ = load_desired([str(tmp_path)])
+    first, second = stream_backend_for(handle), stream_backend_for(handle)
+    try:
+        planned = [plan_manifests(b, desired) for b in (first, second)]
+        assert all(p.plan.changes for p in planned)
+        apply_planned(first, planned[0], parallelism=2)
+        report = apply_planned(second, planned[1], parallelism=2)
+        assert report.ok
+        assert not report.failed
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_racing_create_with_other_settings_still_fails(emulator: EmulatorHandle) -> None:  # noqa: F811
+    b = stream_backend_for(emulator)
+    try:
+        b.create_call_type("stage", {"grants": {"host": ["join-call"]}})
+        assert b.create_call_type("stage", {"grants": {"host": ["join-call"]}}).name == "stage"
+        with pytest.raises(BackendError, match="already exists"):
+            b.create_call_type("stage", {"grants": {"host": ["join-backstage"]}})
+    finally:
+        b.close()
+
+
+def test_nan_in_a_request_is_refused_before_sending(emulator: EmulatorHandle) -> None:  # noqa: F811
+    b = stream_backend_for(emulator)
+    try:
+        with pytest.raises(BackendError, match="NaN or Infinity") as info:
+            b.create_call("default:nan", {"created_by_id": "alice", "custom": {"x": float("nan")}})
+        assert (info.value.operation, info.value.name) == ("create", "default:nan")
+    finally:
+        b.close()
+    assert emulator.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:pw-secret@127.0.0.1:9", "https://:pw-secret@example.org", "http://[::1"]
+)
+def test_base_url_with_userinfo_is_refused_without_echo(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_backend(api_key="k", api_secret="s" * 32, base_url=url)
+    assert "pw-secret" not in str(info.value)
+
+
 # --- concurrency and timeouts -------------------------------------------------------------------
 
 

@@ -373,3 +373,82 @@ def test_input_errors_carry_no_credentials_hint() -> None:
         session(handler, FakeTime()).request("POST", "/x", T, json_body={})
     assert "STREAM_API" not in str(info.value)
     assert str(info.value).endswith("(Stream code 4, HTTP 400)")
+
+
+def test_pacer_reads_the_reset_off_the_servers_clock() -> None:
+    """A server clock an hour ahead: its reset is 10 s after *its* now, not an hour from ours."""
+    pacer = Pacer()
+    ahead = NOW + 3600
+    pacer.observe(
+        "GET /x",
+        {
+            "x-ratelimit-limit": "100",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(ahead + 10),
+            "date": email.utils.formatdate(ahead, usegmt=True),
+        },
+        NOW,
+    )
+    assert pacer.delay("GET /x", NOW) == pytest.approx(10, abs=1)
+
+
+def test_a_pacer_wait_beyond_the_cap_fails_without_sleeping() -> None:
+    clock = FakeTime()
+    far = {
+        "X-RateLimit-Limit": "10",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "99999999999",
+    }
+    handler, seen = script(httpx.Response(200, json={}, headers=far), ok())
+    s = session(handler, clock)
+    s.request("GET", "/api/v2/video/calltypes/a", T)
+    with pytest.raises(BackendError, match="rate limit asks to wait"):
+        s.request("GET", "/api/v2/video/calltypes/b", T)
+    assert clock.sleeps == []
+    assert len(seen) == 1
+
+
+def test_the_run_deadline_refuses_a_sleep_that_would_cross_it() -> None:
+    clock = FakeTime()
+    handler, seen = script(api_error(503, -1, **{"Retry-After": "10"}), ok())
+    s = ApiSession(
+        api_key="key",
+        api_secret=SECRET,
+        base_url="http://127.0.0.1:9",
+        deadline=5.0,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        wall=clock.wall,
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(BackendError, match="deadline of 5 s passed") as info:
+        s.request("GET", "/x", T)
+    assert "--deadline" in str(info.value)
+    assert clock.sleeps == []
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b'{"x": NaN}'),
+        httpx.Response(200, content=b'{"x": 1e999}'),
+        httpx.Response(200, content=b"[]"),
+        httpx.Response(200, content=b"<html>"),
+        httpx.Response(204),
+    ],
+    ids=["nan", "overflow", "array", "html", "empty"],
+)
+def test_only_a_json_object_is_a_successful_answer(answer: httpx.Response) -> None:
+    handler, seen = script(answer)
+    with pytest.raises(BackendError) as info:
+        session(handler, FakeTime()).request("GET", "/x", T)
+    assert str(info.value).startswith("create call_type stage: the answer is")
+    assert len(seen) == 1  # not retried
+
+
+def test_a_redirect_is_an_error_and_not_retried() -> None:
+    handler, seen = script(httpx.Response(308, headers={"Location": "http://127.0.0.1:1/x"}))
+    with pytest.raises(BackendError, match=r"HTTP 308, a redirect to http://127.0.0.1:1/x"):
+        session(handler, FakeTime()).request("GET", "/x", T)
+    assert len(seen) == 1

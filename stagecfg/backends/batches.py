@@ -2,19 +2,24 @@
 
 The ``local`` and ``stream`` backends differ only in how a body reaches the app (a method call on
 the engine, or HTTP); which bodies are sent, how reads are batched and paged, and how answers
-become state objects is decided here once, so both backends batch and page alike.
+become state objects is decided here once, so both backends batch and page alike. Answers of
+the wrong shape raise :class:`stagecfg.wire.WireError`, and so does a paging that does not end
+(a cursor seen before, more than :data:`MAX_PAGES` pages) instead of being followed forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from stagecfg import wire
 from stagecfg.model import ActualState, CallState, CallTypeState, Json, UserState
 from stagecfg.rules.limits import MEMBERS_PER_REQUEST, PAGE_LIMIT, USERS_PER_REQUEST
 
 T = TypeVar("T")
+
+#: Pages one QueryCalls may take: 100,000 calls at 100 a page, ten times what a project holds.
+MAX_PAGES = 1000
 
 
 def chunks(items: Sequence[T], size: int = PAGE_LIMIT) -> Iterator[list[T]]:
@@ -33,14 +38,20 @@ def query_all_calls(fetch: Callable[[Json], Json], filter_conditions: Json) -> l
     """Every page of a QueryCalls; ``fetch`` sends one request body and returns the answer."""
     calls: list[CallState] = []
     request: Json = {"filter_conditions": filter_conditions, "limit": PAGE_LIMIT}
-    while True:
+    seen: set[str] = set()
+    for number in range(1, MAX_PAGES + 1):
         body = fetch(request)
-        page = body.get("calls") or ()
-        calls.extend(wire.call_from_wire(state) for state in page)
-        cursor = body.get("next") or None
+        where = f"page {number}"
+        page = wire.arr(body.get("calls"), f"{where} calls")
+        calls.extend(wire.call_from_wire(wire.obj(state, f"{where} calls[]")) for state in page)
+        cursor = wire.opt_text(body.get("next"), f"{where} next")
         if not cursor or not page:
             return calls
+        if cursor in seen:
+            raise wire.WireError(f"{where} repeats an earlier cursor; the paging would not end")
+        seen.add(cursor)
         request = {"filter_conditions": filter_conditions, "limit": PAGE_LIMIT, "next": cursor}
+    raise wire.WireError(f"the answer still had more pages after {MAX_PAGES}; stopped there")
 
 
 def user_queries(ids: Collection[str]) -> list[Json]:
@@ -52,16 +63,48 @@ def user_queries(ids: Collection[str]) -> list[Json]:
 
 
 def users_from_wire(body: Json) -> dict[str, UserState]:
-    found = (wire.user_from_wire(u) for u in body.get("users") or ())
+    found = (
+        wire.user_from_wire(wire.obj(u, "users[]")) for u in wire.arr(body.get("users"), "users")
+    )
     return {u.id: u for u in found}
 
 
 def call_types_from_wire(body: Json) -> dict[str, CallTypeState]:
     """A ListCallTypes answer; the map key names a call type whose body leaves ``name`` out."""
-    return {
-        name: wire.call_type_from_wire({**ct, "name": ct.get("name") or name})
-        for name, ct in (body.get("call_types") or {}).items()
-    }
+    listed = wire.obj(body.get("call_types"), "call_types")
+    states: dict[str, CallTypeState] = {}
+    for name, ct in listed.items():
+        ct = wire.obj(ct, f"call_types.{name}")
+        state = wire.call_type_from_wire({**ct, "name": ct.get("name") or name})
+        if state.name != name:
+            raise wire.WireError(f"call_types.{name} names itself {state.name}")
+        states[name] = state
+    return states
+
+
+def check_upserted(body: Json, ids: Collection[str]) -> None:
+    """An UpdateUsers answer must hold every user it was asked to write."""
+    written = wire.obj(body.get("users"), "users")
+    missing = sorted(uid for uid in ids if uid not in written)
+    if missing:
+        raise wire.WireError(f"users lacks {', '.join(missing[:3])}: the write was not confirmed")
+
+
+def holds_declared(actual: Any, declared: Any) -> bool:
+    """Whether ``actual`` (what the server holds) has every part of ``declared`` (a request).
+
+    Objects compare key by declared key; lists of strings (grants) compare as sets, since the
+    server may keep them in another order.
+    """
+    if isinstance(declared, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and holds_declared(actual[key], value) for key, value in declared.items()
+        )
+    if isinstance(declared, list) and isinstance(actual, list):
+        if all(isinstance(x, str) for x in (*declared, *actual)):
+            return set(declared) == set(actual)
+        return len(declared) == len(actual) and all(map(holds_declared, actual, declared))
+    return bool(actual == declared)
 
 
 def actual_state(

@@ -4,6 +4,16 @@ Every request goes through :class:`stagecfg.httpclient.ApiSession`, which owns r
 and timeouts; this module only maps Backend operations to endpoints and wire bodies to state.
 Reads are batched: one list of call types, calls by ``cid $in`` in chunks of 100 sent in
 parallel, users by ``id $in`` in chunks of 100.
+
+Every answer is converted under :meth:`StreamBackend._shaped`, so an answer of the wrong shape is
+a BackendError for that operation (exit 1), never a crash and never a read that became "absent".
+Writes that must not run twice (creates, go_live, stop_live, member updates) pass ``recover``:
+after a lost answer the object is re-read, and a write found to have landed is not sent again.
+
+There is no advisory lock across applies: Stream offers no compare-and-set, so a marker (say a
+call with an expiry) could be acquired but not safely taken over when stale, and it would be an
+object in the app that nobody declared. Instead two applies converge: a create that loses the
+race to an identical object counts as done.
 """
 
 from __future__ import annotations
@@ -11,8 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -32,6 +42,22 @@ from stagecfg.model import (
     UserState,
     split_cid,
 )
+
+T = TypeVar("T")
+
+
+def _shaped(target: Target, convert: Callable[[], T]) -> T:
+    """``convert()``, with an answer of the wrong shape reported as the target's BackendError."""
+    try:
+        return convert()
+    except wire.WireError as exc:
+        raise BackendError(
+            f"unexpected answer: {exc}",
+            operation=target.operation,
+            kind=target.kind,
+            name=target.name,
+            hint="the server at STREAM_BASE_URL does not answer as Stream's API does",
+        ) from None
 
 
 def _seg(text: str) -> str:
@@ -93,25 +119,27 @@ class StreamBackend(Backend):
         return batches.actual_state(call_types, calls, found_users)
 
     def _list_call_types(self) -> dict[str, CallTypeState]:
-        body = self.session.request("GET", "/api/v2/video/calltypes", Target("list", "call_types"))
-        return batches.call_types_from_wire(body)
+        target = Target("list", "call_types")
+        body = self.session.request("GET", "/api/v2/video/calltypes", target)
+        return _shaped(target, lambda: batches.call_types_from_wire(body))
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
-        def fetch(request: Json) -> Json:
-            return self.session.request(
-                "POST", "/api/v2/video/calls", Target("query", KIND_CALL), json_body=request
-            )
+        target = Target("query", "calls")
 
-        return batches.query_all_calls(fetch, filter_conditions)
+        def fetch(request: Json) -> Json:
+            return self.session.request("POST", "/api/v2/video/calls", target, json_body=request)
+
+        return _shaped(target, lambda: batches.query_all_calls(fetch, filter_conditions))
 
     def _query_users(self, payload: Json) -> dict[str, UserState]:
+        target = Target("read", "users")
         body = self.session.request(
             "GET",
             "/api/v2/users",
-            Target("read", KIND_USER),
+            target,
             params={"payload": json.dumps(payload, separators=(",", ":"))},
         )
-        return batches.users_from_wire(body)
+        return _shaped(target, lambda: batches.users_from_wire(body))
 
     # --- call types -----------------------------------------------------------------------------
 
@@ -126,24 +154,42 @@ class StreamBackend(Backend):
             raise
 
     def create_call_type(self, name: str, body: Json) -> CallTypeState:
-        result = self.session.request(
-            "POST",
-            "/api/v2/video/calltypes",
-            Target("create", KIND_CALL_TYPE, name),
-            json_body={**body, "name": name},
-            idempotent=False,
-            recover=lambda: self._get_call_type(name),
-        )
-        return wire.call_type_from_wire(result)
+        target = Target("create", KIND_CALL_TYPE, name)
+        try:
+            result = self.session.request(
+                "POST",
+                "/api/v2/video/calltypes",
+                target,
+                json_body={**body, "name": name},
+                idempotent=False,
+                recover=lambda: self._get_call_type(name),
+            )
+        except BackendError as exc:
+            found = self._created_meanwhile(name, body, exc)
+            if found is None:
+                raise
+            result = found
+        return _shaped(target, lambda: wire.call_type_from_wire(result))
+
+    def _created_meanwhile(self, name: str, body: Json, exc: BackendError) -> Json | None:
+        """The call type another apply created just now, when it holds what ``body`` declares.
+
+        Two applies of one manifest race to create it; the loser's create is refused as
+        "already exists", yet what it wanted is there: that is done, not failed.
+        """
+        if exc.failure.status != 400 or "already exists" not in exc.failure.message:
+            return None
+        found = self._get_call_type(name)
+        if found is None or not batches.holds_declared(found, body):
+            return None
+        return found
 
     def update_call_type(self, name: str, body: Json) -> CallTypeState:
+        target = Target("update", KIND_CALL_TYPE, name)
         result = self.session.request(
-            "PUT",
-            f"/api/v2/video/calltypes/{_seg(name)}",
-            Target("update", KIND_CALL_TYPE, name),
-            json_body=body,
+            "PUT", f"/api/v2/video/calltypes/{_seg(name)}", target, json_body=body
         )
-        return wire.call_type_from_wire(result)
+        return _shaped(target, lambda: wire.call_type_from_wire(result))
 
     def delete_call_type(self, name: str) -> None:
         self.session.request(
@@ -155,22 +201,25 @@ class StreamBackend(Backend):
 
     # --- calls ----------------------------------------------------------------------------------
 
+    def _get_call_body(self, cid: str, operation: str) -> Json:
+        target = Target(operation, KIND_CALL, cid)
+        body = self.session.request("GET", _call_path(cid), target)
+        _shaped(target, lambda: wire.call_from_wire(body))
+        return body
+
     def _get_call(self, cid: str, operation: str) -> CallState:
-        body = self.session.request("GET", _call_path(cid), Target(operation, KIND_CALL, cid))
-        return wire.call_from_wire(body)
+        return wire.call_from_wire(self._get_call_body(cid, operation))
 
     def create_call(self, cid: str, data: Json) -> CallState:
         # Get-or-create is idempotent by nature: a repeated attempt returns the call it made.
-        body = self.session.request(
-            "POST", _call_path(cid), Target("create", KIND_CALL, cid), json_body={"data": data}
-        )
-        return wire.call_from_wire(body)
+        target = Target("create", KIND_CALL, cid)
+        body = self.session.request("POST", _call_path(cid), target, json_body={"data": data})
+        return _shaped(target, lambda: wire.call_from_wire(body))
 
     def update_call(self, cid: str, body: Json) -> CallState:
-        result = self.session.request(
-            "PATCH", _call_path(cid), Target("update", KIND_CALL, cid), json_body=body
-        )
-        return wire.call_from_wire(result)
+        target = Target("update", KIND_CALL, cid)
+        result = self.session.request("PATCH", _call_path(cid), target, json_body=body)
+        return _shaped(target, lambda: wire.call_from_wire(result))
 
     def delete_call(self, cid: str) -> None:
         self.session.request(
@@ -182,9 +231,25 @@ class StreamBackend(Backend):
         )
 
     def _live(self, cid: str, action: str, options: Json) -> CallState:
-        self.session.request(
-            "POST", _call_path(cid, f"/{action}"), Target(action, KIND_CALL, cid), json_body=options
+        target = Target(action, KIND_CALL, cid)
+        # go_live ends backstage and stop_live returns to it: a re-read showing that state after
+        # a lost answer means the first attempt landed, and sending it again would restart the
+        # live window (or stop it twice).
+        landed_backstage = action == "stop_live"
+
+        def recover() -> Json | None:
+            body = self._get_call_body(cid, action)
+            return body if wire.call_from_wire(body).backstage == landed_backstage else None
+
+        answer = self.session.request(
+            "POST",
+            _call_path(cid, f"/{action}"),
+            target,
+            json_body=options,
+            idempotent=False,
+            recover=recover,
         )
+        _shaped(target, lambda: wire.obj(answer.get("call"), "call"))
         # GoLive/StopLive answer with the call but not its members; read both back so the
         # returned state is complete, as the Backend contract asks.
         return self._get_call(cid, action)
@@ -199,17 +264,35 @@ class StreamBackend(Backend):
 
     def upsert_users(self, users: Mapping[str, Json]) -> None:
         for name, body in batches.user_upserts(users):
-            self.session.request(
-                "POST", "/api/v2/users", Target("upsert", KIND_USER, name), json_body=body
-            )
+            target = Target("upsert", KIND_USER, name)
+            answer = self.session.request("POST", "/api/v2/users", target, json_body=body)
+            _shaped(target, lambda: batches.check_upserted(answer, body["users"]))  # noqa: B023
 
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
+        target = Target("update-members", KIND_CALL, cid)
         for body in batches.member_updates(update, remove):
+
+            def recover(body: Json = body) -> Json | None:
+                # Members land all or nothing: if the re-read shows every requested role and
+                # no removed member, the lost answer was a success.
+                members = self._get_call(cid, "update-members").members
+                for member in body["update_members"]:
+                    role = member.get("role")
+                    if member["user_id"] not in members or (
+                        role and members[member["user_id"]] != role
+                    ):
+                        return None
+                if any(uid in members for uid in body["remove_members"]):
+                    return None
+                return {"members": []}
+
             self.session.request(
                 "POST",
                 _call_path(cid, "/members"),
-                Target("update-members", KIND_CALL, cid),
+                target,
                 json_body=body,
+                idempotent=False,
+                recover=recover,
             )
 
 
@@ -223,6 +306,7 @@ def open_backend(
     retry: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
+    deadline: float | None = None,
     **_ignored: Any,
 ) -> StreamBackend:
     """Build the backend from settings; complain about missing credentials before any request."""
@@ -240,9 +324,7 @@ def open_backend(
             "Stream dashboard, or point STREAM_BASE_URL at `stagecfg emulator`"
         )
     assert api_key is not None and api_secret is not None
-    url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"base URL {url!r} must start with http:// or https://")
+    url = check_base_url(base_url or DEFAULT_BASE_URL)
     extra: dict[str, Any] = {}
     if sleep is not None:
         extra["sleep"] = sleep
@@ -253,7 +335,32 @@ def open_backend(
         timeout=timeout,
         parallelism=parallelism,
         retry=retry,
+        deadline=deadline,
         transport=transport,
         **extra,
     )
     return StreamBackend(session, parallelism=parallelism)
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, if it is one stagecfg may send credentials to.
+
+    A user name or password in it (``https://user:pw@host``) would be printed in hints and sent
+    as Basic auth beside Stream's token; it is refused without echoing any of the URL.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(
+            "the base URL (--base-url or STREAM_BASE_URL) is not a valid URL"
+        ) from None
+    if "@" in parts.netloc:
+        raise ConfigError(
+            "the base URL (--base-url or STREAM_BASE_URL) holds a user name or password "
+            "(user:password@host); remove it: the stream backend authenticates with the API key "
+            "and secret"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base URL {url!r} must start with http:// or https://")
+    return url.rstrip("/")

@@ -75,6 +75,13 @@ def backend_options(func: F) -> F:
             show_default=True,
             help="Seconds before one request times out.",
         ),
+        click.option(
+            "--deadline",
+            envvar="STAGECFG_DEADLINE",
+            type=click.FloatRange(0, 86400, min_open=True),
+            default=None,
+            help="Seconds the whole run may take (stream backend); then no request starts.",
+        ),
     ]
     # click lists options in the order their decorators are written, i.e. applied last-first.
     for option in reversed(options):
@@ -92,6 +99,7 @@ def backend_settings(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "base_url": options.pop("base_url"),
         "parallelism": options.pop("parallelism"),
         "timeout": options.pop("timeout"),
+        "deadline": options.pop("deadline"),
     }
     return name, settings
 
