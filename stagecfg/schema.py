@@ -118,9 +118,24 @@ def _shown(value: Any) -> str:
     return json.dumps(value)
 
 
+#: How many characters of choices a one-line message lists before it says "and N more".
+_CHOICES_WIDTH = 160
+
+
 def _one_of(options: Sequence[Any]) -> str:
-    shown = ", ".join(str(o) for o in options)
-    return shown if len(shown) <= 120 else shown[:117] + "..."
+    """The choices, each whole: a cut-off value (``portrait-1...``) would read as a valid one."""
+    names = [str(o) for o in options]
+    shown = ", ".join(names)
+    if len(shown) <= _CHOICES_WIDTH:
+        return shown
+    kept: list[str] = []
+    width = 0
+    for name in names:
+        width += len(name) + 2
+        if width > _CHOICES_WIDTH and kept:
+            break
+        kept.append(name)
+    return f"{', '.join(kept)} and {len(names) - len(kept)} more"
 
 
 def _error_problems(

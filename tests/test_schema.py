@@ -176,6 +176,29 @@ def test_enum_gets_did_you_mean(tmp_path: Path) -> None:
     assert problem.suggestion == "did you mean 'front'?"
 
 
+def test_every_valid_value_of_each_enum_is_listed_whole() -> None:
+    # Every enum in the schema: its message names each value in full (none cut to "portrait-1...").
+    enums = [(path, node["enum"]) for path, node in walk(schema.load_schema()) if "enum" in node]
+    assert enums
+    for path, options in enums:
+        shown = schema._one_of(options)
+        assert "..." not in shown, path
+        listed = shown.rsplit(" and ", 1)[0].split(", ")
+        assert listed == [str(o) for o in options][: len(listed)], path
+        if len(listed) < len(options):
+            assert shown.endswith(f" and {len(options) - len(listed)} more"), path
+
+
+def test_long_choices_are_shortened_by_whole_values() -> None:
+    options = [f"value-{n:03d}-long" for n in range(40)]
+    shown = schema._one_of(options)
+    assert shown.startswith("value-000-long, value-001-long, ")
+    kept = shown.removesuffix(" more").rsplit(" and ", 1)
+    assert kept[0].split(", ") == options[: len(kept[0].split(", "))]
+    assert int(kept[1]) == 40 - len(kept[0].split(", "))
+    assert len(kept[0]) <= 160
+
+
 def test_every_problem_of_a_document(tmp_path: Path) -> None:
     doc = doc_of(
         tmp_path,
