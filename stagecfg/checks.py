@@ -107,11 +107,20 @@ def _check_join_ahead(report: _Report, settings_path: str, settings: Any) -> Non
         )
 
 
+@cache
+def _backstage_keys() -> frozenset[str]:
+    return frozenset(load_schema()["$defs"]["BackstageSettingsRequest"]["properties"])
+
+
 def _check_backstage_access(report: _Report, path: str, name: str, spec: dict[str, Any]) -> None:
     grants = spec.get("grants")
     if not isinstance(grants, dict) or not grants:
         return  # grants not managed here: the app's current grants decide
     backstage = _backstage(spec.get("settings"))
+    if not set(backstage) <= _backstage_keys():
+        # A misspelt key (join_ahead_time_second) is the schema's error; read without it, the
+        # backstage would look like join_ahead_time_seconds 0 and warn about a value never set.
+        return
     enabled = backstage.get(
         "enabled", stream_settings.backstage_of(starting_backstage(name)).enabled
     )

@@ -75,7 +75,10 @@ def test_each_invalid_file_fails_with_its_message(
     code, out, err = run(["validate", str(path)], capsys)
     assert code == 1
     assert out == ""
-    assert expected.replace("{file}", str(path)) in err.splitlines()
+    # Every line of the expected file is printed: a second line such as the summary says that
+    # no follow-on problem comes with the first.
+    for line in expected.splitlines():
+        assert line.replace("{file}", str(path)) in err.splitlines()
     assert "Traceback" not in err
 
 
@@ -412,3 +415,37 @@ def test_starts_at_at_the_edges_of_int64_nanoseconds_is_valid(
         encoding="utf-8",
     )
     assert validate([str(path)], env={}).errors == []
+
+
+@pytest.mark.parametrize(
+    ("backstage", "misspelt"),
+    [
+        ("{enabled: true, join_ahead_time_second: 300}", "join_ahead_time_second"),
+        ("{enable: true, join_ahead_time_seconds: 0}", "enable"),
+    ],
+)
+def test_misspelt_backstage_key_gives_no_follow_on_warning(
+    tmp_path: Path, backstage: str, misspelt: str
+) -> None:
+    manifest = write(
+        tmp_path,
+        "m.yaml",
+        f"version: 1\ncall_types:\n  show:\n    settings:\n      backstage: {backstage}\n"
+        "    grants:\n      host: [join-call]\n",
+    )
+    problems = validate([str(manifest)], env={}).problems
+    assert [(p.severity, p.message.split(" (")[0]) for p in problems] == [
+        ("error", f"unknown key '{misspelt}'")
+    ]
+
+
+def test_backstage_nobody_can_enter_still_warns_when_spelt_right(tmp_path: Path) -> None:
+    manifest = write(
+        tmp_path,
+        "m.yaml",
+        "version: 1\ncall_types:\n  show:\n    settings:\n      backstage: {enabled: true}\n"
+        "    grants:\n      host: [join-call]\n",
+    )
+    (problem,) = validate([str(manifest)], env={}).problems
+    assert problem.severity == "warning"
+    assert "join_ahead_time_seconds is 0" in problem.message
