@@ -195,6 +195,46 @@ def test_keys_are_not_substituted(tmp_path: Path) -> None:
     assert data_of(tmp_path, "${A}: 1\n", env={"A": "x"}) == {"${A}": 1}
 
 
+def only_problem(tmp_path: Path, text: str) -> tuple[int, int, str, str | None]:
+    _, problems = load_text(tmp_path, text)
+    (problem,) = problems
+    assert problem.location is not None
+    return problem.location.line, problem.location.col, problem.message, problem.suggestion
+
+
+def test_key_indented_too_deep_is_reported_at_itself(tmp_path: Path) -> None:
+    # 4-space file: `name` (line 4) is 8 deeper than `show`, its sibling `grants` the usual 4.
+    text = "version: 1\ncall_types:\n    show:\n            settings: {}\n        grants: {}\n"
+    line, col, message, suggestion = only_problem(tmp_path, text)
+    assert (line, col) == (4, 13)
+    assert "indented deeper (col 13) than the next key of its mapping at line 5 (col 9)" in message
+    assert suggestion == "indent line 4 to col 9, like the other keys of that mapping"
+
+
+def test_key_indented_too_shallow_is_still_reported_at_itself(tmp_path: Path) -> None:
+    # `role` is off the 2-space step while `name` is on it: `role` is the line to change.
+    text = "version: 1\nusers:\n  john:\n    name: John\n   role: user\n"
+    line, col, message, _ = only_problem(tmp_path, text)
+    assert (line, col) == (5, 4)
+    assert message.startswith("invalid YAML: did not find expected key")
+
+
+@pytest.mark.parametrize(
+    ("text", "col", "value", "bracket"),
+    [
+        ("u: {name: ${WHO}}\n", 11, "${WHO}", "{...}"),
+        ("p: [a, ${P}-x]\n", 8, "${P}-x", "[...]"),
+    ],
+)
+def test_unquoted_variable_in_flow_says_to_quote_it(
+    tmp_path: Path, text: str, col: int, value: str, bracket: str
+) -> None:
+    line, found_col, message, suggestion = only_problem(tmp_path, text)
+    assert (line, found_col) == (1, col)
+    assert message.startswith(f"invalid YAML: unquoted variable '{value}' inside {bracket}")
+    assert suggestion == f'quote the value: "{value}"'
+
+
 # --- paths ---------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ from stagecfg.errors import Location, Problem
 from stagecfg.manifest.caps import _SPLIT_HINT, MAX_DEPTH, MAX_FILE_BYTES, _cap_mib, _prescan
 from stagecfg.manifest.loader import _Loader
 from stagecfg.manifest.paths import _nearest
-from stagecfg.manifest.yaml_data import _Builder, _Stop, _syntax_problem, _tab_in_indentation
+from stagecfg.manifest.syntax import syntax_problem, tab_in_indentation
+from stagecfg.manifest.yaml_data import _Builder, _Stop
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -209,12 +210,12 @@ def load(
             return None, [early]
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        tab = _tab_in_indentation(text)
+        tab = tab_in_indentation(text)
         if tab is not None:
             return None, [
                 fail("tab character in indentation", tab[0], tab[1], "indent with spaces")
             ]
-        return None, [_syntax_problem(exc, file)]
+        return None, [syntax_problem(exc, file, text)]
     except yaml.reader.ReaderError as exc:
         # Not a MarkedYAMLError: it carries a character offset instead of a line and column.
         before = text[: exc.position]

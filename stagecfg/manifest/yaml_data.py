@@ -4,9 +4,8 @@ PyYAML's YAML 1.1 implicit typing is switched off in the loader, so plain scalar
 here by YAML 1.2 core rules: timestamps stay strings, and ``yes``/``on``/``n`` are reported
 instead of silently becoming booleans. Duplicate keys, non-string keys, tags and merge keys
 (``<<``) are dealt with while building, and the node, alias and depth caps that only alias
-expansion can reveal are enforced here. YAML syntax errors are turned into problems at their
-place, with a hint for the common ones. Every problem is collected; nothing here raises for bad
-input.
+expansion can reveal are enforced here (YAML syntax errors are stagecfg.manifest.syntax's). Every
+problem is collected; nothing here raises for bad input.
 """
 
 from __future__ import annotations
@@ -311,45 +310,3 @@ def type_name(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "a mapping"
-
-
-def _tab_in_indentation(text: str) -> tuple[int, int] | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
-        if "\t" in indent and line.strip():
-            return number, indent.index("\t") + 1
-    return None
-
-
-#: (libyaml's context, problem) -> what usually fixes it.
-_SYNTAX_HINTS: dict[tuple[str | None, str], str] = {
-    ("while scanning a quoted scalar", "found unexpected end of stream"): "close the quote",
-    (None, "mapping values are not allowed in this context"): (
-        "quote a value that contains ': ', e.g. \"a: b\""
-    ),
-    ("while parsing a block mapping", "did not find expected key"): (
-        "indent this line like the other keys of that mapping"
-    ),
-}
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
-    """A YAML syntax error at its place, with where the broken construct began."""
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    reason = (exc.problem or exc.context or "invalid YAML").strip()
-    if reason == "but found another document":
-        return Problem(
-            Location(file, line, col),
-            "$",
-            "a second YAML document ('---'): a manifest file holds one document",
-            suggestion="put each document in its own file; the files of a directory are merged",
-        )
-    message = f"invalid YAML: {reason}"
-    start = exc.context_mark
-    if exc.problem and exc.context and start is not None and start is not mark:
-        where = (start.line + 1, start.column + 1)
-        if where != (line, col):
-            message += f" ({exc.context.strip()} that starts at line {where[0]}, col {where[1]})"
-    hint = _SYNTAX_HINTS.get((exc.context, reason))
-    return Problem(Location(file, line, col), "$", message, suggestion=hint)
