@@ -50,7 +50,11 @@ def syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
         )
     lines = text.splitlines()
     if mark is not None:
-        known = _too_deep(exc, lines, file) or _unquoted_variable(exc, lines, file)
+        known = (
+            _too_deep(exc, lines, file)
+            or _deeper_than_value(exc, lines, file)
+            or _unquoted_variable(exc, lines, file)
+        )
         if known is not None:
             return known
     message = f"invalid YAML: {reason}"
@@ -147,6 +151,46 @@ def _too_deep(exc: yaml.MarkedYAMLError, lines: list[str], file: str) -> Problem
         f"invalid YAML: this key is indented deeper (col {deep + 1}) than the next key of its "
         f"mapping at line {mark.line + 1} (col {column + 1})",
         suggestion=f"indent {which} to col {column + 1}, like the other keys of that mapping",
+    )
+
+
+def _deeper_than_value(exc: yaml.MarkedYAMLError, lines: list[str], file: str) -> Problem | None:
+    """A key indented deeper than the ``key: value`` line above it, e.g. ``name`` here::
+
+        role: user
+          name: John
+
+    YAML reads the deeper line as more of ``user`` and breaks at ``name``'s colon, which the
+    generic hint would have the user quote.
+    """
+    mark = exc.problem_mark
+    if (
+        mark is None
+        or exc.context is not None
+        or exc.problem != "mapping values are not allowed in this context"
+        or mark.line >= len(lines)
+    ):
+        return None
+    line = lines[mark.line]
+    deep = _indent(line)
+    if ":" in line[deep : mark.column] or deep >= mark.column:
+        return None  # the colon is not the one after this line's first word
+    above = next((n for n in range(mark.line - 1, -1, -1) if _content(lines[n])), None)
+    if above is None:
+        return None
+    previous = lines[above]
+    column = _key_column(previous)
+    key, colon, value = previous[column:].partition(": ")
+    value = value.strip()
+    if not colon or column >= deep or not value or value[0] in "\"'{[|>&*!#" or ":" in key:
+        return None
+    return Problem(
+        Location(file, mark.line + 1, deep + 1),
+        "$",
+        f"invalid YAML: this key is indented deeper (col {deep + 1}) than '{key}' above it, so "
+        f"YAML reads it as more of the value of '{key}'",
+        suggestion=f"indent it to col {column + 1} like '{key}', or quote the value of '{key}' "
+        "if the text goes on",
     )
 
 
