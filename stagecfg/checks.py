@@ -16,7 +16,13 @@ from stagecfg.errors import Location, Problem, Severity
 from stagecfg.manifest import Merged, child_path
 from stagecfg.rules import permissions
 from stagecfg.rules import settings as stream_settings
-from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, starting_backstage, starting_call_type
+from stagecfg.rules.builtins import (
+    BUILTIN_CALL_TYPES,
+    builtin_call_types,
+    starting_backstage,
+    starting_call_type,
+    template_grants,
+)
 from stagecfg.schema import suggest
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import WIRE_MAX, WIRE_MIN, in_wire_range, is_rfc3339, now_utc, parse
@@ -66,7 +72,51 @@ def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
         _check_join_ahead(report, child_path(path, "settings_override"), override)
         _check_live(report, path, cid, call, call_types, now or now_utc())
         _check_members(report, path, call, users)
+    _check_roles(report, call_types, calls, users)
     return sorted(report.problems, key=Problem.sort_key)
+
+
+def granted_roles(call_types: dict[str, Any]) -> frozenset[str]:
+    """Roles some call type grants a permission: a built-in or declared type, with the declared
+    grants replacing its starting ones per role (as Stream applies them)."""
+    starting = {name: spec["grants"] for name, spec in builtin_call_types().items()}
+    template = template_grants()
+    granted: set[str] = set()
+    for name in sorted(set(starting) | set(call_types)):
+        effective: dict[str, Any] = dict(starting.get(name, template))
+        effective.update(_dict(_dict(call_types.get(name)).get("grants")))
+        granted.update(r for r, ids in effective.items() if isinstance(ids, list) and ids)
+    return frozenset(granted)
+
+
+def _check_roles(
+    report: _Report, call_types: dict[str, Any], calls: dict[str, Any], users: dict[str, Any]
+) -> None:
+    # A misspelt role is valid to Stream and silently grants nothing: the user or member could
+    # not do what the reviewer thinks (e.g. a host locked out of backstage).
+    named: list[tuple[str, str, str]] = []
+    for user_id, spec in sorted(users.items()):
+        role = _dict(spec).get("role")
+        if isinstance(role, str) and role:
+            named.append((child_path(child_path("$.users", user_id), "role"), role, "app role"))
+    for cid, spec in sorted(calls.items()):
+        members_path = child_path(child_path("$.calls", cid), "members")
+        for user_id, role in sorted(_dict(_dict(spec).get("members")).items()):
+            if isinstance(role, str) and role:
+                named.append((child_path(members_path, user_id), role, "call role"))
+    if not named:
+        return
+    granted = granted_roles(call_types)
+    for path, role, kind in named:
+        if role in granted:
+            continue
+        report.add(
+            path,
+            f"{kind} '{role}' is granted nothing by any declared or built-in call type",
+            severity="warning",
+            suggestion=suggest(role, granted)
+            or "grant it permissions under a call type's grants, or use a role that has some",
+        )
 
 
 def _check_grants(report: _Report, path: str, spec: dict[str, Any]) -> None:

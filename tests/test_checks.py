@@ -193,3 +193,45 @@ def test_permission_helpers() -> None:
     assert len(permissions.SHARED_NAMES) == 17
     assert permissions.grants_join_backstage(["join-backstage-owner"])
     assert not permissions.grants_join_backstage(["join-call"])
+
+
+def test_misspelt_roles_warn_with_did_you_mean(tmp_path: Path) -> None:
+    found = problems_of(
+        tmp_path,
+        "users:\n  john: {role: usr}\n  alice: {}\n"
+        "calls:\n  livestream:show:\n    members: {alice: hots, john: host}\n",
+    )
+    roles = [p for p in found if "granted nothing" in p.message]
+    assert brief(roles) == [
+        ("warning", "$.users.john.role"),
+        ("warning", "$.calls['livestream:show'].members.alice"),
+    ]
+    assert [p.suggestion for p in roles] == ["did you mean 'user'?", "did you mean 'host'?"]
+    assert roles[0].message == (
+        "app role 'usr' is granted nothing by any declared or built-in call type"
+    )
+    assert [(p.location.line, p.location.col) for p in roles if p.location] == [(3, 10), (7, 15)]
+
+
+def test_roles_a_call_type_grants_are_not_flagged(tmp_path: Path) -> None:
+    # Custom roles granted by a declared type, and every role a built-in type grants
+    # (call_member included), pass; a role whose only grant is an empty list grants nothing.
+    found = problems_of(
+        tmp_path,
+        "call_types:\n  shows:\n    grants: {viewer: [join-call], muted: []}\n"
+        "users:\n  a: {role: viewer}\n  b: {role: admin}\n  c: {role: guest}\n"
+        "  d: {role: anonymous}\n  e: {role: muted}\n"
+        "calls:\n  shows:x:\n    members: {a: viewer, b: call_member, c: host, d: user}\n",
+    )
+    assert brief(found) == [("warning", "$.users.e.role")]
+    assert found[0].suggestion is not None
+
+
+def test_a_role_whose_grants_are_all_replaced_by_empty_lists_is_flagged(tmp_path: Path) -> None:
+    grants = "    grants: {host: []}\n"
+    found = problems_of(
+        tmp_path,
+        f"call_types:\n  livestream:\n{grants}  audio_room:\n{grants}"
+        "users:\n  a: {}\ncalls:\n  livestream:x:\n    members: {a: host}\n",
+    )
+    assert brief(found) == [("warning", "$.calls['livestream:x'].members.a")]

@@ -68,9 +68,12 @@ def test_timeline_from_manifests(capsys: pytest.CaptureFixture[str], manifest: P
     assert "creator only: user (join-backstage-owner)" in lines[1]
     assert lines[2] == (
         "  from 17:55:00Z (starts_at 18:00:00Z - 300 s): every role with join-call: "
-        "admin, anonymous, host, user"
+        "admin, anonymous, call_member, host, user"
     )
-    assert lines[3] == "  after go-live: every role with join-call: admin, anonymous, host, user"
+    assert (
+        lines[3]
+        == "  after go-live: every role with join-call: admin, anonymous, call_member, host, user"
+    )
     assert lines[4].startswith("  after stop-live: back to backstage")
 
 
@@ -133,6 +136,7 @@ def test_json_output_is_machine_readable(
     assert allowed == {
         "role admin": True,
         "role anonymous": True,
+        "role call_member": True,
         "role host": True,
         "role user": True,
     }

@@ -72,7 +72,9 @@ def test_each_invalid_file_fails_with_its_message(
         path = INVALID / case
     assert path.exists() != (case in ABSENT), f"{case}: input file missing"
     expected = (INVALID / f"{case}.expected").read_text("utf-8").strip()
-    code, out, err = run(["validate", str(path)], capsys)
+    # A "strict-" case is only warnings, which fail with --strict.
+    strict = ["--strict"] if case.startswith("strict-") else []
+    code, out, err = run(["validate", *strict, str(path)], capsys)
     assert code == 1
     assert out == ""
     # Every line of the expected file is printed: a second line such as the summary says that
@@ -449,3 +451,58 @@ def test_backstage_nobody_can_enter_still_warns_when_spelt_right(tmp_path: Path)
     (problem,) = validate([str(manifest)], env={}).problems
     assert problem.severity == "warning"
     assert "join_ahead_time_seconds is 0" in problem.message
+
+
+MISSPELT_ROLES = """\
+version: 1
+users:
+  john: {role: usr}
+  alice: {}
+calls:
+  livestream:show:
+    created_by_id: john
+    starts_at: "2099-01-01T18:00:00Z"
+    members: {alice: hots}
+"""
+
+
+def test_misspelt_roles_warn_and_fail_with_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "m.yaml", MISSPELT_ROLES)
+    user = (
+        f"{path}:3:10: $.users.john.role: warning: app role 'usr' is granted nothing by any "
+        "declared or built-in call type (did you mean 'user'?)"
+    )
+    member = (
+        f"{path}:9:15: $.calls['livestream:show'].members.alice: warning: call role 'hots' is "
+        "granted nothing by any declared or built-in call type (did you mean 'host'?)"
+    )
+    code, out, err = run(["validate", str(path)], capsys)
+    assert (code, err.splitlines()) == (0, [user, member])
+    assert out == "1 file valid: 0 call types, 1 call, 2 users (2 warnings)\n"
+    code, out, err = run(["validate", "--strict", str(path)], capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        user,
+        member,
+        "invalid: 0 errors, 2 warnings (warnings fail with --strict)",
+    ]
+
+
+def test_custom_role_granted_by_a_declared_type_validates_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "m.yaml",
+        "version: 1\ncall_types:\n  shows:\n    grants: {presenter: [join-call]}\n"
+        "users:\n  ann: {role: presenter}\n  bob: {role: presnter}\n"
+        "calls:\n  shows:a:\n    members: {ann: presenter}\n",
+    )
+    code, _, err = run(["validate", "--strict", str(path)], capsys)
+    assert code == 1
+    assert err.splitlines()[:-1] == [
+        f"{path}:7:9: $.users.bob.role: warning: app role 'presnter' is granted nothing by any "
+        "declared or built-in call type (did you mean 'presenter'?)"
+    ]

@@ -238,6 +238,19 @@ _HOST = [
 ]
 _NO_VIDEO = {"send-video", "pin-call-track", "send-video-owner", "pin-call-track-owner"}
 
+CALL_MEMBER = "call_member"  # the role of a member whose request names none
+# The reference names call_member a built-in call role (3.3) and its docs' "restrict call access"
+# recipe gives it join-call (2.7), but not its default grants. INFERRED: it takes part in a call
+# as the type's user role does (user's join, read, react and publish grants, in the same scope:
+# on livestream and audio_room it publishes only through -owner grants, as 3.3 says); it gets
+# no join-backstage and no call management.
+_TAKE_PART = {"create-call-reaction", "join-call", "read-call", "screenshare", "send-audio"}
+_TAKE_PART |= {"send-event", "send-video"}
+
+
+def _call_member(user: Sequence[str]) -> list[str]:
+    return [p for p in user if p in _TAKE_PART or p.removesuffix("-owner") in _TAKE_PART]
+
 
 def _grants() -> dict[str, dict[str, list[str]]]:
     admin = list(PERMISSION_IDS)
@@ -253,22 +266,30 @@ def _grants() -> dict[str, dict[str, list[str]]]:
         "start-transcription", "stop-transcription", "update-call-settings"
     )
     return {
-        "default": {"admin": admin, "user": _DEFAULT_USER, "guest": _GUEST},
+        "default": {
+            "admin": admin,
+            "user": _DEFAULT_USER,
+            CALL_MEMBER: _call_member(_DEFAULT_USER),
+            "guest": _GUEST,
+        },
         "livestream": {
             "admin": admin,
             "host": _HOST,
             "user": livestream_user,
+            CALL_MEMBER: _call_member(livestream_user),
             "anonymous": _ANONYMOUS,
         },
         "audio_room": {
             "admin": [p for p in admin if p not in _NO_VIDEO],
             "host": [p for p in _HOST if p not in _NO_VIDEO],
             "user": audio_room_user,
+            CALL_MEMBER: _call_member(audio_room_user),
             "anonymous": _ANONYMOUS,
         },
         "development": {
             "admin": admin,
             "user": admin,
+            CALL_MEMBER: _call_member(admin),
             "guest": _GUEST,
             "anonymous": _ANONYMOUS,
         },
@@ -287,6 +308,20 @@ def _call_type(name: str) -> Json:
 def builtin_call_types() -> dict[str, Json]:
     """name -> {settings, grants, notification_settings}, fresh copies for seeding."""
     return {name: _call_type(name) for name in BUILTIN_CALL_TYPES}
+
+
+#: Bumped whenever a built-in type gains a role, so a sandbox seeded before gets it once
+#: (revision 2: ``call_member``).
+BUILTIN_ROLES_REVISION = "2"
+
+
+def missing_builtin_roles(name: str, grants: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The roles built-in type ``name`` starts with that ``grants`` lacks, with their defaults.
+    No request removes a role (grants replace per role): a missing one was never there."""
+    if name not in BUILTIN_CALL_TYPES:
+        return {}
+    starting: dict[str, list[str]] = _call_type(name)["grants"]
+    return {role: ids for role, ids in starting.items() if role not in grants}
 
 
 def template_settings() -> Json:

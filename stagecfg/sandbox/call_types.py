@@ -19,8 +19,10 @@ from typing import Any
 
 from stagecfg.rules.builtins import (
     BUILTIN_CALL_TYPES,
+    BUILTIN_ROLES_REVISION,
     builtin_call_types,
     changed_call_type,
+    missing_builtin_roles,
     template_call_type,
 )
 from stagecfg.sandbox.apierror import input_error, not_found
@@ -42,10 +44,12 @@ _UPDATE_KEYS = _CREATE_KEYS - {"name"}
 
 
 def seed(ctx: Context) -> None:
-    """Store the built-in call types once, when the file is new."""
+    """Store the built-in call types once, when the file is new; give a file seeded before a
+    built-in type gained a role that role's defaults, once."""
     with ctx.store.write() as tx:
         row = tx.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
         if row is not None:
+            _add_builtin_roles(tx)
             return
         now = ctx.now()
         for name, data in builtin_call_types().items():
@@ -54,9 +58,28 @@ def seed(ctx: Context) -> None:
                 (name, json.dumps(data), now, now),
             )
         tx.execute(
-            "INSERT INTO meta VALUES ('seeded', ?), ('schema', ?)",
-            (str(now), "1"),
+            "INSERT INTO meta VALUES ('seeded', ?), ('schema', ?), ('builtin_roles', ?)",
+            (str(now), "1", BUILTIN_ROLES_REVISION),
         )
+
+
+def _add_builtin_roles(tx: Transaction) -> None:
+    # Only roles a type lacks are added (see missing_builtin_roles): grants a user changed stay.
+    row = tx.execute("SELECT value FROM meta WHERE key = 'builtin_roles'").fetchone()
+    if row is not None and row[0] == BUILTIN_ROLES_REVISION:
+        return
+    marks = ", ".join("?" for _ in BUILTIN_CALL_TYPES)
+    rows = tx.execute(
+        f"SELECT name, data FROM call_types WHERE name IN ({marks}) ORDER BY name",
+        BUILTIN_CALL_TYPES,
+    ).fetchall()
+    for name, text in rows:
+        data = json.loads(text)
+        missing = missing_builtin_roles(name, data["grants"])
+        if missing:
+            data["grants"] = {**data["grants"], **missing}
+            tx.execute("UPDATE call_types SET data = ? WHERE name = ?", (json.dumps(data), name))
+    tx.execute("INSERT OR REPLACE INTO meta VALUES ('builtin_roles', ?)", (BUILTIN_ROLES_REVISION,))
 
 
 def call_type_row(tx: Transaction, name: str, op: str) -> Sequence[Any]:
