@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from stagecfg.errors import Problem
 from stagecfg.manifest import Document, child_path, join_path, type_name
+from stagecfg.rules import permissions
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import is_rfc3339
 
@@ -187,6 +188,13 @@ def _error_problems(
         return [at(path, f"missing required key '{missing}'")]
     if keyword == "const":
         return [at(path, f"must be {_shown(schema.get('const'))}, found {_shown(value)}")]
+    if keyword == "enum" and schema is load_schema()["$defs"].get("PermissionId"):
+        # Said as the semantic check says it, so validate reports one problem, not two; the
+        # type error covers a value that is not text.
+        if not isinstance(value, str):
+            return []
+        advice = permissions.suggest_permission(value) or "see README: Permission ids"
+        return [at(path, f"unknown permission id '{value}'", advice)]
     if keyword == "enum":
         options = schema.get("enum", [])
         hint = suggest(value, [str(o) for o in options]) if isinstance(value, str) else None
@@ -241,13 +249,12 @@ def _error_problems(
     if keyword in ("format", "pattern") and (
         schema.get("format") == "date-time" or keyword == "format"
     ):
-        return [
-            at(
-                path,
-                f"{_shown(value)} is not an RFC 3339 date-time with an offset",
-                "e.g. 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00",
-            )
-        ]
+        hint = "e.g. 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00"
+        if isinstance(value, str) and value[10:11] == " ":
+            fixed = f"{value[:10]}T{value[11:]}"
+            if is_rfc3339(fixed):  # the usual slip: a space where the schema needs T
+                hint = f"write '{fixed}': T between date and time, not a space"
+        return [at(path, f"{_shown(value)} is not an RFC 3339 date-time with an offset", hint)]
     if keyword == "pattern":
         return [at(path, f"{_shown(value)} does not match {schema.get('pattern')}")]
     return [at(path, str(error.message))]

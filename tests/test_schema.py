@@ -307,3 +307,146 @@ def test_both_validators_read_every_schema_pattern_alike(pattern: str) -> None:
     for text in _CANDIDATES:
         for variant in (text, text + "\n", "\n" + text, text + "\r\n"):
             assert fast.is_valid(variant) == slow.is_valid(variant), (pattern, variant)
+
+
+def _vocabulary() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_vocabulary", REPO_ROOT / "tools" / "gen_vocabulary.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_schema_vocabulary_equals_the_rules() -> None:
+    # Permission ids and built-in roles live in stagecfg/rules/; the schema holds a generated
+    # copy for editors. After changing the rules, run `python tools/gen_vocabulary.py`.
+    generator = _vocabulary()
+    committed_text = SCHEMA_FILE.read_text("utf-8")
+    assert generator.render(generator.patch(json.loads(committed_text))) == committed_text
+
+
+def test_grant_lists_offer_every_permission_id_with_a_description(
+    committed: dict[str, Any],
+) -> None:
+    from stagecfg.rules import permissions
+
+    permission = committed["$defs"]["PermissionId"]
+    expected = {p + s for p in permissions.PERMISSION_IDS for s in ("", *permissions.SUFFIXES)}
+    assert set(permission["enum"]) == expected
+    assert len(permission["enumDescriptions"]) == len(permission["enum"])
+    assert all(permission["enumDescriptions"])
+    grants = committed["$defs"]["CallType"]["properties"]["grants"]
+    assert grants["additionalProperties"] == {"$ref": "#/$defs/GrantList"}
+    assert {"host", "call_member", "user", "admin"} <= set(grants["properties"])
+
+
+def test_schema_refuses_a_capability_name_in_a_grant_list(committed: dict[str, Any]) -> None:
+    validator = Draft202012Validator(committed)
+
+    def grants(*ids: str) -> dict[str, Any]:
+        return {"version": 1, "call_types": {"livestream": {"grants": {"host": list(ids)}}}}
+
+    assert not validator.is_valid(grants("join-backstage", "start-record-call"))
+    assert validator.is_valid(
+        grants("join-backstage-owner", "start-recording", "join-call-any-team")
+    )
+    assert validator.is_valid({"version": 1, "call_types": {"x": {"grants": {"my-role": []}}}})
+
+
+def test_an_unknown_grant_is_one_problem_in_the_semantic_checks_words(tmp_path: Path) -> None:
+    from stagecfg.validation import validate
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\ncall_types:\n  livestream:\n    grants: {host: [start-record-call, 7]}\n"
+    )
+    doc = doc_of(tmp_path, path.read_text("utf-8"))
+    messages = [(p.path, p.message, p.suggestion) for p in schema.validate(doc)]
+    assert messages == [
+        (
+            "$.call_types.livestream.grants.host[0]",
+            "unknown permission id 'start-record-call'",
+            "did you mean 'start-recording'? ('start-record-call' is the capability name)",
+        ),
+        ("$.call_types.livestream.grants.host[1]", "expected a string, found an integer 7", None),
+    ]
+    problems = validate([str(path)], env={}).problems
+    assert [p.path for p in problems] == [m[0] for m in messages]
+
+
+def test_roles_are_suggested_and_custom_roles_allowed(committed: dict[str, Any]) -> None:
+    from stagecfg.rules import roles
+
+    defs = committed["$defs"]
+    assert defs["User"]["properties"]["role"]["examples"] == list(roles.APP_ROLES)
+    member_role = defs["Call"]["properties"]["members"]["additionalProperties"]
+    assert member_role["examples"] == list(roles.CALL_ROLES)
+    validator = Draft202012Validator(committed)
+    assert validator.is_valid(
+        {
+            "version": 1,
+            "users": {"a": {"role": "producer"}},
+            "calls": {"x:y": {"members": {"a": "director"}}},
+        }
+    )
+
+
+#: starts_at texts at the edges of JSON Schema's date-time; validate and check-jsonschema must
+#: give each the same verdict.
+STARTS_AT = [
+    "2027-01-07 18:00:00Z",
+    "2027-01-07T18:00:00Z",
+    "2027-01-07t18:00:00z",
+    "2027-01-07T18:00:00.123456789+05:30",
+    "2027-01-07T18:00:00,5Z",
+    "2027-01-07T18:00Z",
+    "2027-01-07T18:00:00",
+    "2027-01-07T24:00:00Z",
+    "2027-01-07T23:59:60Z",
+    "2027-02-29T18:00:00Z",
+    "2028-02-29T18:00:00Z",
+    "2027-01-07T18:00:00+24:00",
+    "2027-01-07T18:00:00+23:59",
+    "2027-1-07T18:00:00Z",
+    "2027-01-07  18:00:00Z",
+    "2027-01-07T18:00:00Z\n",
+    " 2027-01-07T18:00:00Z",
+]
+
+
+def test_starts_at_is_refused_by_validate_exactly_when_check_jsonschema_refuses_it(
+    tmp_path: Path,
+) -> None:
+    from jsonschema_cli import refused
+
+    from stagecfg.validation import validate
+
+    files = []
+    for index, text in enumerate(STARTS_AT):
+        path = tmp_path / f"case{index}.yaml"
+        path.write_text(f"version: 1\ncalls:\n  default:a:\n    starts_at: {json.dumps(text)}\n")
+        files.append(path)
+    by_schema = refused(files)
+    verdicts = []
+    for text, path in zip(STARTS_AT, files, strict=True):
+        problems = validate([str(path)], env={}).problems
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:  # refused where it is written
+            assert errors[0].location is not None and errors[0].location.line == 4, text
+        verdicts.append((text, bool(errors), path.name in by_schema))
+    assert [v for v in verdicts if v[1] != v[2]] == []
+
+
+def test_year_zero_is_refused_by_the_schema_as_by_stagecfg(committed: dict[str, Any]) -> None:
+    # check-jsonschema's date-time takes year 0000; Python has no such date, so the pattern
+    # refuses it for every checker.
+    validator = Draft202012Validator(committed)
+    doc = {"version": 1, "calls": {"default:a": {"starts_at": "0000-01-01T00:00:00Z"}}}
+    assert not validator.is_valid(doc)
+    assert validator.is_valid(
+        {"version": 1, "calls": {"default:a": {"starts_at": "0001-01-01T00:00:00Z"}}}
+    )

@@ -155,4 +155,5 @@ def capability_of(permission: str) -> str:
 
 def grants_join_backstage(permissions: Iterable[str]) -> bool:
     """True when a role's list lets it into backstage (the owner variant counts)."""
-    return any(base_permission(p) == "join-backstage" for p in permissions)
+    # A manifest list may hold a non-string the schema reports; it grants nothing, not a crash.
+    return any(isinstance(p, str) and base_permission(p) == "join-backstage" for p in permissions)

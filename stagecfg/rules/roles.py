@@ -13,6 +13,23 @@ from stagecfg.rules.permissions import OWN_CAPABILITIES, OWNER_SUFFIX, capabilit
 
 Grants = Mapping[str, Collection[str]]
 
+#: Stream's built-in roles (reference sections 3.2 and 3.3): app roles a user holds app-wide,
+#: call roles a member holds in one call. Custom roles are allowed as well; these are the ones
+#: editors suggest (the schema's role lists are generated from them, see tools/gen_vocabulary.py).
+APP_ROLES: Mapping[str, str] = {
+    "user": "App role of an ordinary signed-in user (Stream's default).",
+    "admin": "App role of an administrator: every non-owner permission in the built-in types.",
+    "guest": "App role of a guest user (a temporary account).",
+    "anonymous": "App role of a viewer without an account (anonymous token).",
+}
+CALL_ROLES: Mapping[str, str] = {
+    "host": "Call role of a member who runs the call (on livestream: may join backstage).",
+    "moderator": "Call role of a member who moderates the call.",
+    "call_member": "Call role a member gets by default (written with an underscore).",
+    "admin": "Call role of a member with admin rights in this call.",
+    "user": "Call role of an ordinary member.",
+}
+
 
 def roles_of(app_role: str | None, member_role: str | None) -> tuple[str, ...]:
     """The roles whose grants a user holds in a call: the app role, then the member role."""
