@@ -27,6 +27,7 @@ BEYOND_SCHEMA = {
     "non-string-key.yaml": "YAML reading: check-jsonschema turns the key 1 into text",
     "yaml11-boolean-key.yaml": "YAML reading: YAML 1.1 reads the key yes as a boolean",
     "too-deep.yaml": "a nesting limit of the YAML loader",
+    "strict-misspelt-role.yaml": "a role is checked against the grants of every call type",
 }
 
 
