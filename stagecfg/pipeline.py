@@ -172,10 +172,26 @@ def _reviewed(
     return Planned(desired, actual, plan, review, backend.describe())
 
 
+def refusals(
+    planned: Planned, *, force: bool = False, allow_disruptive: bool = False
+) -> tuple[safety.Refusal, ...]:
+    """Why apply with these flags would refuse ``planned``, in the order it checks: the access
+    review's refusals (no flag allows them), then the safety rules. Empty: apply would run it.
+
+    ``plan`` prints these (with no flags: what the reviewer must add), so that a plan apply
+    cannot run never looks approvable.
+    """
+    reviewed = tuple(safety.Refusal(message) for message in planned.access.refusals)
+    return reviewed + tuple(
+        safety.plan_refusals(planned.plan, force=force, allow_disruptive=allow_disruptive)
+    )
+
+
 def check_applicable(planned: Planned, *, force: bool, allow_disruptive: bool) -> None:
     """Every safety rule apply enforces before its first write; raises PlanRefused."""
-    access.check_review(planned.access)
-    safety.check_plan(planned.plan, force=force, allow_disruptive=allow_disruptive)
+    refused = refusals(planned, force=force, allow_disruptive=allow_disruptive)
+    if refused:
+        raise PlanRefused(refused[0].message)
 
 
 def apply_planned(

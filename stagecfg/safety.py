@@ -11,6 +11,8 @@ The same rules run on a freshly made plan and on a saved plan loaded from a file
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from stagecfg.errors import PlanRefused
 from stagecfg.model import (
     KIND_CALL,
@@ -24,6 +26,20 @@ from stagecfg.rules.builtins import BUILTIN_CALL_TYPES
 
 MIN_DELETES = 3
 DELETE_FRACTION = 0.30
+
+FLAG_FORCE = "--force"
+FLAG_ALLOW_DISRUPTIVE = "--allow-disruptive"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason apply refuses a plan, and the flag that allows it (None: no flag does)."""
+
+    message: str
+    flag: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"flag": self.flag, "message": self.message}
 
 
 def delete_threshold(managed: int) -> float:
@@ -63,35 +79,57 @@ def check_prune_project(
         )
 
 
-def check_plan(plan: Plan, *, force: bool = False, allow_disruptive: bool = False) -> None:
-    """Raise PlanRefused when ``plan`` breaks a safety rule (see the module docstring)."""
+def plan_refusals(
+    plan: Plan, *, force: bool = False, allow_disruptive: bool = False
+) -> list[Refusal]:
+    """Every safety rule ``plan`` breaks with these flags, in the order apply checks them.
+
+    ``plan`` shows them all before review; apply refuses on the first (:func:`check_plan`).
+    """
+    refusals: list[Refusal] = []
     deletes = [c for c in plan.changes if c.action == ACTION_DELETE]
     if deletes and not plan.prune:
-        raise PlanRefused(
-            f"the plan deletes objects but was not made with --prune: {_names(deletes)}"
+        refusals.append(
+            Refusal(f"the plan deletes objects but was not made with --prune: {_names(deletes)}")
         )
     builtin = [c for c in deletes if c.kind == KIND_CALL_TYPE and c.name in BUILTIN_CALL_TYPES]
     if builtin:
-        raise PlanRefused(f"built-in call types are never deleted: {_names(builtin)}")
+        refusals.append(Refusal(f"built-in call types are never deleted: {_names(builtin)}"))
     call_deletes = [c for c in deletes if c.kind == KIND_CALL]
     if call_deletes and not plan.project:
-        raise PlanRefused(
-            "calls are pruned only for a project; set `project:` in the manifest or pass "
-            f"--project NAME ({_names(call_deletes)})"
+        refusals.append(
+            Refusal(
+                "calls are pruned only for a project; set `project:` in the manifest or pass "
+                f"--project NAME ({_names(call_deletes)})"
+            )
         )
     limit = delete_threshold(plan.managed)
     if len(deletes) > limit and not force:
-        raise PlanRefused(
-            f"the plan deletes {len(deletes)} of {plan.managed} managed objects, more than "
-            f"the limit of {int(limit)} (max of {MIN_DELETES} and "
-            f"{int(DELETE_FRACTION * 100)}%); review it and pass --force to go ahead"
+        refusals.append(
+            Refusal(
+                f"the plan deletes {len(deletes)} of {plan.managed} managed objects, more than "
+                f"the limit of {int(limit)} (max of {MIN_DELETES} and "
+                f"{int(DELETE_FRACTION * 100)}%); review it and pass --force to go ahead",
+                FLAG_FORCE,
+            )
         )
     disruptive = [c for c in plan.changes if c.disruptive]
     if disruptive and not allow_disruptive:
         listed = "; ".join(f"{c.action} {c.kind} {c.name} ({c.reason})" for c in disruptive[:10])
         more = f"; ... ({len(disruptive) - 10} more)" if len(disruptive) > 10 else ""
-        raise PlanRefused(
-            f"the plan has {len(disruptive)} disruptive change"
-            f"{'s' if len(disruptive) != 1 else ''}: {listed}{more}; "
-            "pass --allow-disruptive to apply them"
+        refusals.append(
+            Refusal(
+                f"the plan has {len(disruptive)} disruptive change"
+                f"{'s' if len(disruptive) != 1 else ''}: {listed}{more}; "
+                "pass --allow-disruptive to apply them",
+                FLAG_ALLOW_DISRUPTIVE,
+            )
         )
+    return refusals
+
+
+def check_plan(plan: Plan, *, force: bool = False, allow_disruptive: bool = False) -> None:
+    """Raise PlanRefused when ``plan`` breaks a safety rule (see the module docstring)."""
+    refusals = plan_refusals(plan, force=force, allow_disruptive=allow_disruptive)
+    if refusals:
+        raise PlanRefused(refusals[0].message)

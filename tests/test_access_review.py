@@ -328,3 +328,31 @@ def test_plain_grant_changes_group_per_role_and_escalations_stand_alone() -> Non
         "role user gains join-call",
         "role user gains read-call",
     ]
+
+
+def test_a_new_call_type_is_reviewed_one_line_per_role_with_the_undeclared_roles_defaults() -> None:
+    from stagecfg.rules.builtins import template_grants
+
+    desired = DesiredState(
+        call_types={"show": CallTypeSpec(name="show", grants={"host": ["join-call", "end-call"]})}
+    )
+    actual = ActualState()
+    review = review_plan(make_plan(desired, actual), desired, actual, {})
+    grants = [n for n in review.notes if n.category == "grant"]
+    defaults = template_grants()
+    assert sorted(n.message.split(" ", 2)[1] for n in grants) == sorted({"host", *defaults})
+    by_role = {n.message.split(" ", 2)[1]: n for n in grants}
+    assert by_role["host"].message == "role host gains end-call, join-call: privileged: end-call"
+    guest = by_role["guest"]
+    assert guest.escalation and guest.message == (
+        "role guest gets Stream's default grants (not declared): "
+        + ", ".join(sorted(defaults["guest"]))
+        + ": every guest user"
+    )
+    # Declaring a role replaces its defaults: no line for what it would have held otherwise.
+    desired = DesiredState(
+        call_types={"show": CallTypeSpec(name="show", grants={"guest": ["read-call"]})}
+    )
+    review = review_plan(make_plan(desired, actual), desired, actual, {})
+    (guest_note,) = [n for n in review.notes if "role guest" in n.message]
+    assert guest_note.message == "role guest gains read-call: every guest user"

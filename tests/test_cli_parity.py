@@ -152,7 +152,9 @@ def test_plan_apply_export_prune_are_identical_on_sandbox_and_emulator(
     exported = yaml.safe_load(outcome["exported-file"][1])
     assert sorted(exported["calls"]) == ["stage:one", "stage:three", "stage:two"]
     assert exported["calls"]["stage:two"]["live"] is True
-    assert outcome["prune-plan"][0] == 2
+    # It stops a live call, so apply would refuse it: plan says so (exit 1), not "changes" (2).
+    assert outcome["prune-plan"][0] == 1
+    assert "! needs --allow-disruptive:" in outcome["prune-plan"][1]
     assert "- call stage:three" in outcome["prune-plan"][1]
     assert outcome["prune-refused"][0] == 1
     assert "Apply complete: 3 changes applied." in outcome["prune-apply"][1]

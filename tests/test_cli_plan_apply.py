@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from backend_wrappers import Wrapped, install
 from emulator_fixture import emulator, make_emulator  # noqa: F401
 
@@ -326,7 +327,7 @@ def test_delete_threshold_needs_force(work: Path, capsys: pytest.CaptureFixture[
     write(work, manifest({"stage:c0": None}))
     code, _, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
     assert code == 1 and "deletes 4 of" in err and "--force" in err
-    assert run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")[0] == 2
+    assert run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")[0] == 1
     code, out, _ = run(capsys, "apply", path, *SB, "--prune", "--auto-approve", "--force")
     assert code == 0 and "Plan: 0 to create, 0 to update, 4 to delete" in out
 
@@ -567,3 +568,185 @@ def test_the_format_choices_of_plan_are_the_renderers_formats() -> None:
     from stagecfg.render import FORMATS
 
     assert tuple(_FORMATS) == FORMATS
+
+
+# --- grants in full, default grants of undeclared roles, and what apply would refuse -------------
+
+#: Long enough that its JSON text is far past the 80 characters a value is cut to.
+LONG_GRANTS = [
+    "end-call",
+    "join-backstage",
+    "join-call",
+    "mute-users",
+    "pin-call-track",
+    "read-call",
+    "screenshare",
+    "send-audio",
+    "send-video",
+    "start-recording",
+    "stop-recording",
+    "update-call-settings",
+]
+
+
+def _long_grants_manifest() -> str:
+    return (
+        "version: 1\nproject: demo\ncall_types:\n  stage:\n    grants:\n"
+        f"      host: [{', '.join(LONG_GRANTS)}]\n"
+    )
+
+
+def test_plan_shows_every_permission_of_a_new_call_types_grants_in_every_format(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, _long_grants_manifest())
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0
+    block = out.split("+ call_type stage", 1)[1].split("\n\n", 1)[0]
+    assert "..." not in block
+    # Wrapped at the width, never cut: the lines of the block hold the whole list, in order.
+    assert " ".join(block.split()).endswith(f"grants.host: [{', '.join(LONG_GRANTS)}]")
+    assert all(len(line) <= 100 for line in block.splitlines())
+    for fmt in ("markdown", "github"):
+        code, out, _ = run(capsys, "plan", path, *SB, "--format", fmt)
+        assert code == 0
+        (line,) = [line for line in out.splitlines() if "grants.host:" in line]
+        assert f"grants.host: [{', '.join(LONG_GRANTS)}]" in line, fmt
+        assert "..." not in line, fmt
+
+
+def test_creating_a_call_type_names_the_default_grants_of_each_undeclared_role(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stagecfg.rules.builtins import template_grants
+
+    defaults = template_grants()
+    assert "guest" in defaults and "host" not in defaults  # the template this test relies on
+    path = write(work, _long_grants_manifest())
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0
+    access = out.split("access:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    # One line per role: the declared one and every role the template gives grants to.
+    assert sorted(line.split("role ", 1)[1].split(" ", 1)[0] for line in access) == sorted(
+        {"host", *defaults}
+    )
+    (guest,) = [line for line in access if "role guest" in line]
+    assert guest.startswith(
+        "    ! escalation: role guest gets Stream's default grants (not declared): "
+        + ", ".join(sorted(defaults["guest"]))
+    )
+    assert guest.endswith(": every guest user (call type stage)")
+    (host,) = [line for line in access if "role host" in line]
+    assert f"role host gains {', '.join(LONG_GRANTS)}: privileged: " in host
+    # The prediction is what the backend does: after apply, each role holds what its line named.
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    code, out, _ = run(capsys, "export", *SB)
+    held = yaml.safe_load(out)["call_types"]["stage"]["grants"]
+    for line in access:
+        role = line.split("role ", 1)[1].split(" ", 1)[0]
+        listed = line.split("(not declared): ", 1)[-1].split(" gains ", 1)[-1]
+        assert listed.split(":", 1)[0].split(", ") == sorted(held[role]), role
+
+
+def test_prune_without_a_project_says_why_undeclared_calls_are_kept(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest({"stage:a": None, "stage:b": None, "stage:c": None}, project=None))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest({"stage:a": None}, project=None))
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")
+    assert code == 0 and NO_CHANGES in out  # nothing to delete, and it says why
+    for cid in ("stage:b", "stage:c"):
+        assert (
+            f"note: call {cid}: not declared, not deleted: it carries no project marker "
+            "(custom.stagecfg_project), so prune keeps it; calls are pruned only for a project: "
+            "set `project:` (or --project)"
+        ) in out
+    assert "stage:a:" not in out
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert "note:" not in out  # only --prune has anything to explain
+
+
+def _many_calls_manifest(count: int) -> str:
+    lines = ["version: 1", "project: demo", "users:", "  john: {role: user, name: John}"]
+    if count:
+        lines += ["call_types:", "  stage: {settings: {backstage: {enabled: true}}}", "calls:"]
+        lines += [f"  stage:c{i}: {{created_by_id: john}}" for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def test_plan_says_at_the_top_what_apply_would_refuse_and_the_flag_that_allows_it(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    path = write(work, _many_calls_manifest(8))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, _many_calls_manifest(0))  # 8 calls and their call type go: 9 of 10 objects
+    code, out, err = run(capsys, "plan", path, *SB, "--prune")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[2] == "apply would refuse this plan:"
+    assert lines[3] == (
+        "    ! needs --force: the plan deletes 9 of 10 managed objects, more than the limit of 3 "
+        "(max of 3 and 30%); review it and pass --force to go ahead"
+    )
+    assert "Plan: 0 to create, 0 to update, 9 to delete" in out
+
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--format", "json")
+    refusals = json.loads(out)["refusals"]
+    assert [r["flag"] for r in refusals] == ["--force"]
+    assert refusals[0]["message"].startswith("the plan deletes 9 of 10 managed objects")
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--format", "markdown")
+    assert "#### Apply would refuse this plan\n\n- :no_entry: needs --force: the plan" in out
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--format", "github")
+    assert out.startswith("::error::apply would refuse this plan: needs --force: the plan")
+
+    code, out, err = run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")
+    assert code == 1
+    assert "apply would refuse this plan:" in out  # printed in full first
+    assert "apply would refuse this plan: the plan deletes 9 of 10" in err and "--force" in err
+
+    # Apply refuses it by the same rule; with the flag, plan and apply agree it goes ahead.
+    code, _, err = run(capsys, "apply", path, *SB, "--prune", "--auto-approve")
+    assert code == 1 and "deletes 9 of 10" in err
+    code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--out", "p.json")
+    assert code == 0 and (work / "p.json").exists()  # saved: apply --plan --force may run it
+    code, out, _ = run(capsys, "apply", "--plan", "p.json", *SB, "--auto-approve", "--force")
+    assert code == 0, out
+    assert run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")[0] == 0
+
+
+def test_plan_with_a_stop_live_says_it_needs_allow_disruptive(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(work, manifest({"stage:show": True}))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest({"stage:show": False}))
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0
+    top = out.split("\n\n", 2)[1].splitlines()
+    assert top[0] == "apply would refuse this plan:"
+    assert top[1].startswith(
+        "    ! needs --allow-disruptive: the plan has 1 disruptive change: stop-live call "
+        "stage:show ("
+    )
+    code, _, err = run(capsys, "plan", path, *SB, "--detailed-exitcode")
+    assert code == 1 and "--allow-disruptive" in err
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "json")
+    import json
+
+    assert [r["flag"] for r in json.loads(out)["refusals"]] == ["--allow-disruptive"]
+
+
+def test_plan_without_anything_to_refuse_has_no_refusals(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    path = write(work, manifest())
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0 and "apply would refuse" not in out
+    code, out, _ = run(capsys, "plan", path, *SB, "--format", "json")
+    assert json.loads(out)["refusals"] == []
+    assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 2

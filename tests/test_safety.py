@@ -82,3 +82,22 @@ def test_prune_without_project_refuses_when_marked_calls_exist() -> None:
     check_prune_project(DesiredState(), actual, prune=False, project=None)
     unmarked = ActualState(calls={"t:x": CallState("t:x", "u", None, {}, {}, True)})
     check_prune_project(DesiredState(), unmarked, prune=True, project=None)
+
+
+def test_plan_refusals_lists_every_rule_broken_with_its_flag_and_check_plan_raises_the_first() -> (
+    None
+):
+    from stagecfg.safety import plan_refusals
+
+    stop = Change("call", "t:live", "stop-live", 3, disruptive=True, reason="back to backstage")
+    plan = Plan(changes=(*deletes(4), stop), prune=True, project="p", managed=10)
+    refusals = plan_refusals(plan)
+    assert [r.flag for r in refusals] == ["--force", "--allow-disruptive"]
+    assert refusals[1].message.startswith("the plan has 1 disruptive change: stop-live call t:live")
+    with pytest.raises(PlanRefused) as info:
+        check_plan(plan)
+    assert str(info.value) == refusals[0].message
+    assert [r.flag for r in plan_refusals(plan, force=True)] == ["--allow-disruptive"]
+    assert plan_refusals(plan, force=True, allow_disruptive=True) == []
+    unpruned = Plan(changes=deletes(1), prune=False, project="p", managed=10)
+    assert [r.flag for r in plan_refusals(unpruned)] == [None]  # no flag makes that applicable

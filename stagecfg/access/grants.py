@@ -7,7 +7,7 @@ a grant or a revoke and flags escalations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,3 +109,17 @@ def classify_grants(
                 )
             )
     return sorted(changes)
+
+
+def role_escalation(role: str, permissions: Collection[str]) -> str | None:
+    """Why ``role`` holding ``permissions`` on a new call type widens access, in one clause (None
+    when it does not): who holds the role when it is a broad one, then its privileged permissions.
+
+    The same rules as :func:`classify_grants`, said once per role: a new call type's access
+    review is one line per role, not one per permission.
+    """
+    privileged = sorted(p for p in set(permissions) if base_permission(p) in PRIVILEGED_PERMISSIONS)
+    parts = [BROAD_ROLES[role]] if role in BROAD_ROLES and permissions else []
+    if privileged:
+        parts.append(f"privileged: {', '.join(privileged)}")
+    return "; ".join(parts) or None

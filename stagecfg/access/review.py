@@ -13,12 +13,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from stagecfg import timestamps
-from stagecfg.access.grants import Direction, classify_grants
+from stagecfg.access.grants import Direction, classify_grants, role_escalation
 from stagecfg.access.windows import describe_window_change
 from stagecfg.errors import Location, PlanRefused
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, DesiredState, Json
-from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Plan
-from stagecfg.rules.builtins import BUILTIN_CALL_TYPES, call_type_settings
+from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, Plan
+from stagecfg.rules.builtins import (
+    BUILTIN_CALL_TYPES,
+    call_type_settings,
+    replace_grants,
+    template_grants,
+)
 from stagecfg.rules.join import JoinWindow, on_air, window_of
 from stagecfg.rules.settings import backstage_of, effective_backstage
 
@@ -116,14 +121,45 @@ class AccessReview:
 _ORDER: Mapping[str, int] = {"grant": 0, "window": 1, "radius": 2}
 
 
+def _created_grant_notes(change: Change) -> list[AccessNote]:
+    """A new call type's grants, one line per role: the declared roles, and the roles the plan
+    does not declare, which keep the grants of the template Stream starts it from."""
+    declared: Mapping[str, list[str]] = change.body.get("grants") or {}
+    # The rule CreateCallType follows: the request's roles replace the template's, per role.
+    held = replace_grants(template_grants(), declared)
+    notes: list[AccessNote] = []
+    for role in sorted(held):
+        permissions = sorted(set(held[role]))
+        if not permissions:
+            continue
+        source = "gains" if role in declared else "gets Stream's default grants (not declared):"
+        escalation = role_escalation(role, permissions)
+        message = f"role {role} {source} {', '.join(permissions)}"
+        notes.append(
+            AccessNote(
+                "grant",
+                KIND_CALL_TYPE,
+                change.name,
+                message if escalation is None else f"{message}: {escalation}",
+                escalation=escalation is not None,
+                direction="grant",
+                location=change.location,
+            )
+        )
+    return notes
+
+
 def _grant_notes(plan: Plan, actual: ActualState) -> list[AccessNote]:
     notes: list[AccessNote] = []
     for change in plan.changes:
-        if change.kind != KIND_CALL_TYPE or "grants" not in change.body:
-            continue
-        if change.action not in (ACTION_CREATE, ACTION_UPDATE):
+        if change.kind != KIND_CALL_TYPE:
             continue
         state = actual.call_types.get(change.name)
+        if change.action == ACTION_CREATE and state is None:
+            notes += _created_grant_notes(change)
+            continue
+        if change.action != ACTION_UPDATE or "grants" not in change.body:
+            continue
         before = state.grants if state is not None else None
         # Escalations stand alone, one line each; the plain gains and losses of a role read
         # faster as one line per role and direction than as a line per permission.

@@ -6,15 +6,19 @@ can also take the plan that ``plan --out`` saved.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stagecfg.cli.options import F, backend_options, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan
-from stagecfg.errors import StagecfgError
+from stagecfg.errors import PlanRefused, StagecfgError
+
+if TYPE_CHECKING:
+    from stagecfg.safety import Refusal
 
 _FORMATS = ["text", "json", "markdown", "github"]
 
@@ -33,6 +37,13 @@ def _project_option() -> Callable[[F], F]:
     )
 
 
+def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
+    """Refusals as printed: they name objects, and a name may hold a secret's value."""
+    from stagecfg.redact import mask_text
+
+    return tuple(dataclasses.replace(r, message=mask_text(r.message)) for r in refusals)
+
+
 @click.command("plan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
@@ -42,7 +53,11 @@ def _project_option() -> Callable[[F], F]:
     type=click.Path(),
     help="Save the plan for `apply --plan FILE`.",
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 1 when apply would refuse them.",
+)
 @click.option(
     "--target",
     "targets",
@@ -86,10 +101,21 @@ def plan_command(
     finally:
         backend.close()
     shown, review = masked_plan(planned.plan, planned.access)
-    text = render.render(shown, fmt, backend=planned.backend, color=color(), access=review)
+    # What apply (without --force or --allow-disruptive) would refuse, by the very rules apply
+    # runs: a plan that cannot be applied as it stands must not look approvable.
+    refusals = masked_refusals(pipeline.refusals(planned))
+    text = render.render(
+        shown, fmt, backend=planned.backend, color=color(), access=review, refusals=refusals
+    )
     echo(text, nl=False, masked_data=True)
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)
+    if detailed_exitcode and refusals:
+        first = refusals[0]
+        raise PlanRefused(
+            f"apply would refuse this plan: {first.message}"
+            + ("" if first.flag else "; no flag allows it")
+        )
     if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 

@@ -54,6 +54,26 @@ def _prunable_calls(
     ]
 
 
+def _unmarked_call_notes(
+    desired: DesiredState, actual: ActualState, project: str | None
+) -> list[Note]:
+    """Undeclared calls that ``--prune`` keeps for want of a project marker, one note each.
+
+    Without these a prune that deletes nothing reads "No changes", as if nothing were left.
+    """
+    why = "carries no project marker (custom.stagecfg_project), so prune keeps it" + (
+        f"; only calls marked {project!r} are pruned"
+        if project is not None
+        else "; calls are pruned only for a project: set `project:` (or --project), and "
+        "stagecfg marks the calls it creates or updates"
+    )
+    return [
+        Note(KIND_CALL, cid, f"not declared, not deleted: it {why}")
+        for cid, state in sorted(actual.calls.items())
+        if cid not in desired.calls and PROJECT_MARKER_KEY not in state.custom
+    ]
+
+
 def _check_targets(targets: Collection[str], desired: DesiredState, actual: ActualState) -> None:
     valid = (
         {target_name(KIND_CALL_TYPE, n) for n in (*desired.call_types, *actual.call_types)}
@@ -150,6 +170,7 @@ def make_plan(
     if prune:
         pruned_calls = _prunable_calls(desired, actual, project)
         changes += [plan_call_delete(pruned) for pruned in pruned_calls]
+        notes += _unmarked_call_notes(desired, actual, project)
         prunable_types = [
             t
             for name, t in actual.call_types.items()
