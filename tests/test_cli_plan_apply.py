@@ -644,7 +644,8 @@ def test_creating_a_call_type_names_the_default_grants_of_each_undeclared_role(
     held = yaml.safe_load(out)["call_types"]["stage"]["grants"]
     for line in access:
         role = line.split("role ", 1)[1].split(" ", 1)[0]
-        listed = line.split("(not declared): ", 1)[-1].split(" gains ", 1)[-1]
+        listed = line.removesuffix(" (call type stage)")
+        listed = listed.split("(not declared): ", 1)[-1].split(" gains ", 1)[-1]
         assert listed.split(":", 1)[0].split(", ") == sorted(held[role]), role
 
 
