@@ -11,6 +11,7 @@ undeclared settings are kept. Users are never deleted: prune deletes calls and c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from stagecfg.model import KIND_USER, Json, UserSpec, UserState
@@ -41,26 +42,22 @@ def declared_fields(spec: UserSpec) -> Json:
     return declared
 
 
-def current_fields(state: UserState) -> Json:
-    """What the backend holds for each field; an unset string is ``""``, as Stream reads it."""
-    return {
-        "role": state.role,
-        "name": state.name or "",
-        "image": state.image or "",
-        "teams": list(state.teams),
-        "custom": dict(state.custom),
-        "language": state.language,
-        "invisible": state.invisible,
-        "privacy_settings": dict(state.privacy_settings),
-        "teams_role": dict(state.teams_role),
-    }
+def current_field(state: UserState, key: str) -> Any:
+    """What the backend holds for field ``key``; an unset name or image is ``""``, as Stream
+    reads it (the other fields already hold Stream's empty value). Not copied: read only."""
+    value = getattr(state, key)
+    if value is None:
+        return ""
+    return value
 
 
-def _wanted(key: str, declared: Any, current: Any) -> Any:
-    """The value to hold: the declared one, with undeclared privacy settings kept."""
-    if key == "privacy_settings":
-        return {**current, **declared}
-    return declared
+def _copy(value: Any) -> Any:
+    """A plan's own copy of a state value (a plan outlives the state it was made from)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
 
 
 def plan_user(spec: UserSpec, state: UserState | None) -> Change | None:
@@ -72,16 +69,15 @@ def plan_user(spec: UserSpec, state: UserState | None) -> Change | None:
         return Change(
             KIND_USER, spec.id, ACTION_CREATE, STAGE_USERS, new, tuple(fields), spec.location
         )
-    current = current_fields(state)
     changed: Json = {}
     changes: list[FieldChange] = []
-    for key in USER_FIELDS:
-        if key not in declared:
-            continue
-        wanted = _wanted(key, declared[key], current[key])
-        if differs(wanted, current[key]):
-            changed[key] = wanted
-            changes.append(FieldChange(key, current[key], wanted))
+    for key, value in declared.items():  # in USER_FIELDS order
+        current = current_field(state, key)
+        if key == "privacy_settings":
+            value = {**current, **value}  # the undeclared settings are kept
+        if differs(value, current):
+            changed[key] = value
+            changes.append(FieldChange(key, _copy(current), value))
     if not changes:
         return None
     # An UpdateUserPartialRequest: only the changed fields, so nothing undeclared is touched.
