@@ -92,8 +92,11 @@ class ApplyReport:
 def run_change(backend: Backend, change: Change) -> None:
     """Send one change's request(s) to the backend."""
     kind, action, name, body = change.kind, change.action, change.name, change.body
-    if kind == KIND_USER and action in (ACTION_CREATE, ACTION_UPDATE):
+    if kind == KIND_USER and action == ACTION_CREATE:
         backend.upsert_users({name: body})
+    elif kind == KIND_USER and action == ACTION_UPDATE:
+        # Only the declared fields that differ: UpdateUsers would replace the whole user.
+        backend.update_users_partial({name: body})
     elif kind == KIND_CALL_TYPE and action == ACTION_CREATE:
         backend.create_call_type(name, body)
     elif kind == KIND_CALL_TYPE and action == ACTION_UPDATE:
@@ -139,20 +142,25 @@ Job = tuple[Change, ...]
 
 
 def _jobs(stage: list[Change]) -> list[Job]:
-    """One request per change, except user upserts, which go 100 to a request."""
-    users = [c for c in stage if c.kind == KIND_USER]
+    """One request per change, except user creates and user updates, which go 100 to a request
+    (each batch one action: creates upsert, updates are partial)."""
+    batches: list[Job] = []
+    for action in (ACTION_CREATE, ACTION_UPDATE):
+        users = [c for c in stage if c.kind == KIND_USER and c.action == action]
+        batches.extend(
+            tuple(users[i : i + USERS_PER_REQUEST]) for i in range(0, len(users), USERS_PER_REQUEST)
+        )
     others = [(c,) for c in stage if c.kind != KIND_USER]
-    batches = [
-        tuple(users[i : i + USERS_PER_REQUEST]) for i in range(0, len(users), USERS_PER_REQUEST)
-    ]
     return [*batches, *others]
 
 
 def run_job(backend: Backend, job: Job) -> None:
-    if len(job) > 1 or job[0].kind == KIND_USER:
-        backend.upsert_users({c.name: c.body for c in job})
-    else:
+    if job[0].kind != KIND_USER:
         run_change(backend, job[0])
+    elif job[0].action == ACTION_UPDATE:
+        backend.update_users_partial({c.name: c.body for c in job})
+    else:
+        backend.upsert_users({c.name: c.body for c in job})
 
 
 @contextlib.contextmanager

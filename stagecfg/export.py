@@ -131,11 +131,25 @@ def _call_entry(
 
 
 def _user_entry(user: UserState) -> Json:
+    """Every UserRequest field the user holds; an unset one (Stream's empty value) is left out,
+    which leaves it unmanaged, so the exported manifest plans no changes."""
     entry: Json = {"role": user.role}
     if user.name:
         entry["name"] = user.name
+    if user.image:
+        entry["image"] = user.image
+    if user.teams:
+        entry["teams"] = list(user.teams)
     if user.custom:
         entry["custom"] = dict(user.custom)
+    if user.language:
+        entry["language"] = user.language
+    if user.invisible:
+        entry["invisible"] = True
+    if user.privacy_settings:
+        entry["privacy_settings"] = dict(user.privacy_settings)
+    if user.teams_role:
+        entry["teams_role"] = dict(sorted(user.teams_role.items()))
     return entry
 
 

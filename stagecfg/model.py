@@ -80,7 +80,7 @@ class CallSpec(_NamedByCid):
 
 @dataclass(frozen=True)
 class UserSpec:
-    """An app user the manifests declare (call members must exist)."""
+    """An app user the manifests declare (call members must exist). ``None`` = not managed."""
 
     id: str
     role: str | None = None
@@ -89,6 +89,10 @@ class UserSpec:
     location: Location | None = None
     image: str | None = None
     teams: list[str] | None = None
+    language: str | None = None
+    invisible: bool | None = None
+    privacy_settings: Json | None = None
+    teams_role: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,10 +140,18 @@ class CallState(_NamedByCid):
 
 @dataclass(frozen=True)
 class UserState:
+    """A user as the backend holds it; an unset field has Stream's empty value."""
+
     id: str
     role: str
     name: str | None = None
     custom: Json = field(default_factory=dict)
+    image: str | None = None
+    teams: list[str] = field(default_factory=list)
+    language: str = ""
+    invisible: bool = False
+    privacy_settings: Json = field(default_factory=dict)
+    teams_role: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

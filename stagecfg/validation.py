@@ -161,6 +161,10 @@ def build_desired(merged: Merged, *, project: str | None = None) -> DesiredState
             custom=spec.get("custom"),
             image=spec.get("image"),
             teams=spec.get("teams"),
+            language=spec.get("language"),
+            invisible=spec.get("invisible"),
+            privacy_settings=spec.get("privacy_settings"),
+            teams_role=spec.get("teams_role"),
             location=merged.locate(child_path("$.users", user_id)),
         )
     return DesiredState(

@@ -139,12 +139,32 @@ def call_from_wire(state: Json) -> CallState:
     )
 
 
+def _strings(value: Any, where: str) -> list[str]:
+    """An optional array of strings: absent or null is ``[]``."""
+    if value is None:
+        return []
+    return [text(item, f"{where}[]") for item in arr(value, where)]
+
+
 def user_from_wire(body: Json) -> UserState:
+    """A UserResponse (or FullUserResponse) as a UserState, every UserRequest field read."""
     uid = text(body.get("id"), "user id")
     where = f"user {uid}"
+    invisible = body.get("invisible")
+    if invisible is not None and type(invisible) is not bool:
+        raise wrong(f"{where} invisible", invisible, "a boolean")
+    teams_role = opt_obj(body.get("teams_role"), f"{where} teams_role")
+    for team, role in teams_role.items():
+        text(role, f"{where} teams_role.{team}")
     return UserState(
         id=uid,
         role=opt_text(body.get("role"), f"{where} role") or "user",
         name=opt_text(body.get("name"), f"{where} name"),
         custom=opt_obj(body.get("custom"), f"{where} custom"),
+        image=opt_text(body.get("image"), f"{where} image"),
+        teams=_strings(body.get("teams"), f"{where} teams"),
+        language=opt_text(body.get("language"), f"{where} language") or "",
+        invisible=bool(invisible),
+        privacy_settings=opt_obj(body.get("privacy_settings"), f"{where} privacy_settings"),
+        teams_role=dict(teams_role),
     )

@@ -123,6 +123,10 @@ class Wrapped(Backend):
         with self._op("upsert_users", ",".join(sorted(users))):
             self.inner.upsert_users(users)
 
+    def update_users_partial(self, users: Mapping[str, Json]) -> None:
+        with self._op("update_users_partial", ",".join(sorted(users))):
+            self.inner.update_users_partial(users)
+
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
         with self._op("update_members", cid):
             self.inner.update_members(cid, update, remove)

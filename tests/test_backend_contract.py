@@ -140,6 +140,32 @@ def test_delete_call_type(backend: Backend) -> None:
     assert info.value.failure.code == 16
 
 
+def test_users_read_every_field_and_partial_update_keeps_the_rest(backend: Backend) -> None:
+    zed = {
+        "role": "user",
+        "name": "Zed",
+        "image": "https://img.example/zed.png",
+        "teams": ["red"],
+        "custom": {"tier": "gold"},
+        "language": "de",
+        "invisible": True,
+        "privacy_settings": {"typing_indicators": {"enabled": False}},
+        "teams_role": {"red": "admin"},
+    }
+    backend.upsert_users({"zed": zed, "amy": {}})
+    state = backend.read(users=["zed"]).users["zed"]
+    assert {key: getattr(state, key) for key in zed} == zed
+    backend.update_users_partial(
+        {"zed": {"set": {"name": "Zed Zulu"}}, "amy": {"set": {"teams": ["blue"]}}}
+    )
+    users = backend.read(users=["zed", "amy"]).users
+    assert {key: getattr(users["zed"], key) for key in zed} == {**zed, "name": "Zed Zulu"}
+    assert users["amy"].teams == ["blue"] and users["amy"].role == "user"
+    with pytest.raises(BackendError) as info:
+        backend.update_users_partial({"nobody": {"set": {"name": "X"}}})
+    assert info.value.failure.status == 400
+
+
 def test_create_call_is_get_or_create(backend: Backend) -> None:
     backend.create_call_type("stage", STAGE)
     backend.upsert_users({"alice": {"role": "user"}, "bob": {"name": "Bob"}})

@@ -74,6 +74,15 @@ VALID: dict[str, Json] = {
     },
     "UpdateUsers": {"users": {"alice": {"id": "alice", "role": "user", "name": "A"}}},
     "QueryUsers": {"filter_conditions": {"id": {"$in": ["alice"]}}, "limit": 5, "offset": 0},
+    "UpdateUsersPartial": {
+        "users": [
+            {
+                "id": "alice",
+                "set": {"name": "A", "privacy_settings": {"read_receipts": {"enabled": True}}},
+                "unset": ["image"],
+            }
+        ]
+    },
 }
 
 HUGE_INTS = st.sampled_from([2**31, 2**63, -(2**63) - 1, 10**30, 10**400])

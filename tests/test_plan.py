@@ -169,10 +169,92 @@ def test_user_update_keeps_undeclared_fields() -> None:
     desired = DesiredState(users={"john": UserSpec("john", role="admin")})
     (change,) = make_plan(desired, actual).changes
     assert change.action == "update"
-    assert change.body == {"id": "john", "role": "admin", "name": "John", "custom": {"a": 1}}
+    # A partial update of the changed field alone: name and custom are not sent, so kept.
+    assert change.body == {"id": "john", "set": {"role": "admin"}}
     assert [(f.path, f.before, f.after) for f in change.fields] == [("role", "user", "admin")]
     same = DesiredState(users={"john": UserSpec("john", role="user", name="John")})
     assert make_plan(same, actual).empty
+
+
+def zed() -> UserState:
+    """Zed with every UserRequest field set (built when called, not at import)."""
+    return UserState(
+        "zed",
+        "user",
+        "Zed",
+        {"tier": "gold"},
+        image="https://img.example/zed.png",
+        teams=["red"],
+        language="de",
+        invisible=True,
+        privacy_settings={"typing_indicators": {"enabled": False}},
+        teams_role={"red": "admin"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "before", "after"),
+    [
+        ({"teams": ["red", "blue"]}, ["red"], ["red", "blue"]),
+        (
+            {"image": "https://img.example/z2.png"},
+            "https://img.example/zed.png",
+            "https://img.example/z2.png",
+        ),
+        ({"language": "fr"}, "de", "fr"),
+        ({"invisible": False}, True, False),
+        ({"teams_role": {"red": "user"}}, {"red": "admin"}, {"red": "user"}),
+        ({"custom": {"tier": "silver"}}, {"tier": "gold"}, {"tier": "silver"}),
+        ({"name": "Zed Z"}, "Zed", "Zed Z"),
+    ],
+)
+def test_user_each_declared_field_plans_exactly_its_change(
+    declared: dict[str, Any], before: Any, after: Any
+) -> None:
+    (key,) = declared
+    desired = DesiredState(users={"zed": UserSpec("zed", **declared)})
+    (change,) = make_plan(desired, ActualState(users={"zed": zed()})).changes
+    assert change.action == "update"
+    assert change.body == {"id": "zed", "set": {key: after}}
+    assert [(f.path, f.before, f.after) for f in change.fields] == [(key, before, after)]
+
+
+def test_user_privacy_settings_keep_the_undeclared_settings() -> None:
+    spec = UserSpec("zed", privacy_settings={"read_receipts": {"enabled": False}})
+    (change,) = make_plan(
+        DesiredState(users={"zed": spec}), ActualState(users={"zed": zed()})
+    ).changes
+    assert change.body == {
+        "id": "zed",
+        "set": {
+            "privacy_settings": {
+                "read_receipts": {"enabled": False},
+                "typing_indicators": {"enabled": False},
+            }
+        },
+    }
+    held = UserSpec("zed", privacy_settings={"typing_indicators": {"enabled": False}})
+    assert make_plan(DesiredState(users={"zed": held}), ActualState(users={"zed": zed()})).empty
+
+
+def test_user_matching_every_field_plans_nothing() -> None:
+    spec = UserSpec(
+        "zed",
+        role="user",
+        name="Zed",
+        custom={"tier": "gold"},
+        image="https://img.example/zed.png",
+        teams=["red"],
+        language="de",
+        invisible=True,
+        privacy_settings={"typing_indicators": {"enabled": False}},
+        teams_role={"red": "admin"},
+    )
+    assert make_plan(DesiredState(users={"zed": spec}), ActualState(users={"zed": zed()})).empty
+    # An empty string matches a field Stream does not hold (it reads as "").
+    bare = ActualState(users={"amy": UserState("amy", "user")})
+    spec = UserSpec("amy", name="", image="", teams=[], language="", invisible=False)
+    assert make_plan(DesiredState(users={"amy": spec}), bare).empty
 
 
 def test_call_create_with_marker_members_and_go_live() -> None:

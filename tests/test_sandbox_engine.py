@@ -503,6 +503,71 @@ def test_upsert_users_replaces(engine: Engine) -> None:
         assert_matches("UserResponse", user)
 
 
+ZOE = {
+    "id": "zoe",
+    "role": "admin",
+    "name": "Zoe",
+    "image": "https://img.example/zoe.png",
+    "teams": ["red"],
+    "custom": {"x": 1},
+    "language": "de",
+    "invisible": True,
+    "privacy_settings": {"typing_indicators": {"enabled": False}},
+    "teams_role": {"red": "admin"},
+}
+
+
+def test_update_users_partial_sets_and_unsets_only_what_it_names(engine: Engine) -> None:
+    engine.upsert_users({"users": {"zoe": ZOE}})
+    result = engine.update_users_partial(
+        {"users": [{"id": "zoe", "set": {"name": "Zoe Z", "teams": ["blue"]}, "unset": ["image"]}]}
+    )
+    assert_matches("UpdateUsersResponse", result)
+    (user,) = engine.query_users({"filter_conditions": {"id": "zoe"}})["users"]
+    assert_matches("UserResponse", user)
+    kept = {k: user.get(k) for k in ZOE}
+    assert kept == {**ZOE, "name": "Zoe Z", "teams": ["blue"], "image": None}
+    engine.update_users_partial({"users": [{"id": "zoe", "unset": ["role"]}]})
+    (user,) = engine.query_users({"filter_conditions": {"id": "zoe"}})["users"]
+    assert user["role"] == "user" and user["name"] == "Zoe Z"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"users": []}, "non-empty list"),
+        ({"users": {"zoe": {}}}, "non-empty list"),
+        ({"users": [{"set": {"name": "x"}}]}, "users[].id is required"),
+        ({"users": [{"id": "zoe", "set": {"nick": "x"}}]}, "nick"),
+        ({"users": [{"id": "zoe", "set": {"teams": "red"}}]}, "teams must be a list of strings"),
+        ({"users": [{"id": "zoe", "set": {"role": 1}}]}, "role must be a string"),
+        ({"users": [{"id": "zoe", "unset": ["nick"]}]}, "unknown field nick"),
+        ({"users": [{"id": "zoe", "unset": "name"}]}, "unset must be a list"),
+        ({"users": [{"id": "zoe", "set": {"name": "x"}, "unset": ["name"]}]}, "both set and unset"),
+        ({"users": [{"id": "zoe"}, {"id": "zoe"}]}, "one user twice"),
+        ({"users": [{"id": "nobody", "set": {"name": "x"}}]}, "don't exist: nobody"),
+        ({"users": [{"id": f"u{i}"} for i in range(101)]}, "at most 100"),
+        (
+            {"users": [{"id": "zoe", "set": {"privacy_settings": {"typing": {"enabled": True}}}}]},
+            "typing",
+        ),
+        (
+            {"users": [{"id": "zoe", "set": {"privacy_settings": {"read_receipts": {}}}}]},
+            "enabled must be true or false",
+        ),
+    ],
+)
+def test_update_users_partial_refuses_a_bad_body_and_writes_nothing(
+    engine: Engine, body: Any, message: str
+) -> None:
+    engine.upsert_users({"users": {"zoe": ZOE}})
+    with pytest.raises(StreamAPIError) as info:
+        engine.update_users_partial(body)
+    assert info.value.status == 400 and message in info.value.message
+    (user,) = engine.query_users({"filter_conditions": {"id": "zoe"}})["users"]
+    assert {k: user.get(k) for k in ZOE} == ZOE
+
+
 # --- query calls -------------------------------------------------------------------------------
 
 

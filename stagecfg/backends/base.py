@@ -89,7 +89,13 @@ class Backend(abc.ABC):
     # --- users and members ---
     @abc.abstractmethod
     def upsert_users(self, users: Mapping[str, Json]) -> None:
-        """``users`` maps user id -> UserRequest."""
+        """``users`` maps user id -> UserRequest. Stream replaces each user whole: a field left
+        out is removed, so this is for users that do not exist yet."""
+
+    @abc.abstractmethod
+    def update_users_partial(self, users: Mapping[str, Json]) -> None:
+        """``users`` maps user id -> ``{"set": {field: value}, "unset": [field]}``; every other
+        field of each (existing) user stays as it is."""
 
     @abc.abstractmethod
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:

@@ -127,6 +127,14 @@ def user_upserts(users: Mapping[str, Json]) -> Iterator[tuple[str, Json]]:
         yield name, {"users": {uid: {**users[uid], "id": uid} for uid in chunk}}
 
 
+def user_partial_updates(users: Mapping[str, Json]) -> Iterator[tuple[str, Json]]:
+    """UpdateUsersPartial bodies, each with the name its failure should carry (the ids, when
+    few)."""
+    for chunk in chunks(sorted(users), USERS_PER_REQUEST):
+        name = ",".join(chunk) if len(chunk) <= 3 else ""
+        yield name, {"users": [{**users[uid], "id": uid} for uid in chunk]}
+
+
 def member_updates(update: Collection[Json], remove: Collection[str]) -> Iterator[Json]:
     """UpdateCallMembers bodies; at least one, even when both lists are empty."""
     updates = list(update)

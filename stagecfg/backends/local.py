@@ -199,6 +199,12 @@ class LocalBackend(Backend):
         for name, body in batches.user_upserts(users):
             self._call("upsert", KIND_USER, name, functools.partial(self.engine.upsert_users, body))
 
+    def update_users_partial(self, users: Mapping[str, Json]) -> None:
+        for name, body in batches.user_partial_updates(users):
+            self._call(
+                "update", KIND_USER, name, functools.partial(self.engine.update_users_partial, body)
+            )
+
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
         call_type, call_id = split_cid(cid)
         for body in batches.member_updates(update, remove):

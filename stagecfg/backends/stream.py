@@ -268,6 +268,15 @@ class StreamBackend(Backend):
             answer = self.session.request("POST", "/api/v2/users", target, json_body=body)
             _shaped(target, lambda: batches.check_upserted(answer, body["users"]))  # noqa: B023
 
+    def update_users_partial(self, users: Mapping[str, Json]) -> None:
+        for name, body in batches.user_partial_updates(users):
+            target = Target("update", KIND_USER, name)
+            # Setting and unsetting fields is idempotent, so a retry after an ambiguous failure
+            # is safe; the answer must name every user the request changed.
+            answer = self.session.request("PATCH", "/api/v2/users", target, json_body=body)
+            ids = [u["id"] for u in body["users"]]
+            _shaped(target, lambda: batches.check_upserted(answer, ids))  # noqa: B023
+
     def update_members(self, cid: str, update: Collection[Json], remove: Collection[str]) -> None:
         target = Target("update-members", KIND_CALL, cid)
         for body in batches.member_updates(update, remove):

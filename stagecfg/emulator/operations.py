@@ -107,6 +107,8 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.query_call_members(b)),
     Operation("UpdateUsers", "POST", "/api/v2/users", 201,
               lambda e, p, b, c: e.upsert_users(b)),
+    Operation("UpdateUsersPartial", "PATCH", "/api/v2/users", 200,
+              lambda e, p, b, c: e.update_users_partial(b)),
     Operation("QueryUsers", "GET", "/api/v2/users", 200, _query_users, has_body=False,
               query_payload=True),
 )  # fmt: skip

@@ -66,6 +66,10 @@ class Engine:
     def upsert_users(self, body: Json) -> Json:
         return users.upsert_users(self._ctx, body)
 
+    def update_users_partial(self, body: Json) -> Json:
+        """UpdateUsersPartial: only the fields each user's ``set`` / ``unset`` names change."""
+        return users.update_users_partial(self._ctx, body)
+
     def query_users(self, body: Json) -> Json:
         """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
         return users.query_users(self._ctx, body)

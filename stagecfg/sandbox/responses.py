@@ -78,8 +78,9 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
     for key in ("name", "image"):
         if stored.get(key):
             user[key] = stored[key]
-    if stored.get("teams_role"):
-        user["teams_role"] = stored["teams_role"]
+    for key in ("teams_role", "privacy_settings"):
+        if stored.get(key):
+            user[key] = stored[key]
     return user
 
 

@@ -1,4 +1,8 @@
-"""Users: UpdateUsers (upsert), QueryUsers, and the user rows other resources write or require.
+"""Users: UpdateUsers (upsert), UpdateUsersPartial (set / unset), QueryUsers, and the user rows
+other resources write or require.
+
+UpdateUsers replaces the whole user: a field the request leaves out is gone. UpdateUsersPartial
+changes only the fields it names, which is what lets stagecfg leave undeclared fields alone.
 
 A call's creator given as ``data.created_by`` is written here too (:func:`write_user`), and
 client-side join creates its user on first sight (:func:`ensure_user`), as Stream does on
@@ -40,6 +44,21 @@ _USER_REQUEST_TYPES = {
     "invisible": "boolean",
     "privacy_settings": "object",
 }
+#: PrivacySettingsResponse: each setting is ``{"enabled": bool}``.
+_PRIVACY_SETTINGS = ("delivery_receipts", "read_receipts", "typing_indicators")
+#: UpdateUsersPartial: at most this many users per request (Stream's spec: maxItems 100).
+MAX_PARTIAL_USERS = 100
+#: UpdateUsers and UpdateUsersPartial answer with FullUserResponse: the chat counters and lists,
+#: all empty in a video sandbox.
+_FULL_USER: Json = {
+    "devices": [],
+    "mutes": [],
+    "channel_mutes": [],
+    "unread_count": 0,
+    "total_unread_count": 0,
+    "unread_channels": 0,
+    "unread_threads": 0,
+}
 #: QueryUsers ``offset``: Stream's spec allows 0 to 1000.
 MAX_USERS_OFFSET = 1000
 _QUERY_USERS_KEYS = {
@@ -54,14 +73,10 @@ _QUERY_USERS_KEYS = {
 }
 
 
-def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
-    """Insert or replace one user from a UserRequest; its id."""
-    user = check_keys(op, "user", user, _USER_REQUEST_KEYS)
-    uid = user.get("id")
-    if not isinstance(uid, str) or not uid:
-        raise input_error(op, "user.id is required")
-    role = user.get("role") or "user"
-    if not isinstance(role, str):
+def _check_fields(op: str, uid: str, user: Json) -> None:
+    """The UserRequest fields of ``user`` (any subset) have Stream's types."""
+    role = user.get("role")
+    if role is not None and not isinstance(role, str):
         raise input_error(op, f"user {uid[:80]}: role must be a string")
     check_types(op, f"user {uid[:80]}", user, _USER_REQUEST_TYPES)
     teams_role = user.get("teams_role")
@@ -69,13 +84,37 @@ def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
         isinstance(teams_role, dict) and all(isinstance(v, str) for v in teams_role.values())
     ):
         raise input_error(op, f"user {uid[:80]}: teams_role must map team to a role string")
-    stored = {k: v for k, v in user.items() if k not in ("id", "role") and v is not None}
+    privacy = user.get("privacy_settings")
+    if privacy is not None:
+        check_keys(op, f"user {uid[:80]}.privacy_settings", privacy, _PRIVACY_SETTINGS)
+        for key, setting in privacy.items():
+            setting = check_keys(
+                op, f"user {uid[:80]}.privacy_settings.{key}", setting, {"enabled"}
+            )
+            if not isinstance(setting.get("enabled"), bool):
+                raise input_error(
+                    op, f"user {uid[:80]}: privacy_settings.{key}.enabled must be true or false"
+                )
+
+
+def _store(tx: Transaction, uid: str, role: str, stored: Json, now: int) -> None:
     tx.execute(
         "INSERT INTO users (id, role, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET role = excluded.role, data = excluded.data,"
         " updated_at = excluded.updated_at",
         (uid, role, json.dumps(stored), now, now),
     )
+
+
+def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
+    """Insert or replace one user from a UserRequest; its id."""
+    user = check_keys(op, "user", user, _USER_REQUEST_KEYS)
+    uid = user.get("id")
+    if not isinstance(uid, str) or not uid:
+        raise input_error(op, "user.id is required")
+    _check_fields(op, uid, user)
+    stored = {k: v for k, v in user.items() if k not in ("id", "role") and v is not None}
+    _store(tx, uid, user.get("role") or "user", stored, now)
     return uid
 
 
@@ -122,18 +161,60 @@ def upsert_users(ctx: Context, body: Json) -> Json:
                 raise input_error(op, f"users.{key}.id does not match its key")
             ids.append(write_user(tx, op, {"id": key, **(user or {})}, now))
         found = users_by_id(tx, ids)
-    # UpdateUsers answers with FullUserResponse: the chat counters and lists, all empty.
-    full: Json = {
-        "devices": [],
-        "mutes": [],
-        "channel_mutes": [],
-        "unread_count": 0,
-        "total_unread_count": 0,
-        "unread_channels": 0,
-        "unread_threads": 0,
-    }
-    users_out = {uid: {**found[uid], **full} for uid in sorted(found)}
+    users_out = {uid: {**found[uid], **_FULL_USER} for uid in sorted(found)}
     return {"users": users_out, "membership_deletion_task_id": ""}
+
+
+def _check_partial(op: str, entry: Any) -> tuple[str, Json, list[str]]:
+    """One UpdateUserPartialRequest: its id, ``set`` and ``unset``, checked."""
+    entry = check_keys(op, "users[]", entry, {"id", "set", "unset"})
+    uid = entry.get("id")
+    if not isinstance(uid, str) or not uid:
+        raise input_error(op, "users[].id is required")
+    fields = _USER_REQUEST_KEYS - {"id"}
+    set_ = check_keys(op, f"user {uid[:80]}.set", entry.get("set") or {}, fields)
+    unset = entry.get("unset") or []
+    if not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
+        raise input_error(op, f"user {uid[:80]}: unset must be a list of field names")
+    unknown = sorted(set(unset) - fields)
+    if unknown:
+        raise input_error(op, f"user {uid[:80]}: unset names unknown field {unknown[0][:80]}")
+    both = sorted(set(unset) & set(set_))
+    if both:
+        raise input_error(op, f"user {uid[:80]}: {both[0]} is both set and unset")
+    _check_fields(op, uid, set_)
+    return uid, set_, unset
+
+
+def update_users_partial(ctx: Context, body: Json) -> Json:
+    """UpdateUsersPartial: each user's ``set`` fields replaced, ``unset`` ones removed, the rest
+    kept. Every user must exist; nothing is written unless the whole request is valid."""
+    op = "UpdateUsersPartial"
+    body = check_request(op, body, {"users"})
+    entries = body.get("users")
+    if not isinstance(entries, list) or not entries:
+        raise input_error(op, "users must be a non-empty list of partial user updates")
+    if len(entries) > MAX_PARTIAL_USERS:
+        raise input_error(op, f"users holds {len(entries)} updates; at most {MAX_PARTIAL_USERS}")
+    updates = [_check_partial(op, entry) for entry in entries]
+    ids = [uid for uid, _set, _unset in updates]
+    if len(set(ids)) != len(ids):
+        raise input_error(op, "users names one user twice; send one update per user")
+    with ctx.store.write() as tx:
+        require_users(tx, op, ids)
+        now = ctx.now()
+        for uid, set_, unset in updates:
+            role, data = tx.execute("SELECT role, data FROM users WHERE id = ?", (uid,)).fetchone()
+            stored = {k: v for k, v in json.loads(data).items() if k not in unset}
+            stored.update({k: v for k, v in set_.items() if k != "role" and v is not None})
+            if "role" in unset:
+                role = "user"
+            _store(tx, uid, set_.get("role") or role, stored, now)
+        found = users_by_id(tx, ids)
+    return {
+        "users": {uid: {**found[uid], **_FULL_USER} for uid in sorted(found)},
+        "membership_deletion_task_id": "",
+    }
 
 
 def query_users(ctx: Context, body: Json) -> Json:
