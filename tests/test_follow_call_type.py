@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stagecfg.backends import open_backend
 from stagecfg.cli import main
 
 T = "2026-12-01T17:52:00Z"  # 8 minutes before the start: open with 600 s, closed with 300 s
@@ -74,3 +75,103 @@ def test_a_raised_join_ahead_reaches_the_declared_scheduled_call(
     offline = _answer(capsys, "weekly-show:ep1", path)
     backend = _answer(capsys, "weekly-show:ep1", "--from-backend", *sandbox)
     assert (offline, backend) == ("yes", "yes")
+
+
+def _read_ahead(sandbox: str, cid: str) -> int:
+    backend = open_backend("local", sandbox_path=sandbox)
+    try:
+        call = backend.read(cids=[cid], users=[]).calls[cid]
+    finally:
+        backend.close()
+    return int(call.settings["backstage"]["join_ahead_time_seconds"])
+
+
+def test_follow_call_type_false_keeps_what_the_call_was_created_with(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "sandbox.db")
+    pinned = "    follow_call_type: false\n"
+    path = _write(tmp_path, 300, pinned)
+    assert _run(capsys, "apply", path, "--sandbox", db, "--auto-approve")[0] == 0
+    path = _write(tmp_path, 600, pinned)
+    code, out, err = _run(capsys, "plan", path, "--sandbox", db)
+    assert (code, err) == (0, ""), err
+    assert "call weekly-show:ep1" not in out.replace("theirs: weekly-show:ep1", "")
+    assert "follow_call_type: false keeps theirs: weekly-show:ep1" in out
+    assert _run(capsys, "apply", path, "--sandbox", db, "--auto-approve")[0] == 0
+    assert _read_ahead(db, "weekly-show:ep1") == 300
+    assert _answer(capsys, "weekly-show:ep1", "--from-backend", "--sandbox", db) == "no"
+
+
+def test_a_live_call_that_follows_is_a_disruptive_change(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "sandbox.db")
+    path = _write(tmp_path, 300, "    live: true\n")
+    assert _run(capsys, "apply", path, "--sandbox", db, "--auto-approve")[0] == 0
+    path = _write(tmp_path, 600, "    live: true\n")
+    code, out, _ = _run(capsys, "plan", path, "--sandbox", db)
+    assert code == 0
+    assert (
+        "! disruptive: the call is live: its settings change while it is on air "
+        "(follows call type weekly-show)" in out
+    )
+    code, _, err = _run(capsys, "apply", path, "--sandbox", db, "--auto-approve")
+    assert code == 1 and "update call weekly-show:ep1" in err and "--allow-disruptive" in err
+    assert _read_ahead(db, "weekly-show:ep1") == 300  # nothing half-written
+    argv = ("apply", path, "--sandbox", db, "--auto-approve", "--allow-disruptive")
+    assert _run(capsys, *argv)[0] == 0
+    assert _read_ahead(db, "weekly-show:ep1") == 600
+
+
+def test_calls_the_manifests_do_not_declare_are_untouched(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "sandbox.db")
+    other = '  weekly-show:ep2:\n    created_by_id: alice\n    starts_at: "2026-12-01T18:00:00Z"\n'
+    assert (
+        _run(capsys, "apply", _write(tmp_path, 300, other), "--sandbox", db, "--auto-approve")[0]
+        == 0
+    )
+    path = _write(tmp_path, 600)  # ep2 is no longer declared
+    code, out, _ = _run(capsys, "plan", path, "--sandbox", db)
+    assert code == 0 and "ep2" not in out
+    assert _run(capsys, "apply", path, "--sandbox", db, "--auto-approve")[0] == 0
+    assert (_read_ahead(db, "weekly-show:ep1"), _read_ahead(db, "weekly-show:ep2")) == (600, 300)
+
+
+def test_a_field_the_call_overrides_does_not_follow(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = str(tmp_path / "sandbox.db")
+    own = "    settings_override: {backstage: {join_ahead_time_seconds: 120}}\n"
+    assert (
+        _run(capsys, "apply", _write(tmp_path, 300, own), "--sandbox", db, "--auto-approve")[0] == 0
+    )
+    code, out, _ = _run(capsys, "plan", _write(tmp_path, 600, own), "--sandbox", db)
+    assert code == 0 and "call weekly-show:ep1" not in out
+    assert _read_ahead(db, "weekly-show:ep1") == 120
+
+
+def test_followed_settings_is_the_type_declaration_less_the_override() -> None:
+    from stagecfg.rules.settings import call_settings_request, followed_settings
+
+    declared = {
+        "backstage": {"enabled": True, "join_ahead_time_seconds": 600},
+        "geofencing": {"names": ["eu"]},
+        "audio": None,
+    }
+    override = {"backstage": {"enabled": False, "join_ahead_time_seconds": None}, "geofencing": {}}
+    assert followed_settings(declared, override) == {
+        "backstage": {"join_ahead_time_seconds": 600},
+        "geofencing": {"names": ["eu"]},
+    }
+    assert followed_settings(declared, {"geofencing": {"names": []}}) == {
+        "backstage": {"enabled": True, "join_ahead_time_seconds": 600}
+    }
+    assert followed_settings(None, override) == {}
+    assert call_settings_request(declared, override, follows=False) == override
+    assert call_settings_request(declared, override, follows=True) == {
+        "backstage": {"enabled": False, "join_ahead_time_seconds": 600},
+        "geofencing": {"names": ["eu"]},
+    }
