@@ -139,14 +139,17 @@ def followed_settings(
     reaches no existing call; stagecfg carries it to the calls the manifests declare. A call
     follows each declared leaf of its type that its own ``settings_override`` does not set (a
     null in the override sets nothing, as in :func:`merge_settings`); a list is one leaf.
+
+    The result shares values with ``type_declared`` (the planner asks once per declared call,
+    and copying was most of a no-op plan): callers read it and never change it.
     """
     out: Json = {}
     for key, value in (type_declared or {}).items():
         if value is None:
             continue
-        mine = (override or {}).get(key)
+        mine = override.get(key) if override else None
         if mine is None:
-            out[key] = copy_json(value)
+            out[key] = value
         elif isinstance(value, Mapping) and isinstance(mine, Mapping):
             part = followed_settings(value, mine)
             if part:
@@ -164,7 +167,22 @@ def call_settings_request(
 
     The followed part of the type's declared settings (when ``follows``) with the call's own
     ``settings_override`` merged over it; merged into the call's current settings it gives the
-    call's effective settings once the plan has run.
+    call's effective settings once the plan has run. Read-only, like :func:`followed_settings`.
     """
-    base = followed_settings(type_declared, override) if follows else {}
-    return merge_settings(base, override)
+    if not follows or not type_declared:
+        return dict(override or {})
+    followed = followed_settings(type_declared, override)
+    return _overlay(followed, override) if override else followed
+
+
+def _overlay(base: Json, request: Mapping[str, Any]) -> Json:
+    """:func:`merge_settings` without its copies, for read-only results (see above)."""
+    out = dict(base)
+    for key, value in request.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _overlay(out[key], value)
+        else:
+            out[key] = value
+    return out
