@@ -73,6 +73,8 @@ class CallSpec(_NamedByCid):
     live: bool | None = None
     go_live: Json | None = None
     members: Mapping[str, str] | None = None  # user_id -> call role
+    #: False: the call keeps the settings it was created with when its call type changes
+    follow_call_type: bool = True
     location: Location | None = None
     #: where each member entry was written, so member errors point at the entry itself
     member_locations: Mapping[str, Location] = field(default_factory=dict)

@@ -148,6 +148,7 @@ def build_desired(merged: Merged, *, project: str | None = None) -> DesiredState
             live=spec.get("live"),
             go_live=spec.get("go_live"),
             members=spec.get("members"),
+            follow_call_type=spec.get("follow_call_type", True),
             location=merged.locate(child_path("$.calls", cid)),
             member_locations=_member_locations(merged, cid, spec.get("members")),
         )

@@ -202,14 +202,18 @@ def _call(cid: str, ahead: int, *, backstage: bool = True) -> CallState:
     )
 
 
-def test_review_moves_windows_of_new_calls_and_names_calls_that_keep_theirs() -> None:
+def test_review_moves_windows_of_calls_that_follow_and_names_calls_that_keep_theirs() -> None:
     actual = ActualState(
         call_types={
             "livestream": _state(
                 {"backstage": {"enabled": True, "join_ahead_time_seconds": 300}}, {}
             )
         },
-        calls={"livestream:old": _call("livestream:old", 300)},
+        calls={
+            "livestream:old": _call("livestream:old", 300),
+            "livestream:pinned": _call("livestream:pinned", 300),
+            "livestream:undeclared": _call("livestream:undeclared", 300),
+        },
     )
     desired = DesiredState(
         call_types={
@@ -219,6 +223,9 @@ def test_review_moves_windows_of_new_calls_and_names_calls_that_keep_theirs() ->
         },
         calls={
             "livestream:old": CallSpec(cid="livestream:old", starts_at=START),
+            "livestream:pinned": CallSpec(
+                cid="livestream:pinned", starts_at=START, follow_call_type=False
+            ),
             "livestream:new": CallSpec(cid="livestream:new", starts_at=START),
         },
     )
@@ -230,9 +237,14 @@ def test_review_moves_windows_of_new_calls_and_names_calls_that_keep_theirs() ->
         "(created by this plan)" in messages
     )
     assert (
-        "the join window change applies to calls created from now on; existing scheduled "
-        "calls keep theirs: livestream:old" in messages
+        "viewers of `livestream:old` can now join 10 minutes before start instead of 5" in messages
     )
+    assert (
+        "the join window change applies to new calls and to the declared calls that follow "
+        "the call type; follow_call_type: false keeps theirs: livestream:pinned; 1 existing "
+        "call the manifests do not declare keeps theirs" in messages
+    )
+    assert not any("livestream:pinned`" in m for m in messages)
     assert not review.escalations
 
 
@@ -284,12 +296,16 @@ def test_call_type_notes_name_their_call_type_even_when_a_cid_contains_it() -> N
                 name="livestream", settings={"backstage": {"join_ahead_time_seconds": 600}}
             )
         },
-        calls={"livestream:old": CallSpec(cid="livestream:old", starts_at=START)},
+        calls={
+            "livestream:old": CallSpec(
+                cid="livestream:old", starts_at=START, follow_call_type=False
+            )
+        },
     )
     review = review_plan(make_plan(desired, actual), desired, actual, {})
     assert review.lines() == [
-        "call type livestream: the join window change applies to calls created from now on; "
-        "existing scheduled calls keep theirs: livestream:old"
+        "call type livestream: the join window change applies to new calls and to the declared "
+        "calls that follow the call type; follow_call_type: false keeps theirs: livestream:old"
     ]
 
 

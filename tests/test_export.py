@@ -107,9 +107,11 @@ def test_round_trip_with_live_calls_overrides_and_later_type_edits(
 ) -> None:
     (work / "shows.yaml").write_text(SHOWS)
     apply(capsys, "shows.yaml")
-    # Edit the call type after the calls exist: they keep the old settings.
+    # Edit the call type after the calls exist: calls that opt out keep the old settings.
     (work / "shows.yaml").write_text(
         SHOWS.replace("join_ahead_time_seconds: 300", "join_ahead_time_seconds: 900")
+        .replace("  stage:waiting:\n", "  stage:waiting:\n    follow_call_type: false\n")
+        .replace("  stage:on-air:\n", "  stage:on-air:\n    follow_call_type: false\n")
     )
     apply(capsys, "shows.yaml")
     code, out, _ = run(capsys, "export", "--sandbox", "sb.db")

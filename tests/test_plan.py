@@ -593,3 +593,51 @@ def test_a_plan_of_matching_objects_does_not_import_deepdiff() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_call_follows_its_types_declared_fields_next_to_its_own_override() -> None:
+    type_settings = {"backstage": {"enabled": True, "join_ahead_time_seconds": 600}}
+    actual = ActualState(
+        call_types={"livestream": ct_state("livestream")},
+        calls={
+            "livestream:show": call_state("livestream:show"),
+            "livestream:pinned": call_state("livestream:pinned"),
+            "livestream:onair": call_state("livestream:onair", backstage=False),
+        },
+    )
+    desired = DesiredState(
+        call_types={"livestream": CallTypeSpec("livestream", settings=type_settings)},
+        calls={
+            "livestream:show": CallSpec(
+                "livestream:show",
+                settings_override={"audio": {"default_device": "earpiece"}},
+            ),
+            "livestream:pinned": CallSpec("livestream:pinned", follow_call_type=False),
+            "livestream:onair": CallSpec("livestream:onair"),
+        },
+    )
+    plan = make_plan(desired, actual)
+    calls = {c.name: c for c in plan.changes if c.kind == "call"}
+    assert sorted(calls) == ["livestream:onair", "livestream:show"]  # pinned keeps its own
+    show = calls["livestream:show"]
+    # One request carries the followed leaf and the call's own override, changed leaves only.
+    assert show.body == {
+        "update_call": {
+            "settings_override": {
+                "audio": {"default_device": "earpiece"},
+                "backstage": {"join_ahead_time_seconds": 600},
+            }
+        }
+    }
+    assert {f.path: (f.before, f.after) for f in show.fields} == {
+        "settings_override.audio.default_device": ("speaker", "earpiece"),
+        "settings.backstage.join_ahead_time_seconds": (0, 600),
+    }
+    assert not show.disruptive
+    assert show.reason.startswith("follows call type livestream")
+    assert [n.name for n in plan.notes] == ["livestream:show"]
+    onair = calls["livestream:onair"]
+    assert onair.disruptive
+    assert onair.reason == (
+        "the call is live: its settings change while it is on air (follows call type livestream)"
+    )

@@ -18,7 +18,7 @@ from stagecfg.model import ActualState, DesiredState
 from stagecfg.rules import builtins, join
 from stagecfg.rules.join import JoinWindow, Stage, join_window
 from stagecfg.rules.roles import roles_of
-from stagecfg.rules.settings import backstage_of, effective_backstage
+from stagecfg.rules.settings import backstage_of, call_settings_request, effective_backstage
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,14 @@ def policy_from_desired(desired: DesiredState, cid: str) -> AccessPolicy:
         settings=spec.settings if spec else None,
         grants=spec.grants if spec else None,
     )
-    backstage = effective_backstage(call_type["settings"], call.settings_override)
+    # A declared call follows its type's declared fields (unless it opts out): the same rule the
+    # planner holds existing calls to, so this answer is what the backend has after an apply.
+    request = call_settings_request(
+        spec.settings if spec else None,
+        call.settings_override,
+        follows=call.follow_call_type,
+    )
+    backstage = effective_backstage(call_type["settings"], request)
     return AccessPolicy(
         cid=cid,
         backstage_enabled=backstage.enabled,

@@ -7,7 +7,7 @@ Deleting a call type that has live calls is refused whatever the flags.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -16,7 +16,7 @@ from stagecfg import timestamps
 from stagecfg.access.grants import Direction, classify_grants, role_escalation
 from stagecfg.access.windows import describe_window_change
 from stagecfg.errors import Location, PlanRefused
-from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, DesiredState, Json
+from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, CallState, DesiredState, Json
 from stagecfg.plan.changes import ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, Plan
 from stagecfg.rules.builtins import (
     BUILTIN_CALL_TYPES,
@@ -25,7 +25,7 @@ from stagecfg.rules.builtins import (
     template_grants,
 )
 from stagecfg.rules.join import JoinWindow, on_air, window_of
-from stagecfg.rules.settings import backstage_of, effective_backstage
+from stagecfg.rules.settings import backstage_of, call_settings_request, effective_backstage
 
 if TYPE_CHECKING:
     from stagecfg.backends.base import Backend
@@ -224,16 +224,29 @@ def _window_notes(desired: DesiredState, actual: ActualState) -> list[AccessNote
 
     notes: list[AccessNote] = []
     kept: dict[str, list[str]] = {}
+    undeclared: dict[str, int] = {}
     for cid in sorted(set(desired.calls) | set(actual.calls)):
         spec = desired.calls.get(cid)
         state = actual.calls.get(cid)
-        if spec is None or (state is None and spec.starts_at is None):
+        if spec is None:
+            if state is not None and _type_window_moves(state, type_settings):
+                # Calls the manifests do not declare are never touched: only counted.
+                undeclared[state.type] = undeclared.get(state.type, 0) + 1
+            continue
+        if state is None and spec.starts_at is None:
             continue
         override = spec.settings_override
         if state is not None:
             before = _window_of(state.settings, state.starts_at)
-            # Existing calls keep the settings they were created with (reference section 5).
-            after = _window_with(state.settings, override, spec.starts_at or state.starts_at)
+            # Stream keeps a call's settings from its creation; stagecfg carries the declared
+            # type fields the call follows (reference section 5; rules.settings).
+            declared_type = desired.call_types.get(spec.type)
+            request = call_settings_request(
+                declared_type.settings if declared_type is not None else None,
+                override,
+                follows=spec.follow_call_type,
+            )
+            after = _window_with(state.settings, request, spec.starts_at or state.starts_at)
         else:
             type_name = spec.type
             if type_name not in actual.call_types and type_name not in BUILTIN_CALL_TYPES:
@@ -242,28 +255,50 @@ def _window_notes(desired: DesiredState, actual: ActualState) -> list[AccessNote
             after = _window_with(type_settings(type_name, after=True), override, spec.starts_at)
         message = describe_window_change(cid, before, after)
         if message is None:
-            if state is not None and after.starts_at is not None:
-                type_before = _window_of(type_settings(spec.type, after=False), after.starts_at)
-                type_after = _window_of(type_settings(spec.type, after=True), after.starts_at)
-                if not type_before.same_as(type_after):
-                    kept.setdefault(spec.type, []).append(cid)
+            if (
+                state is not None
+                and not spec.follow_call_type
+                and _type_window_moves(state, type_settings, spec.starts_at)
+            ):
+                kept.setdefault(spec.type, []).append(cid)
             continue
         if state is None:
             message += " (created by this plan)"
         notes.append(AccessNote("window", KIND_CALL, cid, message, location=spec.location))
-    for type_name, cids in sorted(kept.items()):
+    for type_name in sorted(set(kept) | set(undeclared)):
         spec_type = desired.call_types.get(type_name)
+        parts = []
+        if kept.get(type_name):
+            parts.append(f"follow_call_type: false keeps theirs: {', '.join(kept[type_name])}")
+        if undeclared.get(type_name):
+            count = undeclared[type_name]
+            parts.append(
+                f"{count} existing call{'s' if count != 1 else ''} the manifests do not declare "
+                f"keep{'s' if count == 1 else ''} theirs"
+            )
         notes.append(
             AccessNote(
                 "window",
                 KIND_CALL_TYPE,
                 type_name,
-                "the join window change applies to calls created from now on; existing "
-                f"scheduled calls keep theirs: {', '.join(cids)}",
+                "the join window change applies to new calls and to the declared calls that "
+                f"follow the call type; {'; '.join(parts)}",
                 location=spec_type.location if spec_type else None,
             )
         )
     return notes
+
+
+def _type_window_moves(
+    state: CallState, type_settings: Callable[..., Json], starts_at: str | None = None
+) -> bool:
+    """Whether this plan moves the join window of ``state``'s call type at the call's start."""
+    start = timestamps.normalize(starts_at) if starts_at is not None else state.starts_at
+    if start is None:
+        return False
+    type_before = _window_of(type_settings(state.type, after=False), start)
+    type_after = _window_of(type_settings(state.type, after=True), start)
+    return not type_before.same_as(type_after)
 
 
 def blast_radius(backend: Backend, names: Collection[str], *, now: datetime) -> dict[str, Radius]:

@@ -43,7 +43,7 @@ from stagecfg.plan.comparison import (
     settings_body,
 )
 from stagecfg.rules.join import on_air
-from stagecfg.rules.settings import effective_backstage
+from stagecfg.rules.settings import call_settings_request, effective_backstage
 
 
 def _desired_custom(spec: CallSpec, state: CallState | None, project: str | None) -> Json | None:
@@ -140,10 +140,42 @@ def _members_part(spec: CallSpec, state: CallState) -> tuple[Json, list[FieldCha
     return part, fields
 
 
+def _settings_part(
+    spec: CallSpec, state: CallState, request: Json
+) -> tuple[bool, list[tuple[tuple[str, ...], FieldChange]]]:
+    """The settings leaves to send, each with its field; and whether any follows the type.
+
+    A leaf the call's own ``settings_override`` sets is shown under that name; a leaf it follows
+    from its call type is shown as ``settings.<path>``, the call's effective setting.
+    """
+    paths = changed_paths(request, state.settings)
+    out: list[tuple[tuple[str, ...], FieldChange]] = []
+    followed = False
+    for path in paths:
+        own = _has_path(spec.settings_override, path)
+        followed = followed or not own
+        name = "settings_override" if own else "settings"
+        out += [(path, f) for f in field_changes(name, request, state.settings, [path])]
+    return followed, out
+
+
+def _has_path(data: Json | None, path: tuple[str, ...]) -> bool:
+    node: object = data
+    for key in path:
+        if not isinstance(node, dict) or node.get(key) is None:
+            return False
+        node = node[key]
+    return True
+
+
 def plan_call_update(
-    spec: CallSpec, state: CallState, project: str | None
+    spec: CallSpec, state: CallState, project: str | None, type_declared: Json | None = None
 ) -> tuple[list[Change], list[Note]]:
-    """What makes ``state`` match ``spec``: an update and a live change, each when needed."""
+    """What makes ``state`` match ``spec``: an update and a live change, each when needed.
+
+    ``type_declared`` is the settings the manifests declare for the call's type (None when they
+    declare none): the call follows them unless ``follow_call_type`` is false.
+    """
     notes: list[Note] = []
     patch: Json = {}
     fields: list[FieldChange] = []
@@ -190,15 +222,17 @@ def plan_call_update(
             | {(k,) for k in state.custom if k not in custom}
         )
         fields += field_changes("custom", custom, state.custom, paths)
-    if spec.settings_override is not None:
-        paths = changed_paths(spec.settings_override, state.settings)
-        if paths:
-            patch["settings_override"] = settings_body(
-                spec.settings_override, paths, "CallSettingsRequest"
-            )
-            fields += field_changes(
-                "settings_override", spec.settings_override, state.settings, paths
-            )
+    request = call_settings_request(
+        type_declared, spec.settings_override, follows=spec.follow_call_type
+    )
+    followed, settings_fields = _settings_part(spec, state, request)
+    # Changing the settings of a call on air changes them under its viewers.
+    live = followed and on_air(in_backstage=state.backstage, ended=state.ended_at is not None)
+    if settings_fields:
+        patch["settings_override"] = settings_body(
+            request, [path for path, _ in settings_fields], "CallSettingsRequest"
+        )
+        fields += [field for _, field in settings_fields]
     members, member_fields = _members_part(spec, state)
     fields += member_fields
     changes: list[Change] = []
@@ -210,15 +244,25 @@ def plan_call_update(
             body["update_call_members"] = members
         changes.append(
             Change(
-                KIND_CALL, spec.cid, ACTION_UPDATE, STAGE_CALLS, body, tuple(fields), spec.location
+                KIND_CALL,
+                spec.cid,
+                ACTION_UPDATE,
+                STAGE_CALLS,
+                body,
+                tuple(fields),
+                spec.location,
+                disruptive=live,
+                reason=_follow_reason(spec, live) if followed else "",
             )
         )
+    if followed and not live:  # a live call's follow-up says it on its disruptive line
+        notes.append(Note(KIND_CALL, spec.cid, _follow_reason(spec, live), spec.location))
     if spec.live is True and state.backstage:
         changes.append(_go_live(spec))
     elif (
         spec.live is False
         and not state.backstage
-        and not effective_backstage(state.settings, spec.settings_override).enabled
+        and not effective_backstage(state.settings, request).enabled
     ):
         notes.append(
             Note(
@@ -244,6 +288,13 @@ def plan_call_update(
             )
         )
     return changes, notes
+
+
+def _follow_reason(spec: CallSpec, live: bool) -> str:
+    text = f"follows call type {spec.type}"
+    if live:
+        return f"the call is live: its settings change while it is on air ({text})"
+    return f"{text} (set follow_call_type: false to keep what it was created with)"
 
 
 def plan_call_delete(state: CallState) -> Change:

@@ -161,7 +161,13 @@ def make_plan(
                 settings_by_type[spec.type] = predict_type_settings(spec.type, desired, actual)
             more, more_notes = plan_call_create(spec, settings_by_type[spec.type], project)
         else:
-            more, more_notes = plan_call_update(spec, call_state, project)
+            declared_type = desired.call_types.get(spec.type)
+            more, more_notes = plan_call_update(
+                spec,
+                call_state,
+                project,
+                declared_type.settings if declared_type is not None else None,
+            )
         changes += more
         notes += more_notes
 

@@ -128,3 +128,61 @@ def effective_backstage(
         return backstage_of(settings)
     part = {"backstage": settings["backstage"]} if "backstage" in settings else {}
     return backstage_of(merge_settings(part, {"backstage": override["backstage"]}))
+
+
+def followed_settings(
+    type_declared: Mapping[str, Any] | None, override: Mapping[str, Any] | None
+) -> Json:
+    """The fields a call follows from its call type: what the type declares, less the override.
+
+    Stream copies a type's settings into a call when the call is created, so a later type change
+    reaches no existing call; stagecfg carries it to the calls the manifests declare. A call
+    follows each declared leaf of its type that its own ``settings_override`` does not set (a
+    null in the override sets nothing, as in :func:`merge_settings`); a list is one leaf.
+
+    The result shares values with ``type_declared`` (the planner asks once per declared call,
+    and copying was most of a no-op plan): callers read it and never change it.
+    """
+    out: Json = {}
+    for key, value in (type_declared or {}).items():
+        if value is None:
+            continue
+        mine = override.get(key) if override else None
+        if mine is None:
+            out[key] = value
+        elif isinstance(value, Mapping) and isinstance(mine, Mapping):
+            part = followed_settings(value, mine)
+            if part:
+                out[key] = part
+    return out
+
+
+def call_settings_request(
+    type_declared: Mapping[str, Any] | None,
+    override: Mapping[str, Any] | None,
+    *,
+    follows: bool,
+) -> Json:
+    """The settings the manifests hold a declared existing call to, as one settings request.
+
+    The followed part of the type's declared settings (when ``follows``) with the call's own
+    ``settings_override`` merged over it; merged into the call's current settings it gives the
+    call's effective settings once the plan has run. Read-only, like :func:`followed_settings`.
+    """
+    if not follows or not type_declared:
+        return dict(override or {})
+    followed = followed_settings(type_declared, override)
+    return _overlay(followed, override) if override else followed
+
+
+def _overlay(base: Json, request: Mapping[str, Any]) -> Json:
+    """:func:`merge_settings` without its copies, for read-only results (see above)."""
+    out = dict(base)
+    for key, value in request.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _overlay(out[key], value)
+        else:
+            out[key] = value
+    return out
