@@ -201,14 +201,14 @@ class StreamBackend(Backend):
 
     # --- calls ----------------------------------------------------------------------------------
 
-    def _get_call_body(self, cid: str, operation: str) -> Json:
+    def _read_call(self, cid: str, operation: str) -> tuple[Json, CallState]:
+        """GetCall's answer and the call state it holds (its shape checked once)."""
         target = Target(operation, KIND_CALL, cid)
         body = self.session.request("GET", _call_path(cid), target)
-        _shaped(target, lambda: wire.call_from_wire(body))
-        return body
+        return body, _shaped(target, lambda: wire.call_from_wire(body))
 
     def _get_call(self, cid: str, operation: str) -> CallState:
-        return wire.call_from_wire(self._get_call_body(cid, operation))
+        return self._read_call(cid, operation)[1]
 
     def create_call(self, cid: str, data: Json) -> CallState:
         # Get-or-create is idempotent by nature: a repeated attempt returns the call it made.
@@ -238,8 +238,8 @@ class StreamBackend(Backend):
         landed_backstage = action == "stop_live"
 
         def recover() -> Json | None:
-            body = self._get_call_body(cid, action)
-            return body if wire.call_from_wire(body).backstage == landed_backstage else None
+            body, state = self._read_call(cid, action)
+            return body if state.backstage == landed_backstage else None
 
         answer = self.session.request(
             "POST",
