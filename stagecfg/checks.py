@@ -18,10 +18,8 @@ from stagecfg.rules import permissions
 from stagecfg.rules import settings as stream_settings
 from stagecfg.rules.builtins import (
     BUILTIN_CALL_TYPES,
-    builtin_call_types,
     starting_backstage,
     starting_call_type,
-    template_grants,
 )
 from stagecfg.schema import suggest
 from stagecfg.schema_document import load_schema
@@ -79,12 +77,13 @@ def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
 def granted_roles(call_types: dict[str, Any]) -> frozenset[str]:
     """Roles some call type grants a permission: a built-in or declared type, with the declared
     grants replacing its starting ones per role (as Stream applies them)."""
-    starting = {name: spec["grants"] for name, spec in builtin_call_types().items()}
-    template = template_grants()
     granted: set[str] = set()
-    for name in sorted(set(starting) | set(call_types)):
-        effective: dict[str, Any] = dict(starting.get(name, template))
-        effective.update(_dict(_dict(call_types.get(name)).get("grants")))
+    for name in sorted(set(BUILTIN_CALL_TYPES) | set(call_types)):
+        declared = _dict(_dict(call_types.get(name)).get("grants"))
+        effective = {
+            **starting_call_type(name)["grants"],
+            **declared,
+        }  # as replace_grants, on unchecked data
         granted.update(r for r, ids in effective.items() if isinstance(ids, list) and ids)
     return frozenset(granted)
 

@@ -25,8 +25,9 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 #: send are these; anything outside is refused at validation, not at apply.
 WIRE_MIN = "1677-09-21T00:12:43.145225Z"
 WIRE_MAX = "2262-04-11T23:47:16.854775Z"
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
+#: Stream's wire timestamps are int64 nanoseconds (1677-09-21 to 2262-04-11).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 def is_rfc3339(text: str) -> bool:
@@ -66,7 +67,7 @@ def in_wire_range(text: str) -> bool:
     if nanos is None:
         return False
     sent = nanos // 1000 * 1000  # normalize drops the digits after the microseconds
-    return _INT64_MIN <= sent <= _INT64_MAX
+    return INT64_MIN <= sent <= INT64_MAX
 
 
 def parse(value: str | int | float | datetime) -> datetime:

@@ -28,8 +28,8 @@ class QueryError(ValueError):
     """The filter, sort or cursor is malformed; the engine answers 400 code 4."""
 
 
-#: Stream's wire timestamps are int64 nanoseconds (1677-09-21 to 2262-04-11).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Stream's wire timestamps are int64 nanoseconds: the one definition is in timestamps.
+INT64_MIN, INT64_MAX = timestamps.INT64_MIN, timestamps.INT64_MAX
 #: ``$and`` / ``$or`` levels a filter may nest, and conditions it may hold in all: SQLite
 #: refuses expressions deeper than 1000, and Stream's own filters need a handful.
 MAX_FILTER_DEPTH = 8
