@@ -39,11 +39,10 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from stagecfg import __version__
 from stagecfg.errors import BackendError, BackendFailure, one_line
+from stagecfg.model import Json
 from stagecfg.pacing import Pacer, reset_in, retry_after_seconds
 from stagecfg.redact import redact, register_secret
 from stagecfg.transport import BodyTooLarge, DeadlineTransport, parse_json, read_capped
-
-Json = dict[str, Any]
 
 # Stream issues app secrets of its own choosing; their length is not ours to judge per request.
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)

@@ -33,13 +33,13 @@ from stagecfg.emulator.faults import FaultInjector, Faults
 from stagecfg.emulator.operations import OPERATIONS, Operation
 from stagecfg.emulator.wire import (
     DEFAULT_MAX_BODY_BYTES,
-    Json,
     dump,
     duration,
     payload_param,
     read_body,
     unknown_endpoint,
 )
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import CODE_INTERNAL, StreamAPIError, failed_message
 
 # Imported from here by the CLI, the server module and tests; they moved, these names did not.

@@ -15,7 +15,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 from starlette.requests import Request
 
-from stagecfg.emulator.wire import Json
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import (
     CODE_API_KEY,
     CODE_AUTH,

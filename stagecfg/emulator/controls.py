@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stagecfg.emulator.wire import Json, json_response
+from stagecfg.emulator.wire import json_response
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import StreamAPIError
 
 #: ``guard(request, name)`` raises a StreamAPIError unless the request carries server credentials.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stagecfg.emulator.wire import Json
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import CODE_INPUT, CODE_INTERNAL, StreamAPIError, failed_message
 
 #: ``call(engine, path_params, body, claims)``: the success body, or a StreamAPIError.

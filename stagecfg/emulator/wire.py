@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import (
     CODE_INPUT,
     CODE_NOT_FOUND,
@@ -23,8 +23,6 @@ from stagecfg.sandbox.apierror import (
     StreamAPIError,
     failed_message,
 )
-
-Json = dict[str, Any]
 
 #: Request bodies over this many bytes are refused with 413 code 22 unless configured otherwise.
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024

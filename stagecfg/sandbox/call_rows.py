@@ -14,9 +14,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import not_found
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json
 from stagecfg.sandbox.store import Transaction
 
 #: The columns every call SELECT reads, in the order the row tuples are indexed by.

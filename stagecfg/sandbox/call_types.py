@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.rules.builtins import (
     BUILTIN_CALL_TYPES,
     BUILTIN_ROLES_REVISION,
@@ -28,7 +29,6 @@ from stagecfg.rules.builtins import (
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import (
-    Json,
     check_grants,
     check_notifications,
     check_request,

@@ -20,6 +20,7 @@ import json
 import uuid
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.rules.settings import backstage_of, merge_settings
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
@@ -35,7 +36,6 @@ from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.members import check_member_requests, upsert_members
 from stagecfg.sandbox.requests import (
-    Json,
     check_call_id,
     check_keys,
     check_request,

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from stagecfg import timestamps
+from stagecfg.model import Json
 from stagecfg.sandbox import call_types, calls, join, live, members, users
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json
 from stagecfg.sandbox.store import Store
 
 __all__ = ["Engine", "Json"]

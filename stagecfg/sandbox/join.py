@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stagecfg import timestamps
+from stagecfg.model import Json
 from stagecfg.rules.join import (
     JOIN_BACKSTAGE,
     JOIN_CALL,
@@ -37,7 +38,7 @@ from stagecfg.sandbox.calls import check_call_request, check_members_limit, inse
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.live import session
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import INT32_MAX, Json, check_call_id, check_request, check_types
+from stagecfg.sandbox.requests import INT32_MAX, check_call_id, check_request, check_types
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user

@@ -18,12 +18,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.rules.join import admitting_grant
 from stagecfg.sandbox.call_rows import live_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import Json, check_request, check_types
+from stagecfg.sandbox.requests import check_request, check_types
 from stagecfg.sandbox.responses import call_state
 
 #: GoLiveRequest and StopLiveRequest: each field and its type.

@@ -1,7 +1,7 @@
 """Call members: UpdateCallMembers, QueryCallMembers, and member rows for calls being created.
 
 Choice where Stream's behaviour is not documented: a member added without a role gets
-``call_member`` (:data:`DEFAULT_MEMBER_ROLE`).
+``call_member`` (:data:`~stagecfg.rules.builtins.CALL_MEMBER`).
 """
 
 from __future__ import annotations
@@ -10,19 +10,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from stagecfg.model import Json
+from stagecfg.rules.builtins import CALL_MEMBER
 from stagecfg.rules.limits import MEMBERS_PER_REQUEST
 from stagecfg.rules.roles import roles_of
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.call_rows import live_call
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json, check_keys, check_request, check_types
+from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.responses import MEMBER_COLUMNS, member_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import require_users
-
-DEFAULT_MEMBER_ROLE = "call_member"
-#: Members (added or removed) per request, as Stream limits them.
 
 _MEMBER_KEYS = {"user_id", "role", "custom"}
 _UPDATE_KEYS = {"update_members", "remove_members"}
@@ -57,7 +56,7 @@ def upsert_members(tx: Transaction, seq: int, members: Sequence[Json], now: int)
             (
                 seq,
                 m["user_id"],
-                m.get("role") or DEFAULT_MEMBER_ROLE,
+                m.get("role") or CALL_MEMBER,
                 json.dumps(m.get("custom") or {}),
                 now,
                 now,

@@ -35,11 +35,10 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
 from stagecfg import timestamps
+from stagecfg.model import Json
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.query import QueryError, bounded_nanos
 from stagecfg.schema_document import load_schema
-
-Json = dict[str, Any]
 
 #: Call type names and call ids: what Stream accepts in a URL path segment (matched in full).
 ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")

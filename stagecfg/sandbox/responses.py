@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.rules.permissions import OWN_CAPABILITIES
 from stagecfg.rules.settings import backstage_of
-from stagecfg.sandbox.requests import Json
 from stagecfg.sandbox.store import Transaction
 
 #: Ids per ``IN (...)`` list: well under SQLite's limit on bound variables.

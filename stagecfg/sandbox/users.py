@@ -15,10 +15,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from stagecfg.model import Json
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.requests import Json, check_keys, check_request, check_types
+from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.responses import user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 
