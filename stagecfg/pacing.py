@@ -13,6 +13,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from stagecfg.strictjson import finite_float
+
 
 @dataclass
 class _Window:
@@ -35,20 +37,13 @@ def server_offset(headers: Mapping[str, str], now: float) -> float:
     return when.timestamp() - now
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
 def reset_in(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds until the window in ``X-RateLimit-Reset`` resets, on our clock; None if absent."""
     raw = headers.get("x-ratelimit-reset")
     if not raw:
         return None
     try:
-        reset = _finite(raw.split(",")[0])
+        reset = finite_float(raw.split(",")[0])
     except ValueError:
         return None
     return max(0.0, reset - server_offset(headers, now) - now)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stagecfg import plandiff, savedshape
+from stagecfg import plandiff, savedshape, strictjson
 from stagecfg.errors import PlanRefused, UsageError, one_line
 from stagecfg.plan.changes import Plan
 from stagecfg.redact import register_secret, secret_variables
@@ -262,7 +262,7 @@ def read(path: str) -> SavedPlan:
             f"{path}: over {MAX_PLAN_BYTES // (1024 * 1024)} MiB, not a stagecfg saved plan"
         )
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        data = strictjson.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise UsageError(f"{path}: not a readable stagecfg saved plan ({reason})") from None
@@ -282,10 +282,6 @@ def read(path: str) -> SavedPlan:
         raise UsageError(
             one_line(f"{path}: damaged saved plan: {exc}; make it again with `stagecfg plan --out`")
         ) from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_secret_fields(data: Mapping[str, Any]) -> None:

@@ -9,8 +9,6 @@ deadline is per thread, because a sync httpx request runs entirely in its caller
 
 from __future__ import annotations
 
-import json
-import math
 import ssl
 import threading
 import time
@@ -19,6 +17,8 @@ from collections.abc import Iterator
 
 import httpcore
 import httpx
+
+from stagecfg import strictjson
 
 #: The largest answer read into memory; a bigger one is refused while it is being read.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -156,17 +156,6 @@ def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(parts)
 
 
-def _refuse_constant(name: str) -> typing.Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
 def parse_json(raw: bytes) -> typing.Any:
     """Strict JSON: NaN, Infinity and numbers beyond a float's range are refused."""
-    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    return strictjson.loads(raw)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stagecfg import strictjson
 from stagecfg.model import Json
 from stagecfg.sandbox.apierror import (
     CODE_INPUT,
@@ -69,22 +70,10 @@ def payload_param(request: Request, operation: str) -> Json:
     return json_object(raw, operation, "payload") if raw else {}
 
 
-def _refuse_constant(name: str) -> float:
-    # NaN and Infinity are not JSON; Python accepts them, Stream's decoder does not.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
 def json_object(raw: str | bytes, operation: str, what: str) -> Json:
     """A JSON object from a request body or query payload, or Stream's 400 code 4 saying why."""
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        body = strictjson.loads(raw)
     except ValueError as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:120]
         raise StreamAPIError(
