@@ -143,14 +143,19 @@ def test_the_replan_job_is_the_recovery_and_its_apply_waits_for_the_environment(
     assert apply["with"]["command"] == "apply" and apply["with"]["reviewed-plan"]
 
 
-def test_pre_commit_hook() -> None:
-    (hook,) = yaml.safe_load(HOOKS.read_text())
-    assert hook["id"] == "stagecfg-validate"
-    assert hook["entry"] == "stagecfg validate"
-    assert hook["language"] == "python"
-    assert re.search(hook["files"], "stagecfg.yaml") and re.search(hook["files"], "a/b.yml")
-    assert not re.search(hook["files"], "README.md")
-    check_invocation(shlex.split(hook["entry"])[1:])
+def test_pre_commit_hooks_validate_the_whole_manifest_set() -> None:
+    hooks = yaml.safe_load(HOOKS.read_text("utf-8"))
+    assert [h["id"] for h in hooks] == ["stagecfg-validate", "stagecfg-validate-strict"]
+    for hook in hooks:
+        assert hook["language"] == "python"
+        assert hook["pass_filenames"] is False  # a manifest is only valid with the others
+        assert hook["args"] == ["stagecfg/"]
+        for staged in ("stagecfg/shows.yaml", "stagecfg/a/b.yml"):
+            assert re.search(hook["files"], staged)
+        for other in ("README.md", "other/x.yaml", ".github/workflows/ci.yml", "stagecfg/x.json"):
+            assert not re.search(hook["files"], other)
+        check_invocation(shlex.split(hook["entry"])[1:])
+    assert hooks[1]["entry"] == "stagecfg validate --strict"
 
 
 def test_ci_installs_the_pinned_node_tools_in_one_npm_install() -> None:
