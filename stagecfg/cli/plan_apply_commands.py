@@ -171,8 +171,9 @@ def apply_command(
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
     from stagecfg import pipeline
+    from stagecfg.cli.progress import ApplyProgress
     from stagecfg.errors import ApplyFailed, UsageError
-    from stagecfg.render import change_title, render_text
+    from stagecfg.render import render_text
     from stagecfg.validation import load_desired
 
     if plan_file and paths:
@@ -218,21 +219,19 @@ def apply_command(
             if not click.confirm("Apply these changes?", default=False):
                 raise StagecfgError("apply cancelled; nothing was changed")
 
-        # Progress lines only for a person watching; logs of CI runs stay one report long.
-        show_progress = sys.stderr.isatty()
-
-        def progress(done: int, total: int, change: Any) -> None:
-            if show_progress:
-                echo(f"[{done}/{total}] {change_title(change)}", err=True)
-
+        # On stderr, one line redrawn in place on a terminal, a line per tenth in a CI log.
+        progress = ApplyProgress.on_stderr()
         try:
             report = pipeline.apply_planned(
-                backend, planned, parallelism=parallelism, progress=progress
+                backend, planned, parallelism=parallelism, progress=progress, full=full
             )
         except ApplyFailed as exc:
+            progress.close()
             # What did and did not apply goes to stdout; the error boundary prints the error.
             echo(exc.report_text, nl=False)
             raise
+        finally:
+            progress.close()
         done = len(report.succeeded)
         click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
     finally:
