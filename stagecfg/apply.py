@@ -2,8 +2,9 @@
 
 Apply executes exactly the plan's changes (it never re-plans). Within a stage up to
 ``parallelism`` changes are in flight at once; once one fails, or Ctrl-C arrives, no new change
-starts, the ones in flight finish, and the report lists what succeeded, what failed and what never
-started. Every change is idempotent against a re-read state, so re-running apply converges.
+starts, the ones in flight finish, and the report says what succeeded, what failed and what
+never started: every change is either finished or left for the next run. Every change is
+idempotent against a re-read state, so re-running apply converges.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from stagecfg.plan.changes import (
     Change,
     Plan,
 )
-from stagecfg.render import change_title, format_value
+from stagecfg.render import FULL_HINT, change_title, count_rows, format_value
 from stagecfg.rules.limits import MEMBERS_PER_REQUEST, USERS_PER_REQUEST
 
 #: ``progress(done, total, change)`` after each finished change.
@@ -62,31 +63,61 @@ class ApplyReport:
     def ok(self) -> bool:
         return not self.failed and not self.not_started and not self.interrupted
 
-    def render(self) -> str:
-        """A short account for the terminal; names operation, kind, object and Stream's code."""
+    def render(self, *, full: bool = False) -> str:
+        """A short account that ends the run: the counts, the failed changes with their errors
+        (operation, kind, object and Stream's code), and what is left for the next run.
+
+        Names are listed when there are few (:data:`FEW`, :data:`FEW_FAILED`), or all with
+        ``full``; otherwise counted. Finished changes come first, so the summary stays last.
+        """
         total = len(self.succeeded) + len(self.failed) + len(self.not_started)
-        lines = [
-            f"Applied {len(self.succeeded)} of {total} changes; {len(self.failed)} failed, "
-            f"{len(self.not_started)} not started."
-        ]
-        for failure in self.failed:
-            c = failure.change
-            code = ""
-            if failure.code is not None:
-                code = f" (Stream code {failure.code}"
-                code += f", HTTP {failure.status})" if failure.status else ")"
-            lines.append(f"  failed: {c.action} {c.kind} {c.name}: {failure.message}{code}")
-        for change in self.succeeded:
-            lines.append(f"  done:   {change_title(change)}")
+        done = self.succeeded if full or len(self.succeeded) <= FEW else []
+        lines = [f"  done:   {change_title(change)}" for change in done]
+        lines.append(
+            f"Applied {len(self.succeeded):,} of {total:,} changes; {len(self.failed):,} failed, "
+            f"{len(self.not_started):,} not started."
+        )
+        shown = len(self.failed) if full else FEW_FAILED
+        lines += [_failed_line(failure) for failure in self.failed[:shown]]
+        if len(self.failed) > shown:
+            lines.append(f"  ... and {len(self.failed) - shown:,} more failed {FULL_HINT}")
+        if self.not_started:
+            counts = "; ".join(f"{label}: {text}" for label, text in count_rows(self.not_started))
+            lines.append(f"  not started: {counts}")
+            shown = len(self.not_started) if full else FEW
+            lines += [f"    {change_title(change)}" for change in self.not_started[:shown]]
+            if len(self.not_started) > shown:
+                lines.append(f"    ... and {len(self.not_started) - shown:,} more {FULL_HINT}")
         if not self.ok:
             if self.interrupted:
                 lines.append("Interrupted: no new changes were started after Ctrl-C.")
+            left = len(self.failed) + len(self.not_started)
+            if left:
+                lines.append(
+                    f"Left for the next run: {left:,} change{'s' if left != 1 else ''} "
+                    f"({len(self.failed):,} failed, {len(self.not_started):,} not started)."
+                )
             advice = "Fix the cause and run" if self.failed else "Run"
             lines.append(
                 f"Nothing else was changed. {advice} apply again to finish: it re-reads the "
                 "backend and converges."
             )
         return "\n".join(lines) + "\n"
+
+
+#: Without ``full`` a report names the finished changes when there are at most this many (else
+#: it only counts them), the first this many not started, and the first FEW_FAILED failures.
+FEW = 5
+FEW_FAILED = 10
+
+
+def _failed_line(failure: Failure) -> str:
+    c = failure.change
+    code = ""
+    if failure.code is not None:
+        code = f" (Stream code {failure.code}"
+        code += f", HTTP {failure.status})" if failure.status else ")"
+    return f"  failed: {c.action} {c.kind} {c.name}: {failure.message}{code}"
 
 
 def run_change(backend: Backend, change: Change) -> None:
@@ -254,6 +285,7 @@ def execute(
     position = {id(change): index for index, change in enumerate(plan.changes)}
     report.succeeded.sort(key=lambda change: position[id(change)])
     report.failed.sort(key=lambda failure: position[id(failure.change)])
+    report.not_started.sort(key=lambda change: position[id(change)])
     return report
 
 

@@ -195,23 +195,29 @@ def check_applicable(planned: Planned, *, force: bool, allow_disruptive: bool) -
 
 
 def apply_planned(
-    backend: Backend, planned: Planned, *, parallelism: int, progress: Progress | None = None
+    backend: Backend,
+    planned: Planned,
+    *,
+    parallelism: int,
+    progress: Progress | None = None,
+    full: bool = False,
 ) -> ApplyReport:
     """Execute the plan, then re-read and re-plan: a backend that did not take a field is an error.
 
-    Raises ApplyFailed (or ApplyInterrupted) carrying the report when a change did not finish.
+    Raises ApplyFailed (or ApplyInterrupted) carrying the report when a change did not finish;
+    ``full`` names every change in it (see :meth:`ApplyReport.render`).
     """
     plan = planned.plan
     report = execute(plan, backend, parallelism=parallelism, progress=progress)
     if report.interrupted:
         raise ApplyInterrupted(
-            "apply interrupted; run apply again to converge", report_text=report.render()
+            "apply interrupted; run apply again to converge", report_text=report.render(full=full)
         )
     if not report.ok:
         raise ApplyFailed(
             f"{len(report.failed)} of {len(plan.changes)} changes failed; "
             "run apply again to converge",
-            report_text=report.render(),
+            report_text=report.render(full=full),
         )
     try:
         after = read_state(backend, planned.desired, prune=plan.prune)
@@ -221,7 +227,7 @@ def apply_planned(
             )
         )
     except ApplyFailed as exc:
-        raise ApplyFailed(str(exc), report_text=report.render()) from None
+        raise ApplyFailed(str(exc), report_text=report.render(full=full)) from None
     except StagecfgError as exc:
         # Every write landed; only the check did not. Saying just the read's error would hide a
         # finished apply, so the report comes first and the message says what is known.
@@ -230,6 +236,6 @@ def apply_planned(
             f"all {done} change{'s' if done != 1 else ''} were applied, but reading the backend "
             f"to confirm them failed: {exc}; run `stagecfg plan` to see whether the backend "
             "holds them",
-            report_text=report.render(),
+            report_text=report.render(full=full),
         ) from None
     return report

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from backend_wrappers import Wrapped
 
-from stagecfg.apply import check_converged, execute, read_state
+from stagecfg.apply import ApplyReport, check_converged, execute, read_state
 from stagecfg.backends import open_backend
 from stagecfg.backends.base import Backend
 from stagecfg.errors import ApplyFailed
@@ -132,6 +132,87 @@ def test_ctrl_c_stops_starting_new_changes(backend: Backend) -> None:
     assert "Run apply again to finish" in text
 
 
+def _report_lines(report: ApplyReport, *, full: bool = False) -> list[str]:
+    return report.render(full=full).splitlines()
+
+
+def test_a_failure_in_a_large_apply_gives_a_short_report_of_what_is_left(
+    backend: Backend,
+) -> None:
+    desired = desired_shows(250, live=False)
+    plan = make_plan(desired, read_state(backend, desired))
+    assert len(plan.changes) == 252
+    report = execute(plan, Wrapped(backend, fail_names={"stage:show-150"}), parallelism=4)
+    failed, left = len(report.failed), len(report.not_started)
+    assert failed == 1 and left > 50
+    lines = _report_lines(report)
+    assert lines[0] == (
+        f"Applied {len(report.succeeded)} of 252 changes; 1 failed, {left} not started."
+    )
+    assert lines[1] == (
+        "  failed: create call stage:show-150: injected failure (Stream code 4, HTTP 400)"
+    )
+    assert lines[2] == f"  not started: calls: {left} to create"
+    assert lines[3:8] == [f"    + call {c.name}" for c in report.not_started[:5]]
+    assert lines[8] == f"    ... and {left - 5} more (--full to list all)"
+    assert lines[9:] == [
+        f"Left for the next run: {left + 1} changes (1 failed, {left} not started).",
+        "Nothing else was changed. Fix the cause and run apply again to finish: it re-reads "
+        "the backend and converges.",
+    ]
+    # It says which: the sandbox holds exactly the calls reported as applied.
+    created = set(read_state(backend, desired).calls)
+    assert created == {c.name for c in report.succeeded if c.kind == "call"}
+    assert not created & {c.name for c in report.not_started}
+    # --full names every change once: done, failed or not started.
+    full = _report_lines(report, full=True)
+    named = [line.split()[-1] for line in full if line.startswith(("  done:", "    + "))]
+    named += [f.change.name for f in report.failed]
+    assert sorted(named) == sorted(c.name for c in plan.changes)
+    assert full[-2:] == lines[-2:]  # the summary still comes last
+    # The next run finishes what was left, and only that.
+    replan = make_plan(desired, read_state(backend, desired))
+    assert len(replan.changes) == left + 1
+    assert execute(replan, backend).ok
+
+
+def test_ctrl_c_in_a_large_apply_counts_what_is_left_and_names_a_few(backend: Backend) -> None:
+    desired = desired_shows(220, live=False)
+    plan = make_plan(desired, read_state(backend, desired))
+    report = execute(plan, Wrapped(backend, interrupt_at=40, pause=0.002), parallelism=2)
+    assert report.interrupted and not report.failed
+    left = len(report.not_started)
+    assert left > 100
+    lines = _report_lines(report)
+    assert (
+        lines[0] == f"Applied {len(report.succeeded)} of 222 changes; 0 failed, {left} not started."
+    )
+    assert "done:" not in "\n".join(lines)
+    assert lines[-3:] == [
+        "Interrupted: no new changes were started after Ctrl-C.",
+        f"Left for the next run: {left} changes (0 failed, {left} not started).",
+        "Nothing else was changed. Run apply again to finish: it re-reads the backend and "
+        "converges.",
+    ]
+    assert len(lines) == 11
+    created = set(read_state(backend, desired).calls)
+    assert created == {c.name for c in report.succeeded if c.kind == "call"}
+
+
+def test_a_report_of_few_changes_names_them_all(backend: Backend) -> None:
+    desired = desired_shows(3, live=False)
+    plan = make_plan(desired, read_state(backend, desired))
+    report = execute(plan, Wrapped(backend, fail_names={"stage:show-1"}), parallelism=1)
+    assert _report_lines(report)[:4] == [
+        "  done:   + user john",
+        "  done:   + call_type stage",
+        "  done:   + call stage:show-0",
+        "Applied 3 of 5 changes; 1 failed, 1 not started.",
+    ]
+    assert "  not started: calls: 1 to create" in _report_lines(report)
+    assert "    + call stage:show-2" in _report_lines(report)
+
+
 def test_more_than_100_members_are_sent_in_chunks(backend: Backend) -> None:
     users = {f"u{i:03d}": UserSpec(f"u{i:03d}") for i in range(150)}
     members = {uid: "user" for uid in users}
@@ -192,6 +273,8 @@ def test_report_lists_changes_in_plan_order_whatever_order_they_finish(backend: 
     assert [c.name for c in report.succeeded] == ["john", "stage"] + [
         f"stage:show-{i}" for i in range(4)
     ]
-    text = report.render()
+    text = report.render(full=True)
     done = [line.split()[-1] for line in text.splitlines() if line.startswith("  done:")]
     assert done == ["john", "stage"] + [f"stage:show-{i}" for i in range(4)]
+    # Without --full, six finished changes are only counted.
+    assert "done:" not in report.render()

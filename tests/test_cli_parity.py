@@ -72,10 +72,12 @@ def cli(capsys: pytest.CaptureFixture[str], flags: tuple[str, ...]) -> Run:
 def neutral(text: str) -> str:
     """Output with the backend's description (path or URL) replaced by a placeholder.
 
-    The sandbox's one-time "created a new, empty sandbox" notice has no HTTP counterpart.
+    The sandbox's one-time "created a new, empty sandbox" notice has no HTTP counterpart, and
+    apply's progress lines carry a rate and a time left that depend on the machine.
     """
     text = re.sub(r"(?m)^note: created a new, empty sandbox at .*\n", "", text)
     text = re.sub(r"(?m)^backend: .*$", "backend: <backend>", text)
+    text = re.sub(r"(?m)^(apply: [\d,]+/[\d,]+ changes \(\d+%\)), .*$", r"\1", text)
     return re.sub(r'"backend": "[^"]*"', '"backend": "<backend>"', text)
 
 

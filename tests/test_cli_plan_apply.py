@@ -253,6 +253,27 @@ def test_failure_mid_apply_reports_and_rerun_converges(
     assert run(capsys, "plan", path, *SB, "--detailed-exitcode")[0] == 0
 
 
+def test_a_failure_in_a_large_apply_ends_with_a_short_summary(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(work, manifest({f"stage:ep-{i:03d}": None for i in range(220)}))
+    install(monkeypatch, fail_names={"stage:ep-100"})
+    code, out, err = run(capsys, "apply", path, *SB, "--auto-approve", "--parallelism", "1")
+    assert code == 1
+    summary = out.split("\nPlan: 222 to create, 0 to update, 0 to delete, 0 live changes.\n")[1]
+    assert summary.splitlines() == [
+        "Applied 102 of 222 changes; 1 failed, 119 not started.",
+        "  failed: create call stage:ep-100: injected failure (Stream code 4, HTTP 400)",
+        "  not started: calls: 119 to create",
+        *(f"    + call stage:ep-{i:03d}" for i in range(101, 106)),
+        "    ... and 114 more (--full to list all)",
+        "Left for the next run: 120 changes (1 failed, 119 not started).",
+        "Nothing else was changed. Fix the cause and run apply again to finish: it re-reads the "
+        "backend and converges.",
+    ]
+    assert err.splitlines()[-1] == "Error: 1 of 222 changes failed; run apply again to converge"
+
+
 def test_ctrl_c_exits_130(
     work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -433,26 +454,60 @@ def test_default_sandbox_and_environment_choose_the_backend(
     assert run(capsys, "plan", path, "--backend", "local", "--detailed-exitcode")[0] == 2
 
 
-def test_progress_goes_to_stderr_only_on_a_terminal(
+def test_progress_goes_to_stderr_in_lines_for_a_log_and_in_place_on_a_terminal(
     work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(work, manifest())
     code, out, err = run(capsys, "apply", path, *SB, "--auto-approve")
     assert code == 0 and "Apply complete: 3 changes applied." in out
-    assert "[1/" not in out + err
+    # No terminal: a line per tenth of the changes (here each change is a third), no \r.
+    progress = [line for line in err.splitlines() if not line.startswith("note: ")]
+    assert [line.split(",")[0] for line in progress] == [
+        "apply: 1/3 changes (33%)",
+        "apply: 2/3 changes (66%)",
+        "apply: 3/3 changes (100%)",
+    ]
+    assert "ETA" in progress[0] and "took" in progress[-1]
+    assert "\r" not in err and "apply: " not in out
     write(work, manifest({"stage:show-1": False, "stage:show-2": None}, join_ahead=60))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     code, out, err = run(capsys, "apply", path, *SB, "--auto-approve")
     assert code == 0
-    # stage:show-1 follows its call type's new join_ahead_time_seconds; calls apply in
-    # parallel, so they report in the order they finish.
-    lines = err.splitlines()
-    assert lines[0] == "[1/3] ~ call_type stage"
-    assert sorted(line.split("] ", 1)[1] for line in lines[1:]) == [
-        "+ call stage:show-2",
-        "~ call stage:show-1",
-    ]
-    assert "[1/" not in out
+    # A terminal: one line, redrawn with a carriage return, ended by one newline.
+    assert err.startswith("\rapply: 1/3 changes (33%)") and err.endswith("\n")
+    assert err.count("\n") == 1
+    assert "\rapply: 3/3 changes (100%)" in err
+    assert "apply: " not in out
+
+
+def test_a_large_plan_starts_with_counts_and_folds_and_full_lists_every_change(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    calls = {f"stage:ep-{i:03d}": None for i in range(60)}
+    path = write(work, manifest(calls))
+    assert run(capsys, "apply", path, *SB, "--auto-approve")[0] == 0
+    write(work, manifest(calls).replace("T18:00:00Z", "T19:00:00Z"))  # every start moves
+    code, out, _ = run(capsys, "plan", path, *SB)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1:3] == ["calls: 60 to update", ""]
+    start = lines.index("~ 60 calls to update: starts_at changed")
+    assert lines[start + 1].startswith("    ~ call stage:ep-000  (m/stagecfg.yaml:")
+    assert "    ... and 57 more (--full to list all)" in lines
+    assert "    ... and 57 more calls whose join window moves (--full to list all)" in lines
+    assert len(lines) < 30
+
+    code, full, _ = run(capsys, "plan", path, *SB, "--full")
+    titles = [line for line in full.splitlines() if line.startswith("~ call stage:ep-")]
+    assert code == 0 and len(titles) == 60 and "--full to list all" not in full
+    code, data, _ = run(capsys, "plan", path, *SB, "--format", "json")
+    assert len(json.loads(data)["changes"]) == 60  # JSON is data: never folded
+
+    code, out, _ = run(capsys, "apply", path, *SB, "--auto-approve", "--full")
+    assert code == 0 and "Apply complete: 60 changes applied." in out
+    assert sum(line.startswith("~ call stage:ep-") for line in out.splitlines()) == 60
 
 
 def _run_in_terminal(work: Path, args: list[str], answer: bytes) -> tuple[int, str, str]:
@@ -492,14 +547,19 @@ def test_terminal_apply_asks_then_shows_progress(work: Path) -> None:
     assert code == 1
     assert "Apply these changes? [y/N]: " in out
     assert "apply cancelled; nothing was changed" in terminal
-    assert "Apply complete" not in out and "[1/" not in terminal
+    assert "Apply complete" not in out and "apply: " not in terminal
     code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"y\n")
     assert code == 0, out + terminal
     assert "Plan: 3 to create" in out  # the cancelled apply wrote nothing
     assert "Apply these changes? [y/N]: " in out
     assert "Apply complete: 3 changes applied." in out
-    progress = [line for line in terminal.splitlines() if line.startswith("[")]
-    assert progress == ["[1/3] + user john", "[2/3] + call_type stage", "[3/3] + call stage:show-1"]
+    # The progress line is redrawn in place, never one line per change.
+    # split("\n"), not splitlines(), which would also split at each carriage return.
+    (progress,) = [line for line in terminal.split("\n") if "apply: " in line]
+    draws = progress.split("\r")[1:]
+    assert draws[0].startswith("apply: 1/3 changes (33%)") and draws[0].endswith("+ user john")
+    assert draws[-1].startswith("apply: 3/3 changes (100%)")
+    assert draws[-1].rstrip().endswith("+ call stage:show-1")
     code, out, terminal = _run_in_terminal(work, ["apply", path, *SB], b"")
     assert code == 0 and NO_CHANGES in out and "Apply these changes?" not in out
 

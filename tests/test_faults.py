@@ -1,4 +1,5 @@
-"""Fault suite: a flaky backend, a killed apply, two applies at once and a stale saved plan.
+"""Fault suite: a flaky backend, a killed or interrupted apply, two applies at once and a stale
+saved plan.
 
 Every test uses real parts (the emulator on 127.0.0.1, the SQLite sandbox, stagecfg as a
 subprocess where a process must die) and checks the end state in the sandbox file itself:
@@ -13,6 +14,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -95,8 +97,9 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 class Spawned:
     """stagecfg in a subprocess, its output in files (a full pipe would stall a long apply)."""
 
-    def __init__(self, *argv: str, cwd: Path, name: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAM_", "STAGECFG_"))}
+    def __init__(self, *argv: str, cwd: Path, name: str, env: dict[str, str] | None = None) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("STREAM_", "STAGECFG_"))}
+        env = {**clean, **(env or {})}
         self.out_path = cwd / f"{name}.out"
         self.err_path = cwd / f"{name}.err"
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
@@ -272,6 +275,76 @@ def test_killed_apply_reruns_to_convergence(tmp_path: Path, seed: int) -> None:
     assert_sandbox_matches(db, types=types, calls=calls)
     code, out, _ = run_cli("plan", str(tmp_path / "m"), *local, "--detailed-exitcode")
     assert code == 0, out[-2000:]
+
+
+# --- interrupted apply --------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_during_a_large_apply_is_summed_up_briefly_and_the_next_run_converges(
+    make_emulator: MakeEmulator,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    types, calls = 4, 300
+    total = 1 + types + calls
+    db = tmp_path / "emulator.db"
+    # Slow enough (20 ms a request, 2 at once) that Ctrl-C lands in the middle of the calls.
+    handle = make_emulator(sandbox_path=db, latency_ms=20)
+    write_manifests(tmp_path / "m", types=types, calls=calls)
+    stream = ("--backend", "stream", "--base-url", handle.url, "--api-key", handle.api_key)
+    apply = Spawned(
+        "apply",
+        "m",
+        *stream,
+        "--auto-approve",
+        "--parallelism",
+        "2",
+        cwd=tmp_path,
+        name="interrupted",
+        env={"STREAM_API_SECRET": handle.api_secret},
+    )
+    deadline = time.monotonic() + 60
+    while apply.proc.poll() is None and time.monotonic() < deadline:
+        if sum(live_cids(db).values()) >= 40:
+            break
+        time.sleep(0.01)
+    apply.proc.send_signal(signal.SIGINT)
+    code, out, err = apply.wait(timeout=60)
+    assert code == 130, (code, out[-2000:], err[-2000:])
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "Error: apply interrupted; run apply again to converge"
+    progress = err.splitlines()[:-1]
+    assert all(line.startswith("apply: ") for line in progress) and len(progress) <= 10
+
+    # After the plan, the summary: counts, a few of the changes left, and what to do.
+    summary = out.split("\nPlan: ", 1)[1].splitlines()[1:]
+    applied, left = (
+        int(n) for n in re.findall(r"Applied (\d+) of \d+ changes; 0 failed, (\d+)", summary[0])[0]
+    )
+    assert summary[0] == f"Applied {applied} of {total} changes; 0 failed, {left} not started."
+    assert applied + left == total and left > 100
+    assert summary[1] == f"  not started: calls: {left} to create"
+    named = [line.split()[-1] for line in summary[2:7]]
+    assert summary[7] == f"    ... and {left - 5} more (--full to list all)"
+    assert summary[8:] == [
+        "Interrupted: no new changes were started after Ctrl-C.",
+        f"Left for the next run: {left} changes (0 failed, {left} not started).",
+        "Nothing else was changed. Run apply again to finish: it re-reads the backend and "
+        "converges.",
+    ]
+    # It said which: the calls it counted as applied exist, the ones it named as left do not.
+    existing = live_cids(db)
+    assert sum(existing.values()) == applied - 1 - types
+    assert not set(named) & set(existing)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREAM_API_SECRET", handle.api_secret)
+    code, out, err = run_cli("apply", "m", *stream, "--auto-approve")
+    assert code == 0, (out[-2000:], err[-2000:])
+    assert f"Plan: {left} to create, 0 to update" in out
+    assert_sandbox_matches(db, types=types, calls=calls)
+    assert_plan_empty(tmp_path, *stream)
 
 
 # --- concurrent applies -------------------------------------------------------------------------

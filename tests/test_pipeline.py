@@ -151,5 +151,7 @@ def test_a_failed_confirm_read_raises_with_the_report_of_the_finished_apply(
         f"all {total} changes were applied, but reading the backend to confirm them failed: "
         "query call: HTTP 502"
     )
-    assert caught.value.report_text.startswith(f"Applied {total} of {total} changes; 0 failed")
+    *done, summary = caught.value.report_text.splitlines()
+    assert summary == f"Applied {total} of {total} changes; 0 failed, 0 not started."
+    assert len(done) == total and all(line.startswith("  done:   ") for line in done)  # few
     assert pipeline.plan_manifests(inner, desired).plan.empty  # they were indeed applied

@@ -105,10 +105,13 @@ class AccessReview:
         """Whether :func:`check_review` would refuse this plan."""
         return bool(self.refusals) or (deny_escalation and bool(self.escalations))
 
+    def ordered(self) -> list[AccessNote]:
+        """The notes in the order plans show them: escalations first, then by category."""
+        return sorted(self.notes, key=lambda n: (not n.escalation, _ORDER[n.category]))
+
     def lines(self) -> list[str]:
         """Text lines, escalations first, for the text and Markdown plans."""
-        ordered = sorted(self.notes, key=lambda n: (not n.escalation, _ORDER[n.category]))
-        return [n.render() for n in ordered]
+        return [n.render() for n in self.ordered()]
 
     def to_json(self) -> Json:
         return {

@@ -37,6 +37,11 @@ def _project_option() -> Callable[[F], F]:
     )
 
 
+def _full_option(help_text: str) -> Callable[[F], F]:
+    """``--full``: list every change, where text output would fold runs of one shape."""
+    return click.option("--full", is_flag=True, help=help_text)
+
+
 def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     """Refusals as printed: they name objects, and a name may hold a secret's value."""
     from stagecfg.redact import mask_text
@@ -73,6 +78,7 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     is_flag=True,
     help="Exit 1 (after printing) when the plan widens access: see README, Access.",
 )
+@_full_option("List every change (text output folds more than 50 changes of one shape).")
 @backend_options
 def plan_command(
     paths: tuple[str, ...],
@@ -83,6 +89,7 @@ def plan_command(
     prune: bool,
     project: str | None,
     deny_escalation: bool,
+    full: bool,
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
@@ -105,7 +112,13 @@ def plan_command(
     # runs: a plan that cannot be applied as it stands must not look approvable.
     refusals = masked_refusals(pipeline.refusals(planned))
     text = render.render(
-        shown, fmt, backend=planned.backend, color=color(), access=review, refusals=refusals
+        shown,
+        fmt,
+        backend=planned.backend,
+        color=color(),
+        access=review,
+        refusals=refusals,
+        full=full,
     )
     echo(text, nl=False, masked_data=True)
     # After printing: the reviewer sees the plan that widened access before the refusal.
@@ -142,6 +155,7 @@ def plan_command(
     metavar="NAME",
     help="Apply only this object: calltype:NAME, a cid or user:ID (repeatable).",
 )
+@_full_option("List every change in the plan and in the report of a failed or stopped apply.")
 @backend_options
 def apply_command(
     paths: tuple[str, ...],
@@ -152,12 +166,14 @@ def apply_command(
     allow_disruptive: bool,
     project: str | None,
     targets: tuple[str, ...],
+    full: bool,
     **options: Any,
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
     from stagecfg import pipeline
+    from stagecfg.cli.progress import ApplyProgress
     from stagecfg.errors import ApplyFailed, UsageError
-    from stagecfg.render import change_title, render_text
+    from stagecfg.render import render_text
     from stagecfg.validation import load_desired
 
     if plan_file and paths:
@@ -187,7 +203,7 @@ def apply_command(
             planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
         shown, review = masked_plan(planned.plan, planned.access)
         echo(
-            render_text(shown, backend=planned.backend, color=color(), access=review),
+            render_text(shown, backend=planned.backend, color=color(), access=review, full=full),
             nl=False,
             masked_data=True,
         )
@@ -203,21 +219,19 @@ def apply_command(
             if not click.confirm("Apply these changes?", default=False):
                 raise StagecfgError("apply cancelled; nothing was changed")
 
-        # Progress lines only for a person watching; logs of CI runs stay one report long.
-        show_progress = sys.stderr.isatty()
-
-        def progress(done: int, total: int, change: Any) -> None:
-            if show_progress:
-                echo(f"[{done}/{total}] {change_title(change)}", err=True)
-
+        # On stderr, one line redrawn in place on a terminal, a line per tenth in a CI log.
+        progress = ApplyProgress.on_stderr()
         try:
             report = pipeline.apply_planned(
-                backend, planned, parallelism=parallelism, progress=progress
+                backend, planned, parallelism=parallelism, progress=progress, full=full
             )
         except ApplyFailed as exc:
+            progress.close()
             # What did and did not apply goes to stdout; the error boundary prints the error.
             echo(exc.report_text, nl=False)
             raise
+        finally:
+            progress.close()
         done = len(report.succeeded)
         click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
     finally:

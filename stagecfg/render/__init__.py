@@ -1,5 +1,8 @@
 """Plans and apply results as text, JSON, Markdown or GitHub annotations. Returns strings only.
 
+A large text plan (:mod:`stagecfg.render.text`) starts with counts per kind and action and
+folds long runs of one shape; JSON is data and never folds.
+
 Text symbols, one per action (also used in Markdown):
 
 * ``+`` create, ``~`` update, ``-`` delete,
@@ -14,33 +17,35 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stagecfg.plan.changes import Note, Plan
+from stagecfg.plan.changes import Plan
 from stagecfg.render.common import (
-    COLOURS,
     FORMAT_VERSION,
     FORMATS,
     GITHUB_COMMENT_LIMIT,
     MARKDOWN_MARKER,
     MAX_VALUE_CHARS,
     NO_CHANGES,
-    RED,
     REFUSED_HEADING,
     SYMBOLS,
     TEXT_WIDTH,
     change_title,
-    field_line,
     format_value,
     list_delta,
     list_text,
-    paint,
     refusal_line,
     summary_line,
     use_color,
-    where,
-    wrapped,
 )
 from stagecfg.render.github import render_github
 from stagecfg.render.markdown import render_markdown
+from stagecfg.render.text import (
+    FULL_HINT,
+    GROUP_OVER,
+    count_lines,
+    count_rows,
+    render_note,
+    render_text,
+)
 
 if TYPE_CHECKING:
     from stagecfg.access import AccessReview
@@ -49,7 +54,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "FORMAT_VERSION",
+    "FULL_HINT",
     "GITHUB_COMMENT_LIMIT",
+    "GROUP_OVER",
     "MARKDOWN_MARKER",
     "MAX_VALUE_CHARS",
     "NO_CHANGES",
@@ -57,6 +64,8 @@ __all__ = [
     "SYMBOLS",
     "TEXT_WIDTH",
     "change_title",
+    "count_lines",
+    "count_rows",
     "format_value",
     "list_delta",
     "list_text",
@@ -71,50 +80,6 @@ __all__ = [
     "summary_line",
     "use_color",
 ]
-
-# --- text ---------------------------------------------------------------------------------------
-
-
-def render_text(
-    plan: Plan,
-    *,
-    backend: str,
-    color: bool = False,
-    access: AccessReview | None = None,
-    refusals: Sequence[Refusal] = (),
-) -> str:
-    """Terraform-like text: a header naming the backend, what apply would refuse, one block per
-    change, a summary."""
-    lines = [f"backend: {backend}", ""]
-    if refusals:
-        lines.append(paint(REFUSED_HEADING, RED, color))
-        lines += [paint(f"    {refusal_line(r)}", RED, color) for r in refusals]
-        lines.append("")
-    if access is not None and access.notes:
-        lines.append("access:")
-        for line in access.lines():
-            painted = paint(line, RED, color) if line.startswith("!") else line
-            lines.append(f"    {painted}")
-        lines.append("")
-    for change in plan.changes:
-        # A disruptive change is red whatever its action: it is the one a reviewer must not miss.
-        code = RED if change.disruptive else COLOURS.get(change.action, "0")
-        title = paint(change_title(change), code, color)
-        lines.append(title + where(change.location))
-        for fc in change.fields:
-            lines += wrapped(field_line(change, fc), "    ")
-        if change.disruptive:
-            lines.append(paint(f"    ! disruptive: {change.reason}", RED, color))
-    lines += [render_note(note) for note in plan.notes]
-    if plan.changes or plan.notes:
-        lines.append("")
-    lines.append(summary_line(plan))
-    return "\n".join(lines) + "\n"
-
-
-def render_note(note: Note) -> str:
-    return f"note: {note.kind} {note.name}: {note.message}{where(note.location)}"
-
 
 # --- json ---------------------------------------------------------------------------------------
 
@@ -161,12 +126,21 @@ def render(
     color: bool = False,
     access: AccessReview | None = None,
     refusals: Sequence[Refusal] = (),
+    group_over: int = GROUP_OVER,
+    full: bool = False,
 ) -> str:
     """Dispatch on ``fmt`` (one of :data:`FORMATS`); ``access`` adds the access review and
-    ``refusals`` what apply would refuse."""
+    ``refusals`` what apply would refuse. ``group_over`` is the text plan's threshold for counts
+    and folds, ``full`` turns folding off; the other formats never fold."""
     renderers: dict[str, Callable[[], str]] = {
         "text": lambda: render_text(
-            plan, backend=backend, color=color, access=access, refusals=refusals
+            plan,
+            backend=backend,
+            color=color,
+            access=access,
+            refusals=refusals,
+            group_over=group_over,
+            full=full,
         ),
         "json": lambda: render_json(plan, backend=backend, access=access, refusals=refusals),
         "markdown": lambda: render_markdown(
