@@ -12,8 +12,9 @@ sorted ``granted`` and ``revoked`` lists), so a call stored before them has none
 
 Choices where Stream's behaviour is not documented:
 
-* A user token for a user the app does not have yet acts as a plain ``user`` and creates that
-  user, as joining does (Stream creates users on connect).
+* A user token for a user the app does not have yet acts as a plain ``user``, and a control it
+  may run creates that user, as joining does (Stream creates users on connect); a refused one
+  stores nothing.
 * UpdateUserPermissions takes any known permission id, or the capability it unlocks, and the
   user must exist; naming one permission both to grant and to revoke is refused.
 """
