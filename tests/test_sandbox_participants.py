@@ -81,6 +81,7 @@ def test_limit_cuts_the_page_not_the_total(room: Engine) -> None:
         ({}, 101),
         ({}, "ten"),
         ({}, "99999999999"),
+        ({}, "\u00b2"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_bad_queries_are_400(room: Engine, body: dict[str, Any], limit: Any) -> None:

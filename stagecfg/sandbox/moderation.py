@@ -22,6 +22,7 @@ from typing import Any
 
 from stagecfg.model import Json
 from stagecfg.rules.limits import MEMBERS_PER_REQUEST
+from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import has_active_session
@@ -29,18 +30,6 @@ from stagecfg.sandbox.grants import Control, control
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.users import require_users
 
-_USER_REQUEST_KEYS = {
-    "id",
-    "name",
-    "image",
-    "role",
-    "custom",
-    "invisible",
-    "language",
-    "privacy_settings",
-    "teams",
-    "teams_role",
-}
 #: The request fields of each control and their types (held to the spec by
 #: tests/test_request_rules.py). ``kicked_by`` / ``muted_by`` are UserRequests.
 BLOCK_KEYS = {"user_id"}
@@ -76,7 +65,8 @@ def _acting_user(op: str, body: Json, name: str) -> None:
     user = body.get(name)
     if user is None:
         return
-    user = check_keys(op, name, user, _USER_REQUEST_KEYS)
+    # UserRequest's fields, as users.py (which stores users) accepts them.
+    user = check_keys(op, name, user, users._USER_REQUEST_KEYS)
     if not isinstance(user.get("id"), str) or not user["id"]:
         raise input_error(op, f"{name}.id is required")
     if body.get(f"{name}_id") not in (None, user["id"]):

@@ -42,7 +42,7 @@ PARTICIPANT_FIELDS: dict[str, query.Field] = {
 
 def _limit(op: str, limit: Any) -> int:
     if isinstance(limit, str):
-        if not limit.isdigit() or len(limit) > 10:
+        if not (limit.isascii() and limit.isdigit()) or len(limit) > 10:
             raise input_error(op, f"limit must be an integer between 0 and {PAGE_LIMIT}")
         limit = int(limit)
     try:
