@@ -72,6 +72,7 @@ def test_events_need_a_sender_server_side(ringing: Engine) -> None:
         {"user_id": "alice", "user": {"id": "bob"}},
         {"user_id": "alice", "custom": []},
         {"user": "alice"},
+        {"user": {"id": "alice", "mood": "happy"}},
         {"user_id": "alice", "type": "custom"},
     ):
         assert refused(ringing.send_call_event, *CID, body)[:2] == (400, 4), body

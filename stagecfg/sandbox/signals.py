@@ -19,11 +19,12 @@ Choices where Stream's behaviour is not documented:
 from __future__ import annotations
 
 from stagecfg.model import Json
+from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.grants import control
 from stagecfg.sandbox.moderation import blocked_user_ids
-from stagecfg.sandbox.requests import check_request, check_types
+from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.users import require_users, write_user
 
 #: RingCallRequest.members_ids: at most this many (the spec's maxItems).
@@ -42,8 +43,8 @@ def send_call_event(
     check_types(op, "request", body, EVENT_TYPES)
     user = body.get("user")
     sender = body.get("user_id")
-    if user is not None and not isinstance(user, dict):
-        raise input_error(op, "user must be a user object")
+    if user is not None:
+        user = check_keys(op, "user", user, users._USER_REQUEST_KEYS)
     if user is not None and sender is not None and user.get("id") != sender:
         raise input_error(op, "user.id and user_id differ")
     if caller is None and user is None and not sender:
