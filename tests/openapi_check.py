@@ -6,6 +6,8 @@ Shared by the sandbox engine and emulator tests::
     assert_matches("CallResponse", body)                 # required fields, types, enums
     assert_matches("GetCallTypeResponse", body)          # ``duration`` is never required here
     assert_matches("CallResponse", body, strict=False)   # allow fields the spec does not name
+    check(response, "/api/v2/video/calltypes", "GET")    # status, schema, duration, headers
+    assert_api_error(response, 404, 16)                  # Stream's APIError with this status, code
 
 OpenAPI 3.0 differs from JSON Schema in ``nullable``; it is translated. Timestamps are
 ``type: number, format: date-time`` in the spec and integers in real responses; JSON Schema's
@@ -21,6 +23,7 @@ import functools
 import json
 from typing import Any
 
+import httpx
 import jsonschema
 
 # The shared spec next to the project, never copied into it (see conftest.OPENAPI_DIR).
@@ -106,3 +109,34 @@ def assert_request_matches(name: str, instance: Any) -> None:
     errors = jsonschema.Draft202012Validator(root).iter_errors(instance)
     found = sorted(f"{e.json_path}: {e.message}" for e in errors)
     assert not found, f"{name} does not match the OpenAPI spec:\n" + "\n".join(found[:20])
+
+
+def spec_response(path: str, method: str) -> tuple[int, str]:
+    """The success status and response schema name the spec gives ``method path``."""
+    responses = _spec()["paths"][path][method.lower()]["responses"]
+    status = next(code for code in responses if code.startswith("2"))
+    ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+    return int(status), ref.rsplit("/", 1)[1]
+
+
+def check(response: httpx.Response, path: str, method: str) -> dict[str, Any]:
+    """The response has the spec's status, schema, a duration and rate-limit headers."""
+    status, schema = spec_response(path, method)
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert_matches(schema, body)
+    assert body["duration"].endswith("ms")
+    for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"):
+        assert response.headers[header].isdigit()
+    return body
+
+
+def assert_api_error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    """The response is Stream's APIError with ``status`` and Stream ``code``."""
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert body["code"] == code, body
+    assert body["StatusCode"] == status
+    assert_matches("APIError", body)
+    assert body["duration"].endswith("ms")
+    return body

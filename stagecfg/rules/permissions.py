@@ -157,3 +157,48 @@ def grants_join_backstage(permissions: Iterable[str]) -> bool:
     """True when a role's list lets it into backstage (the owner variant counts)."""
     # A manifest list may hold a non-string the schema reports; it grants nothing, not a crash.
     return any(isinstance(p, str) and base_permission(p) == "join-backstage" for p in permissions)
+
+
+def permission_for(name: str) -> str | None:
+    """The base permission id a per-call grant or revocation names, or None when unknown.
+
+    UpdateUserPermissions takes either spelling (Stream's SDKs pass ``OwnCapability`` values),
+    so a capability name is read as the permission that unlocks it. Scoped ids (``-owner``,
+    ``-any-team``) are not per-call grants: the grant is already for one user in one call.
+    """
+    if name in _KNOWN:
+        return name
+    return CAPABILITY_TO_PERMISSION.get(name)
+
+
+#: The permission a user token needs for each call-scoped control (server-side tokens may do
+#: everything). Reference section 3.2 names the permission ids; the pairing of operation and
+#: permission follows the capability each id unlocks. Inferred where Stream has no id of its own:
+#: every recording variant checks ``start-recording`` / ``stop-recording``; closed captions
+#: check the transcription ids (they are made by the transcription pipeline); listing
+#: transcriptions checks ``list-recordings``; ringing checks ``create-call``.
+OPERATION_PERMISSIONS: Mapping[str, str] = {
+    "BlockUser": "block-user",
+    "KickUser": "kick-user",
+    "ListRecordings": "list-recordings",
+    "ListTranscriptions": "list-recordings",
+    "MuteUsers": "mute-users",
+    "QueryCallParticipants": "read-call",
+    "RingCall": "create-call",
+    "SendCallEvent": "send-event",
+    "StartClosedCaptions": "start-transcription",
+    "StartHLSBroadcasting": "start-broadcasting",
+    "StartRTMPBroadcasts": "start-broadcasting",
+    "StartRecording": "start-recording",
+    "StartTranscription": "start-transcription",
+    "StopAllRTMPBroadcasts": "stop-broadcasting",
+    "StopClosedCaptions": "stop-transcription",
+    "StopHLSBroadcasting": "stop-broadcasting",
+    "StopRTMPBroadcast": "stop-broadcasting",
+    "StopRecording": "stop-recording",
+    "StopTranscription": "stop-transcription",
+    "UnblockUser": "block-user",
+    "UpdateUserPermissions": "update-call-permissions",
+    "VideoPin": "pin-call-track",
+    "VideoUnpin": "pin-call-track",
+}

@@ -3,13 +3,23 @@
 A user holds the union of the grants of their app role and of their call member role in the
 call's call type (reference section 5). A permission with the ``-owner`` suffix counts only on
 a call the user created.
+
+On top of the roles, UpdateUserPermissions grants or revokes permissions for one user in one
+call (:class:`UserOverrides`): a revoked permission is gone in every scope (``-owner`` too), a
+granted one is held whoever created the call, and the latest call decides for each permission.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
-from stagecfg.rules.permissions import OWN_CAPABILITIES, OWNER_SUFFIX, capability_of
+from stagecfg.rules.permissions import (
+    OWN_CAPABILITIES,
+    OWNER_SUFFIX,
+    base_permission,
+    capability_of,
+)
 
 Grants = Mapping[str, Collection[str]]
 
@@ -41,16 +51,48 @@ def roles_of(app_role: str | None, member_role: str | None) -> tuple[str, ...]:
     return tuple(roles)
 
 
-def held_permissions(grants: Grants, roles: Iterable[str]) -> frozenset[str]:
-    """The union of the grants of every role held (owner-scoped ids included as written)."""
-    return frozenset(p for role in roles for p in grants.get(role, ()))
+@dataclass(frozen=True)
+class UserOverrides:
+    """Base permission ids granted to and revoked from one user in one call."""
+
+    granted: frozenset[str] = frozenset()
+    revoked: frozenset[str] = frozenset()
+
+    def updated(self, grant: Iterable[str], revoke: Iterable[str]) -> UserOverrides:
+        """After one more UpdateUserPermissions: each permission named is now granted or
+        revoked (revoked, should one call name it both ways)."""
+        granting, revoking = frozenset(grant), frozenset(revoke)
+        return UserOverrides(
+            granted=(self.granted | granting) - revoking,
+            revoked=(self.revoked - granting) | revoking,
+        )
+
+
+NO_OVERRIDES = UserOverrides()
+
+
+def held_permissions(
+    grants: Grants, roles: Iterable[str], overrides: UserOverrides = NO_OVERRIDES
+) -> frozenset[str]:
+    """The union of the grants of every role held (owner-scoped ids included as written),
+    less what was revoked for this user in this call, plus what was granted."""
+    held = frozenset(p for role in roles for p in grants.get(role, ()))
+    if overrides is NO_OVERRIDES:
+        return held
+    kept = frozenset(p for p in held if base_permission(p) not in overrides.revoked)
+    return kept | overrides.granted
 
 
 def first_held(
-    grants: Grants, roles: Iterable[str], wanted: Iterable[str], *, is_creator: bool
+    grants: Grants,
+    roles: Iterable[str],
+    wanted: Iterable[str],
+    *,
+    is_creator: bool,
+    overrides: UserOverrides = NO_OVERRIDES,
 ) -> str | None:
     """The first of ``wanted`` the roles hold (or its ``-owner`` variant, for the creator)."""
-    held = held_permissions(grants, roles)
+    held = held_permissions(grants, roles, overrides)
     for permission in wanted:
         if permission in held:
             return permission
@@ -60,15 +102,29 @@ def first_held(
     return None
 
 
-def holds(grants: Grants, roles: Iterable[str], permission: str, *, is_creator: bool) -> bool:
+def holds(
+    grants: Grants,
+    roles: Iterable[str],
+    permission: str,
+    *,
+    is_creator: bool,
+    overrides: UserOverrides = NO_OVERRIDES,
+) -> bool:
     """Whether the roles hold ``permission`` in a call (``-owner`` counts for the creator)."""
-    return first_held(grants, roles, (permission,), is_creator=is_creator) is not None
+    found = first_held(grants, roles, (permission,), is_creator=is_creator, overrides=overrides)
+    return found is not None
 
 
-def capabilities(grants: Grants, roles: Iterable[str], *, is_creator: bool) -> list[str]:
+def capabilities(
+    grants: Grants,
+    roles: Iterable[str],
+    *,
+    is_creator: bool,
+    overrides: UserOverrides = NO_OVERRIDES,
+) -> list[str]:
     """``own_capabilities`` for these roles, in the spec's order."""
     unlocked: set[str] = set()
-    for permission in held_permissions(grants, roles):
+    for permission in held_permissions(grants, roles, overrides):
         if permission.endswith(OWNER_SUFFIX):
             if not is_creator:
                 continue

@@ -15,11 +15,19 @@ Modules, each importing only those above it:
 * :mod:`.context`: the store and the clock every operation works in.
 * :mod:`.responses`: every wire response body, and the batched reads that render calls.
 * :mod:`.call_rows`: the ``calls`` table's row layout; finding and saving a call.
+* :mod:`.tasks`: the task a hard DeleteCall records, and GetTask.
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
 * :mod:`.users`: UpdateUsers, QueryUsers, and user rows for other resources.
 * :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
+* :mod:`.grants`: a user's permissions in one call, the check every call control makes
+  (server-side may do everything), and UpdateUserPermissions.
+* :mod:`.egress`: HLS, recordings, RTMP, transcription and closed captions, and the state
+  changes GoLive, StopLive and EndCall share; ListRecordings and ListTranscriptions.
+* :mod:`.moderation`: BlockUser, UnblockUser, KickUser, MuteUsers, VideoPin, VideoUnpin.
 * :mod:`.calls`: GetCall, GetOrCreateCall, UpdateCall, DeleteCall, EndCall, QueryCalls.
 * :mod:`.live`: GoLive, StopLive, and the call's session.
+* :mod:`.participants`: QueryCallParticipants and GetActiveCallsStatus.
+* :mod:`.signals`: SendCallEvent and RingCall.
 * :mod:`.join`: client-side JoinCall, and creating the call on join.
 * :mod:`.engine`: the :class:`Engine` facade.
 

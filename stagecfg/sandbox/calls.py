@@ -10,6 +10,7 @@ Choices where Stream's behaviour is not documented:
   index on ``cid`` covers live rows only).
 * PATCH of ``settings_override.backstage.enabled`` changes the call's settings only; the current
   ``backstage`` flag moves only with go_live / stop_live.
+* Ending a call (EndCall) stops every egress, transcription and captions with its session.
 * QueryCalls ``limit`` 0 means the default (25), so a client following ``next`` always advances.
   The default order (created_at, cid) pages by keyset; an explicit sort pages by offset.
 """
@@ -17,7 +18,6 @@ Choices where Stream's behaviour is not documented:
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from stagecfg.model import Json
@@ -34,6 +34,7 @@ from stagecfg.sandbox.call_rows import (
 )
 from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.egress import stop_everything_state
 from stagecfg.sandbox.members import check_member_requests, upsert_members
 from stagecfg.sandbox.requests import (
     check_call_id,
@@ -46,6 +47,7 @@ from stagecfg.sandbox.requests import (
 )
 from stagecfg.sandbox.responses import call_state, render_calls
 from stagecfg.sandbox.store import Transaction
+from stagecfg.sandbox.tasks import record_task
 from stagecfg.sandbox.users import ensure_user, require_users, write_user
 
 #: CallRequest: the ``data`` of GetOrCreateCall (and of a client-side join with ``create``).
@@ -204,7 +206,8 @@ def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = 
         state = call_state(tx, row)
         if body.get("hard"):
             tx.execute("DELETE FROM calls WHERE seq = ?", (row[0],))
-            return {"call": state["call"], "task_id": str(uuid.uuid4())}
+            result = {row[1]: {"status": "ok"}}
+            return {"call": state["call"], "task_id": record_task(tx, ctx.now(), result)}
         tx.execute(
             "UPDATE calls SET deleted_at = ?, ongoing = 0 WHERE seq = ?", (ctx.now(), row[0])
         )
@@ -221,6 +224,7 @@ def mark_ended(ctx: Context, call_type: str, call_id: str) -> Json:
         if session and session.get("ended_at") is None:
             session["ended_at"] = now
             session["participants"] = []
+        stop_everything_state(stored)
         # Ending twice keeps the first ended_at.
         ended_at = row[9] if row[9] is not None else now
         save(ctx, tx, row, stored, ended_at=ended_at, ongoing=0)

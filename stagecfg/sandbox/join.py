@@ -10,6 +10,7 @@ Choices where Stream's behaviour is not documented:
   *current* grants.
 * An unknown user joins as role ``user`` (Stream creates users on connect).
 * ``create: true`` creates the call when the user's app role holds ``create-call``.
+* A blocked user is refused (403 code 17) before their grants are read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stagecfg.rules.join import (
     JOIN_CALL,
     JOIN_ENDED_CALL,
     admitting_grant,
+    is_blocked,
     join_window,
     stage_of,
 )
@@ -36,8 +38,10 @@ from stagecfg.sandbox.call_rows import find_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants, call_type_row
 from stagecfg.sandbox.calls import check_call_request, check_members_limit, insert_call
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.grants import overrides_of
 from stagecfg.sandbox.live import session
 from stagecfg.sandbox.members import roles
+from stagecfg.sandbox.moderation import blocked_user_ids
 from stagecfg.sandbox.requests import INT32_MAX, check_call_id, check_request, check_types
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
@@ -96,11 +100,16 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             created = True
         if row is None:
             raise not_found(op, f"Can't find call with id {call_type}:{call_id}")
+        stored = stored_state(row)
+        if is_blocked(user_id, blocked_user_ids(stored)):
+            raise not_allowed(op, f"user {user_id} is blocked from this call")
         grants = call_type_grants(tx, call_type)
         held = roles(tx, row[0], user_id)
         owner = row[4] == user_id
+        # What UpdateUserPermissions granted or revoked for this user here counts too.
+        extra = overrides_of(stored, user_id)
         # The call's backstage flag (not its settings) says whether it is in backstage now.
-        ahead = backstage_of(stored_state(row)["settings"]).join_ahead_time_seconds
+        ahead = backstage_of(stored["settings"]).join_ahead_time_seconds
         # Requests hold it to int32 now; a row stored before may hold any integer.
         ahead = min(ahead, INT32_MAX)
         stage = stage_of(
@@ -108,10 +117,9 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             in_backstage=bool(row[5]),
             window_open=join_window(True, ahead, row[8]).is_open(instant),
         )
-        if admitting_grant(grants, held, is_creator=owner, stage=stage) is None:
+        if admitting_grant(grants, held, is_creator=owner, stage=stage, overrides=extra) is None:
             who = f"user {user_id} with roles [{', '.join(held)}]"
             raise not_allowed(op, _REFUSALS[stage].format(who=who))
-        stored = stored_state(row)
         current = session(stored, now)
         participants = [p for p in current["participants"] if p["user_id"] != user_id]
         participants.append(
@@ -125,7 +133,7 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         current["participants"] = participants
         row = save(ctx, tx, row, stored, ongoing=1)
         state = call_state(tx, row)
-    state["own_capabilities"] = capabilities(grants, held, is_creator=owner)
+    state["own_capabilities"] = capabilities(grants, held, is_creator=owner, overrides=extra)
     return {
         **state,
         "credentials": {

@@ -169,7 +169,7 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
         "id": call_id,
         "cid": cid,
         "backstage": bool(backstage),
-        "blocked_user_ids": [],
+        "blocked_user_ids": list(stored.get("blocked_user_ids") or []),
         "captioning": bool(stored.get("captioning")),
         "created_at": created_at,
         "created_by": users.get(created_by_id) or user_response(None, created_by_id),

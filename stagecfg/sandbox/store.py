@@ -73,9 +73,18 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (call_seq, user_id)
 );
 CREATE INDEX IF NOT EXISTS members_user ON members (user_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
 """
 
 
+#: Tables every sandbox file has. Tables added later (``tasks``) are created on open, so a file
+#: from before them is still a sandbox.
 _TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
 
 
