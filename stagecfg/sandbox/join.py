@@ -65,6 +65,10 @@ _JOIN_TYPES = {
     "migrating_from_list": "strings",
 }
 
+#: JoinCallResponse.stats_options (client-side spec: both fields required): how often a client
+#: reports WebRTC stats. The sandbox has no media, so it asks for no RTC stats.
+STATS_OPTIONS: Mapping[str, Any] = {"reporting_interval_ms": 10000, "enable_rtc_stats": False}
+
 #: JoinCall's refusal per stage, as the sandbox words it ({who}: the user and their roles).
 _REFUSALS: Mapping[str, str] = {
     "ended": f"call has ended: {{who}} lacks {JOIN_ENDED_CALL}",
@@ -126,8 +130,12 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         row = save(ctx, tx, row, stored, ongoing=1)
         state = call_state(tx, row)
     state["own_capabilities"] = capabilities(grants, held, is_creator=owner)
+    membership = next((m for m in state["members"] if m["user_id"] == user_id), None)
+    if membership is not None:
+        state["membership"] = membership
     return {
         **state,
+        "stats_options": dict(STATS_OPTIONS),
         "credentials": {
             "server": {
                 "url": "https://sfu.sandbox.invalid",

@@ -15,6 +15,7 @@ from typing import Any
 from stagecfg.model import Json
 from stagecfg.rules.permissions import OWN_CAPABILITIES
 from stagecfg.rules.settings import backstage_of
+from stagecfg.sandbox.nulls import fill_call, fill_session, fill_settings
 from stagecfg.sandbox.store import Transaction
 
 #: Ids per ``IN (...)`` list: well under SQLite's limit on bound variables.
@@ -30,7 +31,7 @@ def call_type_response(row: Sequence[Any]) -> Json:
     stored = json.loads(data)
     body: Json = {
         "name": name,
-        "settings": stored["settings"],
+        "settings": fill_settings(stored["settings"]),
         "grants": stored["grants"],
         "notification_settings": stored["notification_settings"],
         "created_at": created_at,
@@ -136,10 +137,10 @@ def session_response(session: Json, users: Mapping[str, Json]) -> Json:
         "rejected_by": {},
         "missed_by": {},
     }
-    for key in ("started_at", "ended_at", "live_started_at", "live_ended_at"):
+    for key in ("started_at", "ended_at", "live_started_at", "live_ended_at", "timer_ends_at"):
         if session.get(key) is not None:
             out[key] = session[key]
-    return out
+    return fill_session(out)
 
 
 def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -> Json:
@@ -164,6 +165,8 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
         _settings,
     ) = row
     settings = stored["settings"]
+    if isinstance(settings, dict):
+        fill_settings(settings)
     call: Json = {
         "type": call_type,
         "id": call_id,
@@ -175,7 +178,7 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
         "created_by": users.get(created_by_id) or user_response(None, created_by_id),
         "current_session_id": "",
         "custom": stored.get("custom") or {},
-        "egress": stored.get("egress") or {"broadcasting": False, "rtmps": []},
+        "egress": dict(stored.get("egress") or {"broadcasting": False, "rtmps": []}),
         "ingress": {
             "rtmp": {"address": f"rtmps://ingress.sandbox.invalid:443/{call_type}/{call_id}"},
             "srt": {"address": f"srt://ingress.sandbox.invalid:7001?streamid={cid}"},
@@ -199,7 +202,7 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
     if session:
         call["current_session_id"] = session["id"]
         call["session"] = session_response(session, users)
-    return call
+    return fill_call(call)
 
 
 def render_calls(tx: Transaction, rows: Sequence[Any]) -> list[Json]:
