@@ -83,6 +83,23 @@ VALID: dict[str, Json] = {
             }
         ]
     },
+    "DeactivateUser": {"created_by_id": "alice", "mark_messages_deleted": False},
+    "DeactivateUsers": {"user_ids": ["bob"], "created_by_id": "alice"},
+    "ReactivateUser": {"name": "Bob", "restore_messages": False},
+    "ReactivateUsers": {"user_ids": ["bob"], "restore_channels": False},
+    "DeleteUsers": {"user_ids": ["bob"], "user": "soft", "calls": "soft"},
+    "RestoreUsers": {"user_ids": ["bob"]},
+    "ListPermissions": {},
+    "GetPermission": {},
+    "ListRoles": {},
+    "CreateRole": {"name": "fuzzed"},
+    "DeleteRole": {},
+}
+#: The path segment the seed bodies go with, where ``c1`` (or ``fuzzed`` for ``{name}``) is not it.
+SEED_SEGMENTS = {
+    "DeactivateUser": "bob",
+    "ReactivateUser": "bob",
+    "GetPermission": "join-backstage-owner",
 }
 
 HUGE_INTS = st.sampled_from([2**31, 2**63, -(2**63) - 1, 10**30, 10**400])
@@ -193,7 +210,8 @@ def _send(h: EmulatorHandle, op: Operation, segment: str, raw: bytes) -> httpx.R
         else server_token(h.api_secret)
     )
     path = op.path.replace("{type}", "default")
-    path = path.replace("{id}", quote(segment, safe="")).replace("{name}", quote(segment, safe=""))
+    for name in ("{id}", "{name}", "{user_id}"):
+        path = path.replace(name, quote(segment, safe=""))
     params: dict[str, str] = {"api_key": h.api_key}
     if op.query_payload:
         params["payload"] = raw.decode("utf-8", "replace")
@@ -237,6 +255,7 @@ def test_the_valid_seed_bodies_are_accepted(tmp_path: Path) -> None:
         for op in OPERATIONS:
             raw = json.dumps(VALID[op.operation_id]).encode()
             segment = "fuzzed" if "{name}" in op.path else "c1"
+            segment = SEED_SEGMENTS.get(op.operation_id, segment)
             r = _send(h, op, segment, raw)
             assert r.status_code < 300, (op.operation_id, r.text[:300])
             if op.operation_id == "DeleteCall":

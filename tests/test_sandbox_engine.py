@@ -497,7 +497,9 @@ def test_upsert_users_replaces(engine: Engine) -> None:
     result = engine.upsert_users({"users": {"zoe": {"id": "zoe"}}})
     user = result["users"]["zoe"]
     assert user["role"] == "user" and "name" not in user and user["custom"] == {}
-    found = engine.query_users({"filter_conditions": {"id": {"$in": ["zoe", "alice", "nope"]}}})
+    found = engine.query_users(
+        {"filter_conditions": {"id": {"$in": ["zoe", "alice", "nope"]}}, "sort": [{"field": "id"}]}
+    )
     assert [u["id"] for u in found["users"]] == ["alice", "zoe"]
     for user in found["users"]:
         assert_matches("UserResponse", user)

@@ -149,7 +149,7 @@ def insert_call(
         exists = tx.execute("SELECT 1 FROM users WHERE id = ?", (creator_id,)).fetchone()
         if not exists:
             write_user(tx, op, creator, now)
-    ensure_user(tx, creator_id, now)
+    ensure_user(tx, creator_id, now, op=op)
     require_users(tx, op, [m["user_id"] for m in members])
     settings = merge_settings(type_data["settings"], override)
     stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}

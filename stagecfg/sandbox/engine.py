@@ -17,7 +17,7 @@ from datetime import datetime
 
 from stagecfg import timestamps
 from stagecfg.model import Json
-from stagecfg.sandbox import call_types, calls, join, live, members, users
+from stagecfg.sandbox import call_types, calls, join, live, members, roles, user_status, users
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.store import Store
 
@@ -71,8 +71,45 @@ class Engine:
         return users.update_users_partial(self._ctx, body)
 
     def query_users(self, body: Json) -> Json:
-        """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
+        """QueryUsers: Stream's filters on built-in and custom fields, sort, limit / offset."""
         return users.query_users(self._ctx, body)
+
+    # --- users' account state (stagecfg.sandbox.user_status) ------------------------------
+
+    def deactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.deactivate_user(self._ctx, user_id, body)
+
+    def deactivate_users(self, body: Json) -> Json:
+        return user_status.deactivate_users(self._ctx, body)
+
+    def reactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.reactivate_user(self._ctx, user_id, body)
+
+    def reactivate_users(self, body: Json) -> Json:
+        return user_status.reactivate_users(self._ctx, body)
+
+    def delete_users(self, body: Json) -> Json:
+        return user_status.delete_users(self._ctx, body)
+
+    def restore_users(self, body: Json) -> Json:
+        return user_status.restore_users(self._ctx, body)
+
+    # --- roles and permissions (stagecfg.sandbox.roles) -----------------------------------
+
+    def list_permissions(self) -> Json:
+        return roles.list_permissions(self._ctx)
+
+    def get_permission(self, permission_id: str) -> Json:
+        return roles.get_permission(self._ctx, permission_id)
+
+    def list_roles(self) -> Json:
+        return roles.list_roles(self._ctx)
+
+    def create_role(self, body: Json) -> Json:
+        return roles.create_role(self._ctx, body)
+
+    def delete_role(self, name: str) -> Json:
+        return roles.delete_role(self._ctx, name)
 
     # --- calls (stagecfg.sandbox.calls) ---------------------------------------------------
 

@@ -92,7 +92,7 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         instant = ctx.clock()
         now = timestamps.to_nanos(instant)
         # Stream creates a user on first connect, so an unknown token user is a plain "user".
-        ensure_user(tx, user_id, now)
+        ensure_user(tx, user_id, now, op=op)
         row = find_call(tx, call_type, call_id)
         created = False
         if row is None and body.get("create"):

@@ -21,6 +21,9 @@ from stagecfg.sandbox.store import Transaction
 #: Ids per ``IN (...)`` list: well under SQLite's limit on bound variables.
 _BATCH = 500
 
+#: The columns every users SELECT reads, in the order :func:`user_response` unpacks.
+USER_COLUMNS = "id, role, data, created_at, updated_at, deactivated_at, deleted_at"
+
 #: The columns every members SELECT reads, in the order :func:`member_response` unpacks.
 MEMBER_COLUMNS = "call_seq, user_id, role, custom, created_at, updated_at"
 
@@ -43,7 +46,7 @@ def call_type_response(row: Sequence[Any]) -> Json:
 
 
 def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
-    """UserResponse from a ``users`` row (id, role, data, created_at, updated_at)."""
+    """UserResponse from a ``users`` row (the :data:`USER_COLUMNS`, in that order)."""
     if row is None:
         # Only reachable for a user row removed by hand; keep the response well-formed.
         return {
@@ -60,7 +63,7 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
             "shadow_banned": False,
             "invisible": False,
         }
-    uid, role, data, created_at, updated_at = row
+    uid, role, data, created_at, updated_at, deactivated_at, deleted_at = row
     stored = json.loads(data)
     user: Json = {
         "id": uid,
@@ -82,6 +85,10 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
     for key in ("teams_role", "privacy_settings"):
         if stored.get(key):
             user[key] = stored[key]
+    if deactivated_at is not None:
+        user["deactivated_at"] = deactivated_at
+    if deleted_at is not None:
+        user["deleted_at"] = deleted_at
     return user
 
 
@@ -92,8 +99,7 @@ def users_by_id(tx: Transaction, ids: Iterable[str]) -> dict[str, Json]:
     for start in range(0, len(wanted), _BATCH):
         chunk = wanted[start : start + _BATCH]
         rows = tx.execute(
-            "SELECT id, role, data, created_at, updated_at FROM users"
-            f" WHERE id IN ({', '.join('?' * len(chunk))})",
+            f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({', '.join('?' * len(chunk))})",
             list(chunk),
         ).fetchall()
         for row in rows:
