@@ -345,3 +345,18 @@ def test_emulator_serves_what_the_local_backend_wrote(
         assert remote.read(cids=["stage:show"], users=["alice"]) == expected
     finally:
         remote.close()
+
+
+def test_read_vocabulary_lists_the_apps_permissions_and_roles(subject: Subject) -> None:
+    engine_of(subject).create_role({"name": "crew"})
+    vocabulary = subject.backend.read_vocabulary()
+    assert {"join-backstage", "join-backstage-owner", "join-call-any-team"} <= (
+        vocabulary.permissions
+    )
+    assert "start-record-call" not in vocabulary.permissions
+    assert {"admin", "user", "host", "call_member", "crew"} <= vocabulary.roles
+    assert vocabulary.source == subject.backend.describe()
+    if subject.emulator is not None:
+        # Two reads, one request each (no per-object requests).
+        requests = subject.requests()
+        assert requests["ListPermissions"] == {"GET": 1} and requests["ListRoles"] == {"GET": 1}
