@@ -291,3 +291,40 @@ def test_join_answer_has_stats_options_and_membership(emulator: EmulatorHandle) 
     assert member.json()["membership"]["user_id"] == "ben"
     MemberResponse.from_dict(member.json()["membership"])
     assert "membership" not in owner.json()  # ann created the call but is not a member
+
+
+# --- own_capabilities for the calling user --------------------------------------------------
+
+
+def test_get_call_answers_with_the_calling_users_capabilities(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    with api(emulator) as c:
+        c.post("/api/v2/users", json={"users": {u: {"id": u} for u in ("host1", "fan")}})
+        c.post(
+            "/api/v2/video/calltypes",
+            json={"name": "closed", "grants": {"user": [], "call_member": ["read-call"]}},
+        ).raise_for_status()
+        members = [{"user_id": "host1", "role": "host"}]
+        for cid in ("livestream/gig", "closed/room"):
+            c.post(
+                f"/api/v2/video/call/{cid}",
+                json={"data": {"created_by_id": "host1", "members": members}},
+            ).raise_for_status()
+        server = c.get("/api/v2/video/call/livestream/gig").json()
+    assert len(server["own_capabilities"]) == 36  # a server-side caller holds every capability
+
+    def get(user: str, cid: str) -> httpx.Response:
+        with api(emulator, user_token(emulator, user)) as c:
+            return c.get(f"/api/v2/video/call/{cid}")
+
+    host, fan = get("host1", "livestream/gig").json(), get("fan", "livestream/gig").json()
+    assert_matches("GetCallResponse", host)
+    assert "join-backstage" in host["own_capabilities"]
+    assert "join-backstage" not in fan["own_capabilities"]
+    assert "read-call" in fan["own_capabilities"] and "end-call" not in fan["own_capabilities"]
+    assert get("newcomer", "livestream/gig").json()["own_capabilities"] == fan["own_capabilities"]
+    refused = get("fan", "closed/room")
+    assert refused.status_code == 403 and refused.json()["code"] == 17
+    assert "lacks read-call" in refused.json()["message"]
+    assert get("nobody", "livestream/missing").status_code == 404

@@ -52,6 +52,15 @@ def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
     return result
 
 
+def _get_call(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    # A user token reads the call as that user (own_capabilities are theirs); a server-side
+    # token as the server.
+    user_id = claims.get("user_id")
+    caller = user_id if isinstance(user_id, str) and user_id else None
+    result: Json = engine.get_call(p["type"], p["id"], caller)
+    return result
+
+
 #: QueryUsers answers with FullUserResponse: the video sandbox has no chat state, so these are
 #: the values of a user who has none.
 _CHAT_FIELDS: Json = {
@@ -84,8 +93,7 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_call_type(p["name"], b)),
     Operation("DeleteCallType", "DELETE", "/api/v2/video/calltypes/{name}", 200,
               lambda e, p, b, c: e.delete_call_type(p["name"]), has_body=False),
-    Operation("GetCall", "GET", CALL, 200,
-              lambda e, p, b, c: e.get_call(p["type"], p["id"]), has_body=False),
+    Operation("GetCall", "GET", CALL, 200, _get_call, has_body=False, client_side=True),
     Operation("GetOrCreateCall", "POST", CALL, 201,
               lambda e, p, b, c: e.get_or_create_call(p["type"], p["id"], b)),
     Operation("UpdateCall", "PATCH", CALL, 200,

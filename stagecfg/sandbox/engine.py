@@ -113,8 +113,9 @@ class Engine:
 
     # --- calls (stagecfg.sandbox.calls) ---------------------------------------------------
 
-    def get_call(self, call_type: str, call_id: str) -> Json:
-        return calls.get_call(self._ctx, call_type, call_id)
+    def get_call(self, call_type: str, call_id: str, caller: str | None = None) -> Json:
+        """GetCall; ``caller``: the user of a user token (None: server-side)."""
+        return calls.get_call(self._ctx, call_type, call_id, caller)
 
     def get_or_create_call(self, call_type: str, call_id: str, body: Json) -> Json:
         return calls.get_or_create_call(self._ctx, call_type, call_id, body)
