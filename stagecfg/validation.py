@@ -17,7 +17,7 @@ from typing import Any
 from stagecfg import checks, manifest, schema
 from stagecfg.errors import Location, ManifestError, Problem
 from stagecfg.manifest import Merged, child_path
-from stagecfg.model import CallSpec, CallTypeSpec, DesiredState, UserSpec
+from stagecfg.model import AppVocabulary, CallSpec, CallTypeSpec, DesiredState, UserSpec
 
 
 @dataclass
@@ -68,8 +68,13 @@ def validate(
     *,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    vocabulary: AppVocabulary | None = None,
 ) -> Validation:
-    """Load, schema-check, merge and semantically check manifests; never raises for bad input."""
+    """Load, schema-check, merge and semantically check manifests; never raises for bad input.
+
+    ``vocabulary``: the app's permissions and roles, to check grants and roles against
+    (``validate --online``; see :func:`stagecfg.checks.check`).
+    """
     environment = os.environ if env is None else env
     sources, problems = manifest.collect_sources(paths)
     documents: list[manifest.Document] = []
@@ -81,10 +86,14 @@ def validate(
         documents.append(doc)
         # A value the loader already reported (e.g. `yes`) would only repeat as a type error.
         reported = {p.path for p in load_problems}
-        problems.extend(p for p in schema.validate(doc) if p.path not in reported)
+        for problem in schema.validate(doc):
+            # Online, the app's own permission list decides which grants are known.
+            online = vocabulary is not None and schema.is_unknown_permission(problem)
+            if problem.path not in reported and not online:
+                problems.append(problem)
     merged, merge_problems = manifest.merge(documents)
     problems.extend(merge_problems)
-    problems.extend(checks.check(merged, now=now))
+    problems.extend(checks.check(merged, now=now, vocabulary=vocabulary))
     unique = {(p.location, p.path, p.message, p.severity): p for p in problems}
     ordered = sorted(unique.values(), key=Problem.sort_key)
     return Validation(problems=ordered, merged=merged, files=[d.path for d in documents])

@@ -110,81 +110,85 @@ def test_every_control_answers_with_the_spec_status_and_schema(
     emulator: EmulatorHandle,  # noqa: F811
 ) -> None:
     with client(emulator) as api:
-        setup_live_call(api, emulator)
-        url = check(api.post(BASE + "/start_broadcasting"), CALL + "/start_broadcasting", "POST")
-        assert get_call(api)["egress"]["hls"]["playlist_url"] == url["playlist_url"]
-        check(api.post(BASE + "/stop_broadcasting"), CALL + "/stop_broadcasting", "POST")
-        assert "hls" not in get_call(api)["egress"]
-        recordings = CALL + "/recordings/{recording_type}"
-        for kind in ("composite", "individual", "raw"):
-            check(
-                api.post(f"{BASE}/recordings/{kind}/start", json={}), recordings + "/start", "POST"
-            )
-            assert get_call(api)["egress"][f"{kind}_recording"] == {"status": "running"}
-            check(api.post(f"{BASE}/recordings/{kind}/stop", json={}), recordings + "/stop", "POST")
-        assert get_call(api)["recording"] is False
-        assert check(api.get(BASE + "/recordings"), CALL + "/recordings", "GET")["recordings"] == []
-        listed = check(api.get(BASE + "/transcriptions"), CALL + "/transcriptions", "GET")
-        assert listed["transcriptions"] == []
-        body = {"language": "en", "enable_closed_captions": True}
-        check(
-            api.post(BASE + "/start_transcription", json=body),
-            CALL + "/start_transcription",
-            "POST",
-        )
-        assert (get_call(api)["transcribing"], get_call(api)["captioning"]) == (True, True)
-        check(api.post(BASE + "/stop_transcription", json={}), CALL + "/stop_transcription", "POST")
-        check(
-            api.post(BASE + "/stop_closed_captions", json={}),
-            CALL + "/stop_closed_captions",
-            "POST",
-        )
-        check(
-            api.post(BASE + "/start_closed_captions", json={"language": "auto"}),
-            CALL + "/start_closed_captions", "POST",
-        )  # fmt: skip
-        assert get_call(api)["captioning"] is True
-        rtmp = {"broadcasts": [{"name": "yt", "stream_url": "rtmps://yt.invalid/live"}]}
-        check(api.post(BASE + "/rtmp_broadcasts", json=rtmp), CALL + "/rtmp_broadcasts", "POST")
-        assert [r["name"] for r in get_call(api)["egress"]["rtmps"]] == ["yt"]
-        check(
-            api.post(BASE + "/rtmp_broadcasts/yt/stop", json={}),
-            CALL + "/rtmp_broadcasts/{name}/stop", "POST",
-        )  # fmt: skip
-        check(api.post(BASE + "/rtmp_broadcasts/stop"), CALL + "/rtmp_broadcasts/stop", "POST")
-        assert get_call(api)["egress"]["rtmps"] == []
-        mute = {"user_ids": ["bob"], "audio": True, "muted_by_id": "alice"}
-        check(api.post(BASE + "/mute_users", json=mute), CALL + "/mute_users", "POST")
-        check(api.post(BASE + "/block", json={"user_id": "carol"}), CALL + "/block", "POST")
-        assert get_call(api)["blocked_user_ids"] == ["carol"]
-        check(api.post(BASE + "/unblock", json={"user_id": "carol"}), CALL + "/unblock", "POST")
-        assert get_call(api)["blocked_user_ids"] == []
-        session_id = get_call(api)["session"]["participants"][0]["user_session_id"]
-        pin = {"user_id": "bob", "session_id": session_id}
-        check(api.post(BASE + "/pin", json=pin), CALL + "/pin", "POST")
-        check(api.post(BASE + "/unpin", json=pin), CALL + "/unpin", "POST")
-        grant = {"user_id": "carol", "grant_permissions": ["join-backstage"]}
-        check(api.post(BASE + "/user_permissions", json=grant), CALL + "/user_permissions", "POST")
-        event = {"user_id": "alice", "custom": {"reaction": "wave"}}
-        check(api.post(BASE + "/event", json=event), CALL + "/event", "POST")
-        rung = check(api.post(BASE + "/ring", json={"video": True}), CALL + "/ring", "POST")
-        assert rung["members_ids"] == ["carol"]  # bob is in the call, alice rings
-        found = check(api.post(BASE + "/participants", json={}), CALL + "/participants", "POST")
-        assert [p["user"]["id"] for p in found["participants"]] == ["bob"]
-        assert found["total_participants"] == 1
-        status = check(
-            api.get("/api/v2/video/active_calls_status"), "/api/v2/video/active_calls_status", "GET"
-        )
-        assert status["summary"]["active_calls"] == 1 and status["summary"]["participants"] == 1
-        check(api.post(BASE + "/kick", json={"user_id": "bob"}), CALL + "/kick", "POST")
-        assert get_call(api)["session"]["participants"] == []
-        deleted = check(api.post(BASE + "/delete", json={"hard": True}), CALL + "/delete", "POST")
-        task = check(api.get(f"/api/v2/tasks/{deleted['task_id']}"), "/api/v2/tasks/{id}", "GET")
-        assert task["status"] == "completed"
-        assert task["result"] == {"livestream:show": {"status": "ok"}}
+        drive_controls(api, emulator)
     served = set(emulator.stats()["requests"])
     assert served >= CONTROL_OPERATIONS
     assert {op.operation_id for op in OPERATIONS} >= CONTROL_OPERATIONS
+
+
+def drive_controls(api: httpx.Client, handle: EmulatorHandle) -> None:
+    """Every livestream control on livestream:show, each answer checked against the spec and
+    the call state GetCall then answers (tests/test_emulator.py's conformance walk runs it too)."""
+    setup_live_call(api, handle)
+    url = check(api.post(BASE + "/start_broadcasting"), CALL + "/start_broadcasting", "POST")
+    assert get_call(api)["egress"]["hls"]["playlist_url"] == url["playlist_url"]
+    check(api.post(BASE + "/stop_broadcasting"), CALL + "/stop_broadcasting", "POST")
+    assert get_call(api)["egress"]["hls"] is None
+    recordings = CALL + "/recordings/{recording_type}"
+    for kind in ("composite", "individual", "raw"):
+        check(api.post(f"{BASE}/recordings/{kind}/start", json={}), recordings + "/start", "POST")
+        assert get_call(api)["egress"][f"{kind}_recording"] == {"status": "running"}
+        check(api.post(f"{BASE}/recordings/{kind}/stop", json={}), recordings + "/stop", "POST")
+    assert get_call(api)["recording"] is False
+    assert check(api.get(BASE + "/recordings"), CALL + "/recordings", "GET")["recordings"] == []
+    listed = check(api.get(BASE + "/transcriptions"), CALL + "/transcriptions", "GET")
+    assert listed["transcriptions"] == []
+    body = {"language": "en", "enable_closed_captions": True}
+    check(
+        api.post(BASE + "/start_transcription", json=body),
+        CALL + "/start_transcription",
+        "POST",
+    )
+    assert (get_call(api)["transcribing"], get_call(api)["captioning"]) == (True, True)
+    check(api.post(BASE + "/stop_transcription", json={}), CALL + "/stop_transcription", "POST")
+    check(
+        api.post(BASE + "/stop_closed_captions", json={}),
+        CALL + "/stop_closed_captions",
+        "POST",
+    )
+    check(
+        api.post(BASE + "/start_closed_captions", json={"language": "auto"}),
+        CALL + "/start_closed_captions", "POST",
+    )  # fmt: skip
+    assert get_call(api)["captioning"] is True
+    rtmp = {"broadcasts": [{"name": "yt", "stream_url": "rtmps://yt.invalid/live"}]}
+    check(api.post(BASE + "/rtmp_broadcasts", json=rtmp), CALL + "/rtmp_broadcasts", "POST")
+    assert [r["name"] for r in get_call(api)["egress"]["rtmps"]] == ["yt"]
+    check(
+        api.post(BASE + "/rtmp_broadcasts/yt/stop", json={}),
+        CALL + "/rtmp_broadcasts/{name}/stop", "POST",
+    )  # fmt: skip
+    check(api.post(BASE + "/rtmp_broadcasts/stop"), CALL + "/rtmp_broadcasts/stop", "POST")
+    assert get_call(api)["egress"]["rtmps"] == []
+    mute = {"user_ids": ["bob"], "audio": True, "muted_by_id": "alice"}
+    check(api.post(BASE + "/mute_users", json=mute), CALL + "/mute_users", "POST")
+    check(api.post(BASE + "/block", json={"user_id": "carol"}), CALL + "/block", "POST")
+    assert get_call(api)["blocked_user_ids"] == ["carol"]
+    check(api.post(BASE + "/unblock", json={"user_id": "carol"}), CALL + "/unblock", "POST")
+    assert get_call(api)["blocked_user_ids"] == []
+    session_id = get_call(api)["session"]["participants"][0]["user_session_id"]
+    pin = {"user_id": "bob", "session_id": session_id}
+    check(api.post(BASE + "/pin", json=pin), CALL + "/pin", "POST")
+    check(api.post(BASE + "/unpin", json=pin), CALL + "/unpin", "POST")
+    grant = {"user_id": "carol", "grant_permissions": ["join-backstage"]}
+    check(api.post(BASE + "/user_permissions", json=grant), CALL + "/user_permissions", "POST")
+    event = {"user_id": "alice", "custom": {"reaction": "wave"}}
+    check(api.post(BASE + "/event", json=event), CALL + "/event", "POST")
+    rung = check(api.post(BASE + "/ring", json={"video": True}), CALL + "/ring", "POST")
+    assert rung["members_ids"] == ["carol"]  # bob is in the call, alice rings
+    found = check(api.post(BASE + "/participants", json={}), CALL + "/participants", "POST")
+    assert [p["user"]["id"] for p in found["participants"]] == ["bob"]
+    assert found["total_participants"] == 1
+    status = check(
+        api.get("/api/v2/video/active_calls_status"), "/api/v2/video/active_calls_status", "GET"
+    )
+    assert status["summary"]["active_calls"] == 1 and status["summary"]["participants"] == 1
+    check(api.post(BASE + "/kick", json={"user_id": "bob"}), CALL + "/kick", "POST")
+    assert get_call(api)["session"]["participants"] == []
+    deleted = check(api.post(BASE + "/delete", json={"hard": True}), CALL + "/delete", "POST")
+    task = check(api.get(f"/api/v2/tasks/{deleted['task_id']}"), "/api/v2/tasks/{id}", "GET")
+    assert task["status"] == "completed"
+    assert task["result"] == {"livestream:show": {"status": "ok"}}
 
 
 @pytest.mark.parametrize(("op", "method", "path", "body"), CALL_CONTROLS, ids=CONTROL_IDS)

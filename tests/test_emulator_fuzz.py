@@ -115,6 +115,23 @@ VALID: dict[str, Json] = {
     "QueryCallParticipants": {"filter_conditions": {"user_id": {"$in": ["alice", "bob"]}}},
     "GetActiveCallsStatus": {},
     "GetTask": {},
+    "DeactivateUser": {"created_by_id": "alice", "mark_messages_deleted": False},
+    "DeactivateUsers": {"user_ids": ["bob"], "created_by_id": "alice"},
+    "ReactivateUser": {"name": "Bob", "restore_messages": False},
+    "ReactivateUsers": {"user_ids": ["bob"], "restore_channels": False},
+    "DeleteUsers": {"user_ids": ["bob"], "user": "soft", "calls": "soft"},
+    "RestoreUsers": {"user_ids": ["bob"]},
+    "ListPermissions": {},
+    "GetPermission": {},
+    "ListRoles": {},
+    "CreateRole": {"name": "fuzzed"},
+    "DeleteRole": {},
+}
+#: The path segment the seed bodies go with, where ``c1`` (or ``fuzzed`` for ``{name}``) is not it.
+SEED_SEGMENTS = {
+    "DeactivateUser": "bob",
+    "ReactivateUser": "bob",
+    "GetPermission": "join-backstage-owner",
 }
 
 HUGE_INTS = st.sampled_from([2**31, 2**63, -(2**63) - 1, 10**30, 10**400])
@@ -233,6 +250,7 @@ def _send(
     )
     path = op.path.replace("{type}", "default")
     path = path.replace("{id}", quote(segment, safe=""))
+    path = path.replace("{user_id}", quote(segment, safe=""))
     path = path.replace("{name}", quote(segment if name is None else name, safe=""))
     path = path.replace("{recording_type}", quote(kind, safe=""))
     params: dict[str, str] = {"api_key": h.api_key}
@@ -281,7 +299,7 @@ def test_the_valid_seed_bodies_are_accepted(tmp_path: Path) -> None:
         for op in OPERATIONS:
             raw = json.dumps(VALID[op.operation_id]).encode()
             segment = "fuzzed" if "{name}" in op.path and "{id}" not in op.path else "c1"
-            segment = task_id if op.operation_id == "GetTask" else segment
+            segment = {**SEED_SEGMENTS, "GetTask": task_id}.get(op.operation_id, segment)
             r = _send(h, op, segment, raw, name="fuzzed")
             assert r.status_code < 300, (op.operation_id, r.text[:300])
             if op.operation_id == "DeleteCall":

@@ -45,7 +45,8 @@ def test_hls_starts_and_stops_in_the_call_state(engine: Engine) -> None:  # noqa
     assert egress["hls"] == {"playlist_url": answer["playlist_url"], "status": "running"}
     assert engine.stop_hls_broadcasting(*CID) == {}
     egress = call_of(engine)["egress"]
-    assert egress["broadcasting"] is False and "hls" not in egress
+    # Stream sends ``hls: null`` while no HLS broadcast runs (sandbox/nulls.py).
+    assert egress["broadcasting"] is False and egress["hls"] is None
 
 
 @pytest.mark.parametrize(
@@ -267,7 +268,7 @@ def test_stop_live_stops_everything_without_continue_flags(engine: Engine) -> No
     live(engine)
     run_everything(engine)
     call = engine.stop_live(*CID, {})["call"]
-    assert call["egress"] == {"broadcasting": False, "rtmps": []}
+    assert call["egress"] == {"broadcasting": False, "rtmps": [], "hls": None}
     assert (call["recording"], call["transcribing"], call["captioning"]) == (False, False, False)
     assert call_of(engine) == call
 
@@ -295,7 +296,7 @@ def test_stop_live_keeps_on_what_a_continue_flag_names(
     engine.stop_live(*CID, {flag: True})
     call = call_of(engine)
     parts = ("hls", "composite_recording", "individual_recording", "raw_recording")
-    running = {key for key in parts if key in call["egress"]}
+    running = {key for key in parts if call["egress"].get(key) is not None}
     running |= {k for k in ("recording", "transcribing", "captioning") if call[k]}
     if call["egress"]["broadcasting"]:
         running.add("broadcasting")
@@ -312,7 +313,7 @@ def test_ending_a_call_stops_everything_and_nothing_starts_after(
     run_everything(engine)
     engine.mark_ended(*CID)
     call = call_of(engine)
-    assert call["egress"] == {"broadcasting": False, "rtmps": []}
+    assert call["egress"] == {"broadcasting": False, "rtmps": [], "hls": None}
     assert not (call["recording"] or call["transcribing"] or call["captioning"])
     assert "no active session" in refused(engine.start_hls_broadcasting, *CID)[2]
 

@@ -54,6 +54,19 @@ def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
     return result
 
 
+def _caller(claims: Json) -> str | None:
+    """Who sends a call control or reads a call: a user token's user, or None (server-side)."""
+    user_id = claims.get("user_id")
+    return user_id if isinstance(user_id, str) and user_id else None
+
+
+def _get_call(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    # A user token reads the call as that user (own_capabilities are theirs); a server-side
+    # token as the server.
+    result: Json = engine.get_call(p["type"], p["id"], caller=_caller(claims))
+    return result
+
+
 #: QueryUsers answers with FullUserResponse: the video sandbox has no chat state, so these are
 #: the values of a user who has none.
 _CHAT_FIELDS: Json = {
@@ -71,12 +84,6 @@ def _query_users(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Js
     result: Json = engine.query_users(body)
     result["users"] = [{**_CHAT_FIELDS, **user} for user in result.get("users") or ()]
     return result
-
-
-def _caller(claims: Json) -> str | None:
-    """Who sends a call control: the user of a user token, or None for a server-side one."""
-    user_id = claims.get("user_id")
-    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def _participants(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
@@ -99,8 +106,7 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_call_type(p["name"], b)),
     Operation("DeleteCallType", "DELETE", "/api/v2/video/calltypes/{name}", 200,
               lambda e, p, b, c: e.delete_call_type(p["name"]), has_body=False),
-    Operation("GetCall", "GET", CALL, 200,
-              lambda e, p, b, c: e.get_call(p["type"], p["id"]), has_body=False),
+    Operation("GetCall", "GET", CALL, 200, _get_call, has_body=False, client_side=True),
     Operation("GetOrCreateCall", "POST", CALL, 201,
               lambda e, p, b, c: e.get_or_create_call(p["type"], p["id"], b)),
     Operation("UpdateCall", "PATCH", CALL, 200,
@@ -126,6 +132,28 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_users_partial(b)),
     Operation("QueryUsers", "GET", "/api/v2/users", 200, _query_users, has_body=False,
               query_payload=True),
+    Operation("DeactivateUser", "POST", "/api/v2/users/{user_id}/deactivate", 201,
+              lambda e, p, b, c: e.deactivate_user(p["user_id"], b)),
+    Operation("DeactivateUsers", "POST", "/api/v2/users/deactivate", 201,
+              lambda e, p, b, c: e.deactivate_users(b)),
+    Operation("ReactivateUser", "POST", "/api/v2/users/{user_id}/reactivate", 201,
+              lambda e, p, b, c: e.reactivate_user(p["user_id"], b)),
+    Operation("ReactivateUsers", "POST", "/api/v2/users/reactivate", 201,
+              lambda e, p, b, c: e.reactivate_users(b)),
+    Operation("DeleteUsers", "POST", "/api/v2/users/delete", 201,
+              lambda e, p, b, c: e.delete_users(b)),
+    Operation("RestoreUsers", "POST", "/api/v2/users/restore", 201,
+              lambda e, p, b, c: e.restore_users(b)),
+    Operation("ListPermissions", "GET", "/api/v2/permissions", 200,
+              lambda e, p, b, c: e.list_permissions(), has_body=False),
+    Operation("GetPermission", "GET", "/api/v2/permissions/{id}", 200,
+              lambda e, p, b, c: e.get_permission(p["id"]), has_body=False),
+    Operation("ListRoles", "GET", "/api/v2/roles", 200,
+              lambda e, p, b, c: e.list_roles(), has_body=False),
+    Operation("CreateRole", "POST", "/api/v2/roles", 201,
+              lambda e, p, b, c: e.create_role(b)),
+    Operation("DeleteRole", "DELETE", "/api/v2/roles/{name}", 200,
+              lambda e, p, b, c: e.delete_role(p["name"]), has_body=False),
     # Livestream controls: user tokens are accepted, and need the permission Stream's rules name.
     Operation("UpdateUserPermissions", "POST", CALL + "/user_permissions", 201,
               lambda e, p, b, c: e.update_user_permissions(p["type"], p["id"], b,

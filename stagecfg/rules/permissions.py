@@ -10,7 +10,7 @@ reference, section 3.2.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 #: The OwnCapability enum of the spec, in spec order; a server-side caller holds all of them.
 OWN_CAPABILITIES: tuple[str, ...] = (
@@ -133,10 +133,20 @@ def is_known(permission: str) -> bool:
     return base_permission(permission) in _KNOWN
 
 
-def suggest_permission(permission: str) -> str | None:
-    """What to write instead of an unknown permission id, or None when nothing is close."""
+def suggest_permission(permission: str, known: Collection[str] | None = None) -> str | None:
+    """What to write instead of an unknown permission id, or None when nothing is close.
+
+    ``known`` is the app's own list of permission ids (``validate --online``); without it the
+    documented ids (and their scoped variants) are the vocabulary.
+    """
     base = base_permission(permission)
     suffix = permission[len(base) :]
+    if known is not None:
+        right = CAPABILITY_TO_PERMISSION.get(base)
+        if right is not None and right + suffix in known:
+            return f"did you mean '{right}{suffix}'? ('{base}' is the capability name)"
+        close = difflib.get_close_matches(permission, sorted(known), n=1, cutoff=0.6)
+        return f"did you mean '{close[0]}'?" if close else None
     if base in CAPABILITY_TO_PERMISSION:
         right = CAPABILITY_TO_PERMISSION[base]
         return f"did you mean '{right}{suffix}'? ('{base}' is the capability name)"

@@ -40,6 +40,10 @@ CALL_ROLES: Mapping[str, str] = {
     "user": "Call role of an ordinary member.",
 }
 
+#: Every built-in role: ListRoles answers with these and the app's custom roles, and
+#: DeleteRole refuses to delete them.
+BUILTIN_ROLES: tuple[str, ...] = tuple(sorted(set(APP_ROLES) | set(CALL_ROLES)))
+
 
 def roles_of(app_role: str | None, member_role: str | None) -> tuple[str, ...]:
     """The roles whose grants a user holds in a call: the app role, then the member role."""

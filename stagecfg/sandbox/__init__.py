@@ -8,8 +8,10 @@ decision) are not here but in :mod:`stagecfg.rules`, which these modules call.
 Modules, each importing only those above it:
 
 * :mod:`.filelock`: the apply lock on the sandbox file itself and the lock around creating one.
-* :mod:`.apierror`, :mod:`.store`, :mod:`.query`: Stream's error codes; the SQLite file and its
-  transactions; filters, sorts and cursors compiled to SQL.
+* :mod:`.apierror`, :mod:`.store`, :mod:`.query`, :mod:`.nulls`: Stream's error codes; the
+  SQLite file and its transactions; filters, sorts and cursors compiled to SQL; the fields
+  Stream sends as ``null`` when unset.
+* :mod:`.user_filters`: QueryUsers' filter operators and sort, compiled to SQL.
 * :mod:`.requests`: checks on request bodies shared by all (keys, settings, grants,
   notification settings, timestamps, the id rule).
 * :mod:`.context`: the store and the clock every operation works in.
@@ -17,8 +19,11 @@ Modules, each importing only those above it:
 * :mod:`.call_rows`: the ``calls`` table's row layout; finding and saving a call.
 * :mod:`.tasks`: the task a hard DeleteCall records, and GetTask.
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
-* :mod:`.users`: UpdateUsers, QueryUsers, and user rows for other resources.
+* :mod:`.users`: UpdateUsers, UpdateUsersPartial, QueryUsers, and user rows for other resources.
+* :mod:`.roles`: ListPermissions, GetPermission, ListRoles, CreateRole, DeleteRole.
 * :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
+* :mod:`.user_status`: DeactivateUser(s), ReactivateUser(s), DeleteUsers, RestoreUsers (the
+  batch ones record their task).
 * :mod:`.grants`: a user's permissions in one call, the check every call control makes
   (server-side may do everything), and UpdateUserPermissions.
 * :mod:`.egress`: HLS, recordings, RTMP, transcription and closed captions, and the state

@@ -21,9 +21,10 @@ import json
 from typing import Any
 
 from stagecfg.model import Json
+from stagecfg.rules.roles import capabilities, holds
 from stagecfg.rules.settings import backstage_of, merge_settings
 from stagecfg.sandbox import query
-from stagecfg.sandbox.apierror import input_error
+from stagecfg.sandbox.apierror import input_error, not_allowed
 from stagecfg.sandbox.call_rows import (
     CALL_COLUMNS,
     find_call,
@@ -32,10 +33,10 @@ from stagecfg.sandbox.call_rows import (
     save,
     stored_state,
 )
-from stagecfg.sandbox.call_types import call_type_row
+from stagecfg.sandbox.call_types import call_type_grants, call_type_row
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import stop_everything_state
-from stagecfg.sandbox.members import check_member_requests, upsert_members
+from stagecfg.sandbox.members import check_member_requests, roles, upsert_members
 from stagecfg.sandbox.requests import (
     check_call_id,
     check_keys,
@@ -90,9 +91,24 @@ def check_members_limit(op: str, body: Json) -> None:
         raise input_error(op, "members_limit must be an integer of at most 100")
 
 
-def get_call(ctx: Context, call_type: str, call_id: str) -> Json:
+def get_call(ctx: Context, call_type: str, call_id: str, caller: str | None = None) -> Json:
+    """GetCall. ``caller`` is the user of a user token (None: server-side, which may read any
+    call and holds every capability): they need ``read-call``, and ``own_capabilities`` are
+    theirs, from their app role and call role in the call type's current grants."""
+    op = "GetCall"
     with ctx.store.read() as tx:
-        return call_state(tx, live_call(tx, "GetCall", call_type, call_id))
+        row = live_call(tx, op, call_type, call_id)
+        state = call_state(tx, row)
+        if caller is None:
+            return state
+        # A user Stream has not seen yet is a plain "user" (it creates users on connect).
+        held = roles(tx, row[0], caller) or ("user",)
+        grants = call_type_grants(tx, call_type)
+        owner = row[4] == caller
+        if not holds(grants, held, "read-call", is_creator=owner):
+            raise not_allowed(op, f"user {caller} with roles [{', '.join(held)}] lacks read-call")
+        state["own_capabilities"] = capabilities(grants, held, is_creator=owner)
+        return state
 
 
 def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
@@ -151,7 +167,7 @@ def insert_call(
         exists = tx.execute("SELECT 1 FROM users WHERE id = ?", (creator_id,)).fetchone()
         if not exists:
             write_user(tx, op, creator, now)
-    ensure_user(tx, creator_id, now)
+    ensure_user(tx, creator_id, now, op=op)
     require_users(tx, op, [m["user_id"] for m in members])
     settings = merge_settings(type_data["settings"], override)
     stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}

@@ -30,8 +30,10 @@ from stagecfg.sandbox import (
     members,
     moderation,
     participants,
+    roles,
     signals,
     tasks,
+    user_status,
     users,
 )
 from stagecfg.sandbox.context import Context
@@ -90,13 +92,51 @@ class Engine:
         return users.update_users_partial(self._ctx, body)
 
     def query_users(self, body: Json) -> Json:
-        """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
+        """QueryUsers: Stream's filters on built-in and custom fields, sort, limit / offset."""
         return users.query_users(self._ctx, body)
+
+    # --- users' account state (stagecfg.sandbox.user_status) ------------------------------
+
+    def deactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.deactivate_user(self._ctx, user_id, body)
+
+    def deactivate_users(self, body: Json) -> Json:
+        return user_status.deactivate_users(self._ctx, body)
+
+    def reactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.reactivate_user(self._ctx, user_id, body)
+
+    def reactivate_users(self, body: Json) -> Json:
+        return user_status.reactivate_users(self._ctx, body)
+
+    def delete_users(self, body: Json) -> Json:
+        return user_status.delete_users(self._ctx, body)
+
+    def restore_users(self, body: Json) -> Json:
+        return user_status.restore_users(self._ctx, body)
+
+    # --- roles and permissions (stagecfg.sandbox.roles) -----------------------------------
+
+    def list_permissions(self) -> Json:
+        return roles.list_permissions(self._ctx)
+
+    def get_permission(self, permission_id: str) -> Json:
+        return roles.get_permission(self._ctx, permission_id)
+
+    def list_roles(self) -> Json:
+        return roles.list_roles(self._ctx)
+
+    def create_role(self, body: Json) -> Json:
+        return roles.create_role(self._ctx, body)
+
+    def delete_role(self, name: str) -> Json:
+        return roles.delete_role(self._ctx, name)
 
     # --- calls (stagecfg.sandbox.calls) ---------------------------------------------------
 
-    def get_call(self, call_type: str, call_id: str) -> Json:
-        return calls.get_call(self._ctx, call_type, call_id)
+    def get_call(self, call_type: str, call_id: str, *, caller: Caller = None) -> Json:
+        """GetCall; a user ``caller`` needs read-call and gets their own_capabilities."""
+        return calls.get_call(self._ctx, call_type, call_id, caller)
 
     def get_or_create_call(self, call_type: str, call_id: str, body: Json) -> Json:
         return calls.get_or_create_call(self._ctx, call_type, call_id, body)
@@ -270,5 +310,6 @@ class Engine:
     # --- tasks (stagecfg.sandbox.tasks) ------------------------------------------------------
 
     def get_task(self, task_id: str) -> Json:
-        """GetTask: the task a hard DeleteCall started (done at once in the sandbox)."""
+        """GetTask: the task a hard DeleteCall or a batch of user changes started (done at
+        once in the sandbox)."""
         return tasks.get_task(self._ctx, task_id)

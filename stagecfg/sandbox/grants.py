@@ -139,7 +139,7 @@ def control(
     with ctx.store.write() as tx:
         now = ctx.now()
         if caller is not None:
-            ensure_user(tx, caller, now)
+            ensure_user(tx, caller, now, op=op)
         row = live_call(tx, op, call_type, call_id)
         stored = stored_state(row)
         require(tx, op, row, stored, caller)

@@ -69,6 +69,10 @@ _JOIN_TYPES = {
     "migrating_from_list": "strings",
 }
 
+#: JoinCallResponse.stats_options (client-side spec: both fields required): how often a client
+#: reports WebRTC stats. The sandbox has no media, so it asks for no RTC stats.
+STATS_OPTIONS: Mapping[str, Any] = {"reporting_interval_ms": 10000, "enable_rtc_stats": False}
+
 #: JoinCall's refusal per stage, as the sandbox words it ({who}: the user and their roles).
 _REFUSALS: Mapping[str, str] = {
     "ended": f"call has ended: {{who}} lacks {JOIN_ENDED_CALL}",
@@ -92,7 +96,7 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         instant = ctx.clock()
         now = timestamps.to_nanos(instant)
         # Stream creates a user on first connect, so an unknown token user is a plain "user".
-        ensure_user(tx, user_id, now)
+        ensure_user(tx, user_id, now, op=op)
         row = find_call(tx, call_type, call_id)
         created = False
         if row is None and body.get("create"):
@@ -134,8 +138,12 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         row = save(ctx, tx, row, stored, ongoing=1)
         state = call_state(tx, row)
     state["own_capabilities"] = capabilities(grants, held, is_creator=owner, overrides=extra)
+    membership = next((m for m in state["members"] if m["user_id"] == user_id), None)
+    if membership is not None:
+        state["membership"] = membership
     return {
         **state,
+        "stats_options": dict(STATS_OPTIONS),
         "credentials": {
             "server": {
                 "url": "https://sfu.sandbox.invalid",

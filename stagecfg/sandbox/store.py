@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     data TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deactivated_at INTEGER,
+    deleted_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS roles (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -232,6 +239,11 @@ class Store:
             if "settings" not in columns:
                 # Files from before settings had their own column keep them inside ``data``.
                 tx.execute("ALTER TABLE calls ADD COLUMN settings TEXT")
+            user_columns = {r[1] for r in tx.execute("PRAGMA table_info(users)").fetchall()}
+            for column in ("deactivated_at", "deleted_at"):
+                if column not in user_columns:
+                    # Files from before users could be deactivated or deleted: all are active.
+                    tx.execute(f"ALTER TABLE users ADD COLUMN {column} INTEGER")
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
