@@ -72,3 +72,24 @@ def test_a_file_from_before_tasks_and_controls_opens_and_works(
         assert again.get_task(task_id)["status"] == "completed"
     finally:
         again.close()
+
+
+def test_the_batch_user_operations_leave_completed_tasks(engine: Engine) -> None:  # noqa: F811
+    engine.upsert_users({"users": {"ann": {"id": "ann"}, "bob": {"id": "bob"}}})
+    both = {"user_ids": ["bob", "ann", "bob"]}
+    for started in (
+        engine.deactivate_users(both),
+        engine.reactivate_users(both),
+        engine.delete_users(both),
+    ):
+        task = engine.get_task(started["task_id"])
+        assert_matches("GetTaskResponse", task)
+        assert task["status"] == "completed"
+        assert task["result"] == {"ann": {"status": "ok"}, "bob": {"status": "ok"}}
+
+
+def test_a_refused_batch_user_operation_leaves_no_task(engine: Engine) -> None:  # noqa: F811
+    with pytest.raises(StreamAPIError):
+        engine.deactivate_users({"user_ids": ["nobody"]})
+    with sqlite3.connect(engine.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM tasks").fetchone() == (0,)

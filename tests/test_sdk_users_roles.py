@@ -160,3 +160,19 @@ def test_roles_and_permissions_through_the_sdk(client: Stream) -> None:
     with pytest.raises(StreamApiException) as info:
         client.delete_role(name="stage_manager")
     assert (info.value.status_code, info.value.code) == (404, 16)
+
+
+def test_the_batch_user_tasks_answer_get_task_through_the_sdk(client: Stream) -> None:
+    client.upsert_users(UserRequest(id="ivy"), UserRequest(id="jon"))
+    started = {
+        "DeactivateUsers": client.deactivate_users(user_ids=["ivy", "jon"]).data.task_id,
+        "ReactivateUsers": client.reactivate_users(user_ids=["ivy", "jon"]).data.task_id,
+        "DeleteUsers": client.delete_users(user_ids=["jon", "ivy"]).data.task_id,
+    }
+    assert len(set(started.values())) == 3
+    for op, task_id in started.items():
+        assert task_id, op
+        task = client.get_task(id=task_id).data
+        assert task.task_id == task_id and task.status == "completed", op
+        # Done at once in the sandbox: the result names each user the task handled.
+        assert task.result == {"ivy": {"status": "ok"}, "jon": {"status": "ok"}}, op

@@ -17,7 +17,7 @@ Modules, each importing only those above it:
 * :mod:`.context`: the store and the clock every operation works in.
 * :mod:`.responses`: every wire response body, and the batched reads that render calls.
 * :mod:`.call_rows`: the ``calls`` table's row layout; finding and saving a call.
-* :mod:`.tasks`: the task a hard DeleteCall records, and GetTask.
+* :mod:`.tasks`: the tasks a hard DeleteCall and the batch user operations record, and GetTask.
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
 * :mod:`.users`: UpdateUsers, UpdateUsersPartial, QueryUsers, and user rows for other resources.
 * :mod:`.roles`: ListPermissions, GetPermission, ListRoles, CreateRole, DeleteRole.

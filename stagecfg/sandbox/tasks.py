@@ -1,4 +1,5 @@
-"""Background tasks: what a hard DeleteCall starts, and GetTask, which reports on it.
+"""Background tasks: what a hard DeleteCall and the batch user operations (DeactivateUsers,
+ReactivateUsers, DeleteUsers) start, and GetTask, which reports on them.
 
 The sandbox does a task's work at once, inside the request that starts it, so a task is stored
 already ``completed`` with its result; GetTask answers the same on every poll. The result of a

@@ -6,7 +6,8 @@ A deactivated user keeps everything but is left out of QueryUsers (unless
 member until RestoreUsers brings it back; ``pruning`` also clears its data (name, image, custom
 and the other UserRequest fields); ``hard`` removes the user and its call memberships for good,
 and Stream requires ``messages`` and ``conversations`` to be ``hard`` with it. The batch
-operations are tasks in Stream; the sandbox does the work at once and answers with a task id.
+operations are tasks in Stream; the sandbox does the work at once and answers with the id of a
+task already ``completed`` (:mod:`.tasks`), which GetTask then reports.
 
 Choices where Stream's behaviour is not documented:
 
@@ -15,6 +16,8 @@ Choices where Stream's behaviour is not documented:
   ReactivateUser answer 404 code 16 for an unknown user.
 * Deactivating a deactivated user keeps its first ``deactivated_at``; ReactivateUser refuses a
   user that is not deactivated, ReactivateUsers leaves such users as they are.
+* A batch task's result names each user it handled, ``{"<user id>": {"status": "ok"}}``, as a
+  hard DeleteCall's names the call.
 * DeleteUsers without ``user`` deletes softly; ``calls`` deletes the user's calls with exactly
   two members (one of them the user); ``new_call_owner_id`` (an existing user) becomes the
   creator of the calls the deleted users created. Messages, conversations and files do not
@@ -24,7 +27,6 @@ Choices where Stream's behaviour is not documented:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 
 from stagecfg.model import Json
@@ -33,6 +35,7 @@ from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import check_request, check_types
 from stagecfg.sandbox.responses import USER_COLUMNS, user_response
 from stagecfg.sandbox.store import Transaction
+from stagecfg.sandbox.tasks import record_task
 
 #: user_ids of the batch operations: Stream's spec allows 1 to 100.
 MAX_USER_IDS = 100
@@ -108,8 +111,10 @@ def _user(tx: Transaction, user_id: str) -> Json:
     return user_response(row, user_id)
 
 
-def _task() -> Json:
-    return {"task_id": str(uuid.uuid4())}
+def _task(tx: Transaction, now: int, ids: list[str]) -> Json:
+    """The answer of a batch operation: a completed task that handled ``ids``, recorded in the
+    same transaction as the work, so GetTask answers for it (and a refusal records none)."""
+    return {"task_id": record_task(tx, now, {uid: {"status": "ok"} for uid in sorted(ids)})}
 
 
 def deactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
@@ -138,7 +143,7 @@ def deactivate_users(ctx: Context, body: Json | None) -> Json:
             " WHERE id = ? AND deactivated_at IS NULL",
             [(now, now, uid) for uid in ids],
         )
-    return _task()
+        return _task(tx, now, ids)
 
 
 def reactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
@@ -173,7 +178,7 @@ def reactivate_users(ctx: Context, body: Json | None) -> Json:
             " WHERE id = ? AND deactivated_at IS NOT NULL",
             [(now, uid) for uid in ids],
         )
-    return _task()
+        return _task(tx, now, ids)
 
 
 def _modes(op: str, body: Json) -> dict[str, str]:
@@ -243,7 +248,7 @@ def delete_users(ctx: Context, body: Json | None) -> Json:
                 f" WHERE id IN {_in(ids)}",
                 [now, now, *ids],
             )
-    return _task()
+        return _task(tx, now, ids)
 
 
 def restore_users(ctx: Context, body: Json | None) -> Json:
