@@ -260,12 +260,17 @@ def test_per_call_grants_decide_the_join_and_own_capabilities(
             assert joined.status_code == 201, joined.text
             capabilities = joined.json()["own_capabilities"]
             assert {"join-backstage", "screenshare"} <= set(capabilities)
+            # GetCall with dave's token answers with the same capabilities as his join.
+            read = check(dave.get(BASE), CALL, "GET")
+            assert read["own_capabilities"] == capabilities
             revoke = {"user_id": "dave", "revoke_permissions": ["join-backstage", "read-call"]}
             api.post(BASE + "/user_permissions", json=revoke).raise_for_status()
             assert_api_error(dave.post(BASE + "/join", json={}), 403, 17)
 
 
-def test_a_blocked_user_may_not_join_until_unblocked(emulator: EmulatorHandle) -> None:  # noqa: F811
+def test_a_blocked_user_may_not_join_read_or_control_until_unblocked(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
     with client(emulator) as api:
         setup_live_call(api, emulator)
         with client(emulator, token=user_token(emulator, "carol")) as carol:
@@ -274,9 +279,13 @@ def test_a_blocked_user_may_not_join_until_unblocked(emulator: EmulatorHandle) -
             people = [p["user"]["id"] for p in get_call(api)["session"]["participants"]]
             assert people == ["bob"]
             refused = assert_api_error(carol.post(BASE + "/join", json={}), 403, 17)
-            assert "blocked" in refused["message"]
+            assert "user carol is blocked from this call" in refused["message"]
+            # Nor may she read the call or run a control her grants allow (read-call here).
+            for r in (carol.get(BASE), carol.post(BASE + "/participants", json={})):
+                assert "is blocked" in assert_api_error(r, 403, 17)["message"]
             api.post(BASE + "/unblock", json={"user_id": "carol"}).raise_for_status()
             assert carol.post(BASE + "/join", json={}).status_code == 201
+            assert carol.get(BASE).status_code == 200
 
 
 @pytest.mark.parametrize(

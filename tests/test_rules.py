@@ -6,6 +6,7 @@ cross-checks in test_access.py and test_cli_access.py hold them against the emul
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -275,9 +276,28 @@ def test_per_call_grants_move_the_join_decision() -> None:
     )
 
 
-def test_a_blocked_user_is_refused_whatever_they_hold() -> None:
-    assert join.is_blocked("bob", ["alice", "bob"])
-    assert not join.is_blocked("carol", ["alice", "bob"])
+def test_a_blocked_deactivated_or_deleted_user_is_barred_whatever_they_hold() -> None:
+    everything = roles.UserOverrides(granted=frozenset({"join-call", "read-call"}))
+    access = roles.CallAccess(GRANTS, ("admin",), is_creator=True, overrides=everything)
+    assert roles.barred(access) is None
+    assert roles.barred(replace(access, blocked=True)) == "is blocked from this call"
+    assert roles.barred(replace(access, standing="deactivated")) == "is deactivated"
+    # The account speaks first: a deleted user who was also blocked is told they were deleted.
+    assert roles.barred(replace(access, standing="deleted", blocked=True)) == "was deleted"
+    assert roles.standing_refusal("active") is None
+
+
+def test_own_capabilities_are_every_one_server_side_and_the_users_own_otherwise() -> None:
+    assert roles.own_capabilities(None) == list(permissions.OWN_CAPABILITIES)
+    access = roles.CallAccess(GRANTS, ("user",), is_creator=False)
+    mine = roles.own_capabilities(access)
+    assert mine == roles.capabilities(GRANTS, ["user"], is_creator=False)
+    granted = replace(access, overrides=roles.UserOverrides(granted=frozenset({"screenshare"})))
+    assert roles.own_capabilities(granted) == [
+        c for c in permissions.OWN_CAPABILITIES if c in {*mine, "screenshare"}
+    ]
+    # Being barred is a refusal, not fewer capabilities: what the grants unlock is unchanged.
+    assert roles.own_capabilities(replace(access, blocked=True)) == mine
 
 
 @pytest.mark.parametrize(

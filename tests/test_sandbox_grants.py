@@ -131,3 +131,80 @@ def test_bad_permission_updates_are_400_and_change_nothing(
 def test_an_unknown_call_is_404(show: Engine) -> None:
     body = {"user_id": "carol", "grant_permissions": ["send-audio"]}
     assert refused(show.update_user_permissions, "livestream", "nope", body)[:2] == (404, 16)
+
+
+# --- a user's view of the call: own_capabilities, and who may do nothing at all ------------------
+
+
+def test_get_call_as_a_user_honours_per_call_grants_and_revocations(show: Engine) -> None:
+    mine = show.get_call(*CID, caller="carol")["own_capabilities"]
+    assert "screenshare" not in mine and "read-call" in mine
+    grant = {"user_id": "carol", "grant_permissions": ["screenshare", "start-record-call"]}
+    show.update_user_permissions(*CID, grant)
+    mine = show.get_call(*CID, caller="carol")["own_capabilities"]
+    assert {"screenshare", "start-record-call"} <= set(mine)
+    show.update_user_permissions(*CID, {"user_id": "carol", "revoke_permissions": ["read-call"]})
+    status, code, message = refused(show.get_call, *CID, caller="carol")
+    assert (status, code) == (403, 17) and "lacks read-call" in message
+    assert len(show.get_call(*CID)["own_capabilities"]) == 36  # server-side: every capability
+
+
+def test_every_call_response_to_a_user_carries_the_same_capabilities(show: Engine) -> None:
+    show.go_live(*CID, {})
+    show.update_user_permissions(
+        *CID, {"user_id": "carol", "grant_permissions": ["screenshare"], "revoke_permissions": []}
+    )
+    show.update_user_permissions(*CID, {"user_id": "carol", "revoke_permissions": ["send-audio"]})
+    joined = show.join_call(*CID, user_id="carol", body={})["own_capabilities"]
+    read = show.get_call(*CID, caller="carol")["own_capabilities"]
+    listed = show.query_call_participants(*CID, {}, caller="carol")["own_capabilities"]
+    assert joined == read == listed
+    assert "screenshare" in read and "send-audio" not in read
+
+
+def _refusals(show: Engine, user: str) -> dict[str, str]:
+    """What JoinCall, a call control and GetCall answer ``user``: the 403 message of each."""
+    answers = {}
+    for name, call in (
+        ("join", lambda: show.join_call(*CID, user_id=user, body={})),
+        ("control", lambda: show.start_hls_broadcasting(*CID, caller=user)),
+        ("read", lambda: show.get_call(*CID, caller=user)),
+    ):
+        status, code, message = refused(call)
+        assert (status, code) == (403, 17), name
+        answers[name] = message.split(": ", 1)[1].strip('"')
+    return answers
+
+
+def test_a_blocked_user_may_neither_join_nor_run_a_control_nor_read_the_call(
+    show: Engine,
+) -> None:
+    show.go_live(*CID, {})
+    grant = {"user_id": "carol", "grant_permissions": ["start-broadcasting", "join-call"]}
+    show.update_user_permissions(*CID, grant)
+    show.block_user(*CID, {"user_id": "carol"})
+    assert set(_refusals(show, "carol").values()) == {"user carol is blocked from this call"}
+    show.unblock_user(*CID, {"user_id": "carol"})
+    show.start_hls_broadcasting(*CID, caller="carol")
+    assert show.join_call(*CID, user_id="carol", body={})["call"]["cid"] == "livestream:show"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda e: e.deactivate_user("carol", {}), "is deactivated"),
+        (lambda e: e.delete_users({"user_ids": ["carol"]}), "was deleted"),
+    ],
+    ids=["deactivated", "deleted"],
+)
+def test_a_deactivated_or_deleted_user_is_refused_alike_everywhere(
+    show: Engine, change: Any, words: str
+) -> None:
+    show.go_live(*CID, {})
+    show.update_user_permissions(
+        *CID, {"user_id": "carol", "grant_permissions": ["start-broadcasting"]}
+    )
+    before = show.get_call(*CID)
+    change(show)
+    assert set(_refusals(show, "carol").values()) == {f"user carol {words}"}
+    assert show.get_call(*CID) == before  # nothing was stored by the refusals

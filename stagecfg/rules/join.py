@@ -9,8 +9,9 @@ The rules (reference section 5):
 * after go-live, ``join-call`` admits; with backstage disabled the call is never in backstage;
 * stop-live sends the call back to backstage, and those the backstage stage does not admit are
   removed;
-* a user blocked from the call (BlockUser, KickUser with ``block``) may not join at all until
-  unblocked, whatever their grants.
+* a user blocked from the call (BlockUser, KickUser with ``block``), deactivated or deleted may
+  not join at all, whatever their grants: :func:`stagecfg.rules.roles.barred`, which every call
+  control asks too.
 
 Each admitting permission admits the call's creator through its ``-owner`` variant as well, and
 what UpdateUserPermissions granted or revoked for the user in this call counts like a grant.
@@ -139,8 +140,3 @@ def admitting_grant(
     """The join decision: the grant that lets these roles join during ``stage``, or None."""
     wanted = admitting_permissions(stage)
     return first_held(grants, roles, wanted, is_creator=is_creator, overrides=overrides)
-
-
-def is_blocked(user_id: str, blocked_user_ids: Iterable[str]) -> bool:
-    """Whether the call refuses ``user_id`` whatever their grants (they were blocked)."""
-    return user_id in blocked_user_ids

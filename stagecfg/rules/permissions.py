@@ -181,14 +181,16 @@ def permission_for(name: str) -> str | None:
     return CAPABILITY_TO_PERMISSION.get(name)
 
 
-#: The permission a user token needs for each call-scoped control (server-side tokens may do
-#: everything). Reference section 3.2 names the permission ids; the pairing of operation and
-#: permission follows the capability each id unlocks. Inferred where Stream has no id of its own:
-#: every recording variant checks ``start-recording`` / ``stop-recording``; closed captions
-#: check the transcription ids (they are made by the transcription pipeline); listing
-#: transcriptions checks ``list-recordings``; ringing checks ``create-call``.
+#: The permission a user token needs for each call-scoped control, and for reading the call
+#: with GetCall (server-side tokens may do everything). Reference section 3.2 names the
+#: permission ids; the pairing of operation and permission follows the capability each id
+#: unlocks. Inferred where Stream has no id of its own: every recording variant checks
+#: ``start-recording`` / ``stop-recording``; closed captions check the transcription ids (they
+#: are made by the transcription pipeline); listing transcriptions checks ``list-recordings``;
+#: ringing checks ``create-call``.
 OPERATION_PERMISSIONS: Mapping[str, str] = {
     "BlockUser": "block-user",
+    "GetCall": "read-call",
     "KickUser": "kick-user",
     "ListRecordings": "list-recordings",
     "ListTranscriptions": "list-recordings",

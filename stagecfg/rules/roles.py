@@ -7,12 +7,18 @@ a call the user created.
 On top of the roles, UpdateUserPermissions grants or revokes permissions for one user in one
 call (:class:`UserOverrides`): a revoked permission is gone in every scope (``-owner`` too), a
 granted one is held whoever created the call, and the latest call decides for each permission.
+
+:class:`CallAccess` gathers those facts for one user in one call, with the two that bar a user
+whatever their grants (:func:`barred`): an account deactivated or deleted, and a block from the
+call. JoinCall, every call control and GetCall with a user token ask :func:`barred` first, and
+every call response to a user token carries :func:`own_capabilities`, so they all agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from stagecfg.rules.permissions import (
     OWN_CAPABILITIES,
@@ -135,3 +141,61 @@ def capabilities(
             permission = permission[: -len(OWNER_SUFFIX)]
         unlocked.add(capability_of(permission))
     return [c for c in OWN_CAPABILITIES if c in unlocked]
+
+
+#: A user's account: ``deactivated`` (DeactivateUser(s)) and ``deleted`` (DeleteUsers, not hard)
+#: users keep their data but may act in no call until reactivated or restored.
+Standing = Literal["active", "deactivated", "deleted"]
+
+
+@dataclass(frozen=True)
+class CallAccess:
+    """The facts Stream's rules read for one user in one call."""
+
+    grants: Grants  # the call type's grants
+    roles: tuple[str, ...]  # the user's app role, then their member role in the call
+    is_creator: bool
+    overrides: UserOverrides = NO_OVERRIDES  # UpdateUserPermissions for this user here
+    blocked: bool = False  # BlockUser (or KickUser with block) on this call
+    standing: Standing = "active"
+
+    def holds(self, permission: str) -> bool:
+        return holds(
+            self.grants,
+            self.roles,
+            permission,
+            is_creator=self.is_creator,
+            overrides=self.overrides,
+        )
+
+    def capabilities(self) -> list[str]:
+        return capabilities(
+            self.grants, self.roles, is_creator=self.is_creator, overrides=self.overrides
+        )
+
+
+def standing_refusal(standing: Standing) -> str | None:
+    """Why an account may do nothing (join, create or control a call, read one as itself), as
+    words after the user's id, or None for an active one."""
+    if standing == "deleted":
+        return "was deleted"
+    if standing == "deactivated":
+        return "is deactivated"
+    return None
+
+
+def barred(access: CallAccess) -> str | None:
+    """Why the user may do nothing in this call whatever their grants (their account, or a
+    block from this call), as words after the user's id; None when their grants decide."""
+    reason = standing_refusal(access.standing)
+    if reason is None and access.blocked:
+        reason = "is blocked from this call"
+    return reason
+
+
+def own_capabilities(access: CallAccess | None) -> list[str]:
+    """``own_capabilities`` of a call response: a server-side reader (None) holds every
+    capability; a user, what their roles and this call's overrides unlock (spec order)."""
+    if access is None:
+        return list(OWN_CAPABILITIES)
+    return access.capabilities()

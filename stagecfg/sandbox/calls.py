@@ -21,10 +21,10 @@ import json
 from typing import Any
 
 from stagecfg.model import Json
-from stagecfg.rules.roles import capabilities, holds
+from stagecfg.rules.roles import own_capabilities
 from stagecfg.rules.settings import backstage_of, merge_settings
 from stagecfg.sandbox import query
-from stagecfg.sandbox.apierror import input_error, not_allowed
+from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.call_rows import (
     CALL_COLUMNS,
     find_call,
@@ -33,10 +33,11 @@ from stagecfg.sandbox.call_rows import (
     save,
     stored_state,
 )
-from stagecfg.sandbox.call_types import call_type_grants, call_type_row
+from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import stop_everything_state
-from stagecfg.sandbox.members import check_member_requests, roles, upsert_members
+from stagecfg.sandbox.grants import require
+from stagecfg.sandbox.members import check_member_requests, upsert_members
 from stagecfg.sandbox.requests import (
     check_call_id,
     check_keys,
@@ -49,7 +50,7 @@ from stagecfg.sandbox.requests import (
 from stagecfg.sandbox.responses import call_state, render_calls
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.tasks import record_task
-from stagecfg.sandbox.users import ensure_user, require_users, write_user
+from stagecfg.sandbox.users import require_active, require_users, write_user
 
 #: CallRequest: the ``data`` of GetOrCreateCall (and of a client-side join with ``create``).
 CALL_REQUEST_KEYS = {
@@ -93,22 +94,15 @@ def check_members_limit(op: str, body: Json) -> None:
 
 def get_call(ctx: Context, call_type: str, call_id: str, caller: str | None = None) -> Json:
     """GetCall. ``caller`` is the user of a user token (None: server-side, which may read any
-    call and holds every capability): they need ``read-call``, and ``own_capabilities`` are
-    theirs, from their app role and call role in the call type's current grants."""
+    call and holds every capability): they are checked as a call control's caller is (barred,
+    then ``read-call``), and ``own_capabilities`` are theirs, per-call overrides included."""
     op = "GetCall"
     with ctx.store.read() as tx:
         row = live_call(tx, op, call_type, call_id)
+        access = require(tx, op, row, stored_state(row), caller)
         state = call_state(tx, row)
-        if caller is None:
-            return state
-        # A user Stream has not seen yet is a plain "user" (it creates users on connect).
-        held = roles(tx, row[0], caller) or ("user",)
-        grants = call_type_grants(tx, call_type)
-        owner = row[4] == caller
-        if not holds(grants, held, "read-call", is_creator=owner):
-            raise not_allowed(op, f"user {caller} with roles [{', '.join(held)}] lacks read-call")
-        state["own_capabilities"] = capabilities(grants, held, is_creator=owner)
-        return state
+    state["own_capabilities"] = own_capabilities(access)
+    return state
 
 
 def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
@@ -167,7 +161,7 @@ def insert_call(
         exists = tx.execute("SELECT 1 FROM users WHERE id = ?", (creator_id,)).fetchone()
         if not exists:
             write_user(tx, op, creator, now)
-    ensure_user(tx, creator_id, now, op=op)
+    require_active(tx, op, creator_id, now)
     require_users(tx, op, [m["user_id"] for m in members])
     settings = merge_settings(type_data["settings"], override)
     stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}

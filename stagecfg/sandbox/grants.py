@@ -1,11 +1,15 @@
 """A user's permissions in one call, the check every call control makes, UpdateUserPermissions.
 
 Who may do what is Stream's rule and lives in :mod:`stagecfg.rules` (the grants of the user's
-app role and call role, ``-owner`` for the creator, and what UpdateUserPermissions granted or
-revoked for the user in this call: :class:`~stagecfg.rules.roles.UserOverrides`); this module
-gathers those facts from the store and asks the rule. A server-side caller (``caller`` None)
-may do everything, as on Stream; a user token needs the permission
-:data:`~stagecfg.rules.permissions.OPERATION_PERMISSIONS` names for the operation.
+app role and call role, ``-owner`` for the creator, what UpdateUserPermissions granted or
+revoked for the user in this call, whether they are blocked from it and their account's
+standing: :class:`~stagecfg.rules.roles.CallAccess`); this module gathers those facts from the
+store (:func:`access_of`) and asks the rules. A server-side caller (``caller`` None) may do
+everything, as on Stream; a user token is refused first when
+:func:`~stagecfg.rules.roles.barred` says so (:func:`admit`: JoinCall asks the same), then
+needs the permission :data:`~stagecfg.rules.permissions.OPERATION_PERMISSIONS` names for the
+operation. Every call response to a user token carries
+:func:`~stagecfg.rules.roles.own_capabilities` of the same facts.
 
 Per-call grants are kept in the call's JSON state under ``user_permissions`` (user id ->
 sorted ``granted`` and ``revoked`` lists), so a call stored before them has none.
@@ -14,7 +18,9 @@ Choices where Stream's behaviour is not documented:
 
 * A user token for a user the app does not have yet acts as a plain ``user``, and a control it
   may run creates that user, as joining does (Stream creates users on connect); a refused one
-  stores nothing.
+  stores nothing. GetCall (a read) creates nobody.
+* A blocked, deactivated or deleted user is refused every call control, JoinCall and GetCall
+  on the call (403 code 17), after the call is found (an unknown call is 404 first).
 * UpdateUserPermissions takes any known permission id, or the capability it unlocks, and the
   user must exist; naming one permission both to grant and to revoke is refused.
 """
@@ -28,7 +34,7 @@ from typing import Any
 
 from stagecfg.model import Json
 from stagecfg.rules.permissions import OPERATION_PERMISSIONS, permission_for, suggest_permission
-from stagecfg.rules.roles import NO_OVERRIDES, Grants, UserOverrides, capabilities, holds
+from stagecfg.rules.roles import NO_OVERRIDES, CallAccess, UserOverrides, barred
 from stagecfg.sandbox.apierror import input_error, not_allowed
 from stagecfg.sandbox.call_rows import live_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants
@@ -36,7 +42,7 @@ from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.members import roles
 from stagecfg.sandbox.requests import check_request, check_types
 from stagecfg.sandbox.store import Transaction
-from stagecfg.sandbox.users import ensure_user, require_users
+from stagecfg.sandbox.users import ensure_user, require_users, standing_of
 
 _OVERRIDES_KEY = "user_permissions"
 UPDATE_KEYS = {"user_id", "grant_permissions", "revoke_permissions"}
@@ -71,61 +77,61 @@ def _keep_overrides(stored: Json, user_id: str, overrides: UserOverrides) -> Non
         table.pop(user_id, None)
 
 
-@dataclass(frozen=True)
-class CallAccess:
-    """The facts Stream's permission rules read for one user in one call."""
-
-    grants: Grants
-    roles: tuple[str, ...]
-    is_creator: bool
-    overrides: UserOverrides
-
-    def holds(self, permission: str) -> bool:
-        return holds(
-            self.grants,
-            self.roles,
-            permission,
-            is_creator=self.is_creator,
-            overrides=self.overrides,
-        )
-
-    def capabilities(self) -> list[str]:
-        return capabilities(
-            self.grants, self.roles, is_creator=self.is_creator, overrides=self.overrides
-        )
+def blocked_user_ids(stored: Json) -> list[str]:
+    """Who is blocked from the call, in the order they were blocked."""
+    return list(stored.get("blocked_user_ids") or [])
 
 
 def access_of(tx: Transaction, row: Any, stored: Json, user_id: str) -> CallAccess:
-    """The user's roles, grants and per-call overrides in the call of ``row``."""
+    """The facts Stream's rules read for ``user_id`` in the call of ``row``."""
     return CallAccess(
         grants=call_type_grants(tx, row[2]),
-        roles=roles(tx, row[0], user_id),
+        # A user the app has not seen yet (GetCall creates nobody) is a plain "user".
+        roles=roles(tx, row[0], user_id) or ("user",),
         is_creator=row[4] == user_id,
         overrides=overrides_of(stored, user_id),
+        blocked=user_id in blocked_user_ids(stored),
+        standing=standing_of(tx, user_id),
     )
 
 
-def require(tx: Transaction, op: str, row: Any, stored: Json, caller: str | None) -> None:
-    """403 code 17 unless the caller may run ``op`` on this call (server-side: always)."""
+def admit(tx: Transaction, op: str, row: Any, stored: Json, user_id: str) -> CallAccess:
+    """The user's access to this call; 403 code 17 when the user may do nothing in it at all
+    (blocked from it, deactivated or deleted), whatever their grants."""
+    access = access_of(tx, row, stored, user_id)
+    reason = barred(access)
+    if reason is not None:
+        raise not_allowed(op, f"user {user_id[:80]} {reason}")
+    return access
+
+
+def require(
+    tx: Transaction, op: str, row: Any, stored: Json, caller: str | None
+) -> CallAccess | None:
+    """The caller's access (None: server-side, which may do everything); 403 code 17 unless
+    they may run ``op`` on this call."""
     if caller is None:
-        return
+        return None
+    access = admit(tx, op, row, stored, caller)
     permission = OPERATION_PERMISSIONS[op]
-    access = access_of(tx, row, stored, caller)
     if not access.holds(permission):
         held = ", ".join(access.roles)
         raise not_allowed(op, f"user {caller} with roles [{held}] lacks {permission}")
+    return access
 
 
 @dataclass
 class Control:
     """One call control in progress: the call's row and its state, changed in place (and
-    ``columns`` of the row to set with it, e.g. ``ongoing``)."""
+    ``columns`` of the row to set with it, e.g. ``ongoing``); ``access``: the caller's (None
+    for a server-side one)."""
 
     tx: Transaction
     row: Any
     stored: Json
     now: int
     caller: str | None
+    access: CallAccess | None = None
     changed: bool = False
     columns: dict[str, object] = field(default_factory=dict)
 
@@ -139,11 +145,11 @@ def control(
     with ctx.store.write() as tx:
         now = ctx.now()
         if caller is not None:
-            ensure_user(tx, caller, now, op=op)
+            ensure_user(tx, caller, now)
         row = live_call(tx, op, call_type, call_id)
         stored = stored_state(row)
-        require(tx, op, row, stored, caller)
-        current = Control(tx, row, stored, now, caller)
+        access = require(tx, op, row, stored, caller)
+        current = Control(tx, row, stored, now, caller, access)
         yield current
         if current.changed:
             current.row = save(ctx, tx, row, stored, **current.columns)

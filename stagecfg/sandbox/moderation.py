@@ -1,7 +1,8 @@
 """Moderation: BlockUser, UnblockUser, KickUser, MuteUsers, VideoPin and VideoUnpin.
 
 A blocked user is listed in the call's ``blocked_user_ids`` (in the order they were blocked)
-and may not join until unblocked (:func:`stagecfg.rules.join.is_blocked`); a kicked user leaves
+and may neither join nor run a control nor read the call until unblocked
+(:func:`stagecfg.rules.roles.barred`, asked through :func:`.grants.admit`); a kicked user leaves
 the current session's ``participants`` and may join again unless ``block`` was set. Pins are
 kept with the session they pin in (the wire has no field for them, so only VideoUnpin reads
 them); muting acts on published tracks, and nobody publishes media in the sandbox, so MuteUsers
@@ -26,7 +27,7 @@ from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import has_active_session
-from stagecfg.sandbox.grants import Control, control
+from stagecfg.sandbox.grants import Control, blocked_user_ids, control
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.users import require_users
 
@@ -46,11 +47,6 @@ MUTE_TYPES = {
     "video": "boolean",
 }
 MUTE_KEYS = {*MUTE_TYPES, "muted_by"}
-
-
-def blocked_user_ids(stored: Json) -> list[str]:
-    """Who is blocked from the call, in the order they were blocked."""
-    return list(stored.get("blocked_user_ids") or [])
 
 
 def _user_id(op: str, body: Json) -> str:

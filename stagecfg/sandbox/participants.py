@@ -21,10 +21,11 @@ from typing import Any
 
 from stagecfg.model import Json
 from stagecfg.rules.limits import PAGE_LIMIT
+from stagecfg.rules.roles import own_capabilities
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.grants import access_of, control
+from stagecfg.sandbox.grants import control
 from stagecfg.sandbox.requests import check_request
 from stagecfg.sandbox.responses import call_state
 
@@ -75,8 +76,7 @@ def query_call_participants(
             [c.row[0], *params],
         ).fetchall()
         state = call_state(c.tx, c.row)
-        if c.caller is not None:
-            state["own_capabilities"] = access_of(c.tx, c.row, c.stored, c.caller).capabilities()
+        state["own_capabilities"] = own_capabilities(c.access)
     session = state["call"].get("session") or {}
     by_id = {p["user_session_id"]: p for p in session.get("participants", [])}
     matched = [by_id[r[0]] for r in found if r[0] in by_id]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecfg.model import Json
-from stagecfg.rules.permissions import OWN_CAPABILITIES
+from stagecfg.rules.roles import own_capabilities
 from stagecfg.rules.settings import backstage_of
 from stagecfg.sandbox.nulls import fill_call, fill_session, fill_settings
 from stagecfg.sandbox.store import Transaction
@@ -247,7 +247,8 @@ def render_calls(tx: Transaction, rows: Sequence[Any]) -> list[Json]:
             {
                 "call": call_response(row, stored, users),
                 "members": [member_response(m, users) for m in members[row[0]]],
-                "own_capabilities": list(OWN_CAPABILITIES),
+                # Server-side: every capability; a user's own are set by whoever serves them.
+                "own_capabilities": own_capabilities(None),
             }
         )
     return out

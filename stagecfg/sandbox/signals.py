@@ -22,8 +22,7 @@ from stagecfg.model import Json
 from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.grants import control
-from stagecfg.sandbox.moderation import blocked_user_ids
+from stagecfg.sandbox.grants import blocked_user_ids, control
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.users import require_users, write_user
 

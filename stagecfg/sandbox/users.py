@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stagecfg.model import Json
+from stagecfg.rules.roles import Standing, standing_refusal
 from stagecfg.sandbox import query, user_filters
 from stagecfg.sandbox.apierror import input_error, not_allowed
 from stagecfg.sandbox.context import Context
@@ -140,21 +141,34 @@ def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
     return uid
 
 
-def ensure_user(tx: Transaction, uid: str, now: int, *, op: str) -> None:
-    """A plain ``user`` row for ``uid`` unless one exists; 403 code 17 for a user who was
-    deactivated or deleted (they may neither join nor create calls)."""
+def standing_of(tx: Transaction, uid: str) -> Standing:
+    """Whether ``uid``'s account is active, deactivated or deleted (a user the app has not seen
+    yet is active: Stream creates users on connect)."""
+    row = tx.execute("SELECT deactivated_at, deleted_at FROM users WHERE id = ?", (uid,)).fetchone()
+    if row is not None and row[1] is not None:
+        return "deleted"
+    if row is not None and row[0] is not None:
+        return "deactivated"
+    return "active"
+
+
+def ensure_user(tx: Transaction, uid: str, now: int) -> Standing:
+    """A plain ``user`` row for ``uid`` unless one exists; the account's standing, which the
+    caller hands to Stream's rule (:func:`stagecfg.rules.roles.barred`)."""
     tx.execute(
         "INSERT OR IGNORE INTO users (id, role, data, created_at, updated_at)"
         " VALUES (?, 'user', '{}', ?, ?)",
         (uid, now, now),
     )
-    deactivated_at, deleted_at = tx.execute(
-        "SELECT deactivated_at, deleted_at FROM users WHERE id = ?", (uid,)
-    ).fetchone()
-    if deleted_at is not None:
-        raise not_allowed(op, f"user {uid[:80]} was deleted")
-    if deactivated_at is not None:
-        raise not_allowed(op, f"user {uid[:80]} is deactivated")
+    return standing_of(tx, uid)
+
+
+def require_active(tx: Transaction, op: str, uid: str, now: int) -> None:
+    """:func:`ensure_user`, then 403 code 17 unless the account is active: who may create a
+    call (its creator), by :func:`stagecfg.rules.roles.standing_refusal`."""
+    reason = standing_refusal(ensure_user(tx, uid, now))
+    if reason is not None:
+        raise not_allowed(op, f"user {uid[:80]} {reason}")
 
 
 def require_users(tx: Transaction, op: str, ids: Iterable[str]) -> None:
