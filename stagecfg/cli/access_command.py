@@ -47,10 +47,14 @@ def access(
     fmt: str,
     **options: Any,
 ) -> None:
-    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end."""
+    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end.
+
+    With --at and --role or --user it answers one yes/no question and exits 0 for yes, 1 for no
+    (like `kubectl auth can-i`); every other report exits 0.
+    """
     # The one place the CLI names the access rules (the module may move; keep this import single).
     from stagecfg import access as access_rules
-    from stagecfg.errors import UsageError
+    from stagecfg.errors import EXIT_ERROR, UsageError
 
     if role and user_id:
         raise UsageError("--role and --user ask different questions; give one of them")
@@ -89,6 +93,12 @@ def access(
         fmt=fmt,
     )
     echo(text, nl=False, masked_data=True)
+    # A yes/no question answered no exits 1, like `kubectl auth can-i`. Decided on the unmasked
+    # policy: masking renames consistently, but the answer must not depend on it.
+    if principal is not None and at is not None:
+        answer = access_rules.decide(policy, principal, at=at, live=live)
+        if not answer.allowed:
+            raise click.exceptions.Exit(EXIT_ERROR)
 
 
 def _masked_policy(policy: AccessPolicy) -> AccessPolicy:
