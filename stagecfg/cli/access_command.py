@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stagecfg.cli.help_text import ACCESS, Command
 from stagecfg.cli.options import backend_options, open_backend
 from stagecfg.cli.output import echo
 
@@ -15,9 +16,14 @@ if TYPE_CHECKING:
     from stagecfg.access import AccessPolicy, Principal
 
 
-@click.command()
-@click.argument("cid")
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.command(cls=Command, examples=ACCESS)
+@click.argument("cid", help="The call, <call type>:<call id>, e.g. livestream:launch-show.")
+@click.argument(
+    "paths",
+    nargs=-1,
+    type=click.Path(),
+    help="Manifest files or directories to read the call from (else the backend).",
+)
 @click.option("--at", "at_text", metavar="TIME", help="Answer for one instant (RFC 3339 or now).")
 @click.option(
     "--live/--backstage",
@@ -33,7 +39,12 @@ if TYPE_CHECKING:
     help="Read the call and its call type from the backend (default when no PATH is given).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text (for people) or json (for scripts).",
 )
 @backend_options
 def access(

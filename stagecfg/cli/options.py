@@ -1,4 +1,5 @@
-"""The flags several commands share (``--sandbox`` and the backend flags) and the backend they open.
+"""The flags several commands share (``--debug``, ``--sandbox`` and the backend flags) and the
+backend they open.
 
 Help texts, defaults and environment variables here are part of the interface: README and the
 tests compare them byte for byte.
@@ -21,6 +22,25 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
+
+
+def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # The error boundary (root.main) reads this after click's contexts are gone: every context
+    # of one run shares the ``obj`` main passes in.
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+def debug_option() -> click.Option:
+    """``--debug``: one new option per command, so it works before and after the subcommand."""
+    return click.Option(
+        ["--debug"],
+        is_flag=True,
+        is_eager=True,  # set before any other flag is read, so a failure there shows it too
+        expose_value=False,
+        callback=_remember_debug,
+        help="On an internal error, print the traceback (never a secret).",
+    )
 
 
 def sandbox_option(help_text: str) -> Callable[[F], F]:
@@ -59,7 +79,8 @@ def backend_options(func: F) -> F:
             "--base-url",
             envvar="STREAM_BASE_URL",
             default=None,
-            help="Stream API base URL [default: https://chat.stream-io-api.com].",
+            help="Stream API base URL [default: https://chat.stream-io-api.com]; another "
+            "region, or the emulator.",
         ),
         click.option(
             "--parallelism",
