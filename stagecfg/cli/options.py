@@ -23,6 +23,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
 
+#: The credentials flags of the stream backend: (parameter name, flag, environment variable).
+STREAM_CREDENTIALS = (
+    ("api_key", "--api-key", "STREAM_API_KEY"),
+    ("api_secret", "--api-secret", "STREAM_API_SECRET"),
+    ("base_url", "--base-url", "STREAM_BASE_URL"),
+)
+
 
 def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     # The error boundary (root.main) reads this after click's contexts are gone: every context
@@ -141,7 +148,42 @@ def open_backend(options: dict[str, Any]) -> Backend:
 
     name, settings = backend_settings(options)
     check_api_secret(settings["api_secret"] if name == "stream" else None)
+    if name == "local":
+        notice = unused_credentials_notice(settings)
+        if notice:
+            echo(notice, err=True)
     backend = open_named_backend(name, **settings)
     for notice in backend.notices():
         echo(notice, err=True)
     return backend
+
+
+def unused_credentials_notice(settings: dict[str, Any]) -> str | None:
+    """A notice when credentials of the real app are set but the backend is the sandbox by
+    default: without it they would be silently ignored. Names only, never the values.
+
+    Quiet when ``--backend local`` (or ``STAGECFG_BACKEND=local``) was asked for explicitly.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    source = ctx.get_parameter_source("backend_name")
+    if source is not None and source is not ParameterSource.DEFAULT:
+        return None
+    names = []
+    for param, flag, envvar in STREAM_CREDENTIALS:
+        if not settings.get(param):
+            continue
+        from_env = ctx.get_parameter_source(param) is ParameterSource.ENVIRONMENT
+        names.append(envvar if from_env else flag)
+    if not names:
+        return None
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"note: {listed} {verb} set, but the backend is local (the sandbox "
+        f"{settings['sandbox_path']}), the default; pass --backend stream (or set "
+        "STAGECFG_BACKEND=stream) to use the real app, or --backend local to silence this note"
+    )
