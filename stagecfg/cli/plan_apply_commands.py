@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stagecfg.cli.help_text import APPLY, PLAN, Command
 from stagecfg.cli.options import F, backend_options, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan
 from stagecfg.errors import PlanRefused, StagecfgError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from stagecfg.safety import Refusal
 
 _FORMATS = ["text", "json", "markdown", "github"]
+
+_PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
 
 
 def _prune_option() -> Callable[[F], F]:
@@ -49,8 +52,8 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     return tuple(dataclasses.replace(r, message=mask_text(r.message)) for r in refusals)
 
 
-@click.command("plan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.command("plan", cls=Command, examples=PLAN)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=_PATHS_HELP)
 @click.option(
     # Not dir_okay=False: savedplan refuses a directory (and any other non-regular file) in
     # one line, where click would print a usage block.
@@ -70,7 +73,15 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     metavar="NAME",
     help="Plan only this object: calltype:NAME, a cid or user:ID (repeatable).",
 )
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_FORMATS),
+    default="text",
+    show_default=True,
+    help="text (for people), json (for scripts), markdown (a pull-request comment) or github "
+    "(workflow annotations).",
+)
 @_prune_option()
 @_project_option()
 @click.option(
@@ -133,8 +144,8 @@ def plan_command(
         raise click.exceptions.Exit(EXIT_CHANGES)
 
 
-@click.command("apply")
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.command("apply", cls=Command, examples=APPLY)
+@click.argument("paths", nargs=-1, type=click.Path(), help=_PATHS_HELP + " Or give --plan.")
 @click.option(
     "--plan",
     "plan_file",
