@@ -188,3 +188,17 @@ def test_other_options_than_reviewed_are_refused(
 ) -> None:
     code, _, err = apply(capsys, "--prune")
     assert code == 1 and "--prune: reviewed not given, now given" in err
+
+
+def test_a_mismatch_whose_comment_fails_still_ends_with_the_refusal(
+    repo: Path,
+    fake_github: FakeGithub,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest(repo / "m.yaml", ahead=900)
+    fake_github.fail(500, method="PATCH", times=10)
+    code, _, err = apply(capsys, "--github-comment")
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert code == 1 and len(errors) == 2
+    assert errors[0].startswith("Error: GitHub: update comment ")
+    assert "the reviewed plan no longer matches" in errors[1]

@@ -155,9 +155,12 @@ def _run(
             echo(render_mismatch_text(comparison), nl=False, masked_data=True)
             if comment is not None:
                 refusals = masked_refusals(pipeline.refusals(planned))
-                comment.mismatch(comparison, shown, backend=planned.backend, access=review,
-                                 refusals=refusals)  # fmt: skip
-                comment = None  # said on the pull request; the refusal below is the error
+                try:
+                    comment.mismatch(comparison, shown, backend=planned.backend, access=review,
+                                     refusals=refusals)  # fmt: skip
+                except StagecfgError as exc:
+                    echo(f"Error: {exc}", err=True)  # the refusal below is the error that counts
+                comment = None
             raise reviewed.refusal(path, check.comparison)
         applied = 0
         if not planned.plan.empty:

@@ -61,8 +61,9 @@ class GithubRetry:
     max_attempts: int = 4
     base_delay: float = 0.25
     max_delay: float = 4.0
-    #: seconds all attempts of one request may take, waits included
-    max_total: float = 60.0
+    #: seconds all attempts of one request may take, waits included (a secondary rate limit
+    #: asks for a minute)
+    max_total: float = 120.0
     #: the longest rate-limit wait stagecfg sits out; a later reset fails the request
     max_wait: float = 60.0
 
@@ -186,7 +187,9 @@ class GithubClient:
                         f"GitHub: {operation}: {reason}; it may or may not have been done",
                         ambiguous=True,
                     ) from None
-                failure = _Failure(None, reason, self._backoff(attempt))
+                failure = _Failure(
+                    None, reason, self._backoff(attempt), f"; check {self.api_url} is reachable"
+                )
             except BodyTooLarge:
                 raise GithubError(
                     f"GitHub: {operation}: the answer is larger than "
@@ -200,7 +203,8 @@ class GithubClient:
             if attempt >= self.retry.max_attempts or waited + failure.wait > self.retry.max_total:
                 after = f" (after {attempt} attempts)" if attempt > 1 else ""
                 raise GithubError(
-                    f"GitHub: {operation}: {failure.reason}{after}", status=failure.status
+                    f"GitHub: {operation}: {failure.reason}{after}{failure.advice}",
+                    status=failure.status,
                 )
             self._sleep(failure.wait)
 
@@ -261,7 +265,8 @@ class GithubClient:
                     status=status,
                     ambiguous=True,
                 )
-            return _Failure(status, detail, self._backoff(attempt))
+            advice = "; see https://www.githubstatus.com and run the job again"
+            return _Failure(status, detail, self._backoff(attempt), advice)
         extra = hint(status) if hint is not None else ""
         raise GithubError(
             f"GitHub: {operation}: {detail}; {extra or _advice(status, self.api_url)}",
@@ -295,6 +300,7 @@ class _Failure:
     status: int | None
     reason: str
     wait: float
+    advice: str = ""
 
 
 def _decode(raw: bytes, headers: Mapping[str, str], operation: str, status: int) -> Any:
@@ -338,7 +344,7 @@ def _advice(status: int, api_url: str) -> str:
         )
     if status == 422:
         return "GitHub refused the request as invalid"
-    return "see https://www.githubstatus.com and try again"
+    return "see https://docs.github.com/rest for what it means"
 
 
 def expect_object(value: Any, operation: str, what: str) -> dict[str, Any]:

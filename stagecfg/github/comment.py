@@ -13,6 +13,7 @@ one found is updated; only when none is found is the create sent once more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -150,7 +151,7 @@ def _update(
     number: int,
     comment_id: int,
     body: str,
-    hint: Any,
+    hint: Callable[[int], str],
 ) -> Posted:
     operation = f"update comment {comment_id} on pull request #{number} in {repository}"
     answer, _ = client.request(
