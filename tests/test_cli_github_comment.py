@@ -270,3 +270,27 @@ def test_the_earlier_workflows_comment_is_updated_not_duplicated(
     assert run(capsys, "plan", "m.yaml", *SB, "--github-comment")[0] == 0
     (body,) = fake_github.bodies(7)
     assert body.startswith(MARKDOWN_MARKER)
+
+
+def test_each_environment_keeps_its_own_comment(
+    job: Path,
+    fake_github: FakeGithub,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What --env wires in: the comment's key is the environment's name.
+    from stagecfg.access import AccessReview
+    from stagecfg.cli.github_comment import post_plan_comment
+    from stagecfg.plan import Plan
+
+    assert run(capsys, "plan", "m.yaml", *SB, "--github-comment")[0] == 0
+    for key in ("staging", "production", "staging"):
+        assert post_plan_comment(
+            Plan(), backend="b", access=AccessReview(), refusals=(), paths=["m.yaml"],
+            timeout=5, key=key,
+        )  # fmt: skip
+    first_lines = [body.split("\n", 1)[0] for body in fake_github.bodies(7)]
+    assert first_lines == [
+        MARKDOWN_MARKER,
+        "<!-- stagecfg-plan:staging -->",
+        "<!-- stagecfg-plan:production -->",
+    ]

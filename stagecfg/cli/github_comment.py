@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from stagecfg.plandiff import Comparison
     from stagecfg.safety import Refusal
 
-#: The comment's key until environments name it (the lead wires ``--env`` here).
+#: The comment's key when the manifests define no environments; with ``--env``, the
+#: environment's name, so each environment keeps its own comment.
 COMMENT_KEY = "default"
 
 PLAN_HELP = (
@@ -96,8 +97,10 @@ def post_plan_comment(
     refusals: Sequence[Refusal],
     paths: Sequence[str],
     timeout: float,
+    key: str = COMMENT_KEY,
 ) -> bool:
-    """Publish the (masked) plan; False, after printing the error, when that failed."""
+    """Publish the (masked) plan as the comment ``key``; False, after printing the error, when
+    that failed."""
     from stagecfg.errors import StagecfgError
     from stagecfg.github.context import read_context
     from stagecfg.github.publish import publish
@@ -111,16 +114,16 @@ def post_plan_comment(
             backend=backend,
             access=access,
             refusals=refusals,
-            key=COMMENT_KEY,
+            key=key,
             full_plan=full_plan_hint(context, paths),
         )
         publish(
             context,
-            marker=comment_marker(COMMENT_KEY),
+            marker=comment_marker(key),
             body=_safe_body(body),
             notify=lambda line: echo(line, err=True),
             timeout=timeout,
-            legacy=COMMENT_KEY == "default",
+            legacy=key == COMMENT_KEY,
         )
     except StagecfgError as exc:
         echo(f"Error: {exc}", err=True)
@@ -131,7 +134,9 @@ def post_plan_comment(
 class MergeComment:
     """The pull request's comment as ``apply --reviewed --github-comment`` updates it."""
 
-    def __init__(self, *, pr: int | None, paths: Sequence[str], timeout: float) -> None:
+    def __init__(
+        self, *, pr: int | None, paths: Sequence[str], timeout: float, key: str = COMMENT_KEY
+    ) -> None:
         from stagecfg.github.context import read_context
         from stagecfg.github.publish import check_ready
         from stagecfg.render.merge import MergeContext
@@ -145,7 +150,7 @@ class MergeComment:
             sha=self.context.sha,
             ref=self.context.ref_name,
             paths=tuple(paths),
-            key=COMMENT_KEY,
+            key=key,
             full_plan=full_plan_hint(self.context, paths),
         )
 
@@ -155,13 +160,13 @@ class MergeComment:
 
         publish(
             self.context,
-            marker=comment_marker(COMMENT_KEY),
+            marker=comment_marker(self.merge.key),
             body=_safe_body(body),
             notify=lambda line: echo(line, err=True),
             pr=self.pr,
             find_pr=self.pr is None,
             timeout=self.timeout,
-            legacy=COMMENT_KEY == "default",
+            legacy=self.merge.key == COMMENT_KEY,
         )
 
     def applied(self, plan: Plan, *, applied: int, access: AccessReview) -> None:
