@@ -40,12 +40,12 @@ def github_comment_option(help_text: str = PLAN_HELP) -> Callable[[F], F]:
 
 
 def full_plan_hint(context: GithubContext, paths: Sequence[str]) -> str:
-    """Where the whole plan is when the comment had to be cut: the run's log and artifact, and
-    ``stagecfg plan`` locally."""
+    """Where the whole plan is when the comment had to be cut: the run's saved plan (its
+    artifact), and ``stagecfg plan --full`` locally (the log folds large plans)."""
     shown = " ".join(paths).replace("`", "'")[:200]
-    local = f"run `stagecfg plan {shown}` locally"
+    local = f"run `stagecfg plan {shown} --full` locally"
     if context.run_url:
-        return f"the log of [this workflow run]({context.run_url}) and its saved plan, or {local}"
+        return f"the saved plan of [this workflow run]({context.run_url}), or {local}"
     return local
 
 

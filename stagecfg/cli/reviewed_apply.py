@@ -87,6 +87,7 @@ def apply_reviewed(
     allow_disruptive: bool,
     project: str | None,
     targets: Sequence[str],
+    full: bool = False,
     **options: Any,
 ) -> None:
     from stagecfg import savedplan
@@ -116,7 +117,8 @@ def apply_reviewed(
     try:
         backend.lock_for_apply()
         _run(backend, reviewed, saved, desired, comment, parallelism, auto_approve, prune=prune,
-             targets=targets, force=force, allow_disruptive=allow_disruptive)  # fmt: skip
+             targets=targets, force=force, allow_disruptive=allow_disruptive,
+             full=full)  # fmt: skip
     finally:
         backend.close()
 
@@ -134,8 +136,10 @@ def _run(
     targets: Sequence[str],
     force: bool,
     allow_disruptive: bool,
+    full: bool,
 ) -> None:
     from stagecfg import pipeline, reviewed
+    from stagecfg.cli.progress import ApplyProgress
     from stagecfg.errors import ApplyFailed, StagecfgError
     from stagecfg.render import render_text
     from stagecfg.render.merge import render_mismatch_text
@@ -146,7 +150,7 @@ def _run(
         planned = check.planned
         shown, review = masked_plan(planned.plan, planned.access)
         echo(
-            render_text(shown, backend=planned.backend, color=color(), access=review),
+            render_text(shown, backend=planned.backend, color=color(), access=review, full=full),
             nl=False,
             masked_data=True,
         )
@@ -166,11 +170,18 @@ def _run(
         if not planned.plan.empty:
             pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
             _confirm(auto_approve)
+            # As plain apply shows it: one line in place on a terminal, a line per tenth in CI.
+            progress = ApplyProgress.on_stderr()
             try:
-                report = pipeline.apply_planned(backend, planned, parallelism=parallelism)
+                report = pipeline.apply_planned(
+                    backend, planned, parallelism=parallelism, progress=progress, full=full
+                )
             except ApplyFailed as exc:
+                progress.close()
                 echo(exc.report_text, nl=False)
                 raise
+            finally:
+                progress.close()
             applied = len(report.succeeded)
             click.echo(f"Apply complete: {applied} change{'s' if applied != 1 else ''} applied.")
     except StagecfgError as exc:

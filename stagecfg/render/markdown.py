@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from stagecfg.safety import Refusal
 
 #: Where the full plan is, when the comment had to be cut and nothing better is known.
-LOCAL_FULL_PLAN = "run `stagecfg plan` with the same arguments to see every change"
+LOCAL_FULL_PLAN = "run `stagecfg plan --full` with the same arguments to see every change"
 
 #: Access lines may take at most this share of the comment, so objects always get room.
 _ACCESS_SHARE = 3
