@@ -6,20 +6,18 @@ can also take the plan that ``plan --out`` saved.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import click
 
+from stagecfg.cli.github_comment import github_comment_option, post_plan_comment
 from stagecfg.cli.help_text import APPLY, PLAN, Command
 from stagecfg.cli.options import F, backend_options, open_backend
-from stagecfg.cli.output import color, echo, echo_warnings, masked_plan
+from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
+from stagecfg.cli.reviewed_apply import reviewed_options
 from stagecfg.errors import PlanRefused, StagecfgError
-
-if TYPE_CHECKING:
-    from stagecfg.safety import Refusal
 
 _FORMATS = ["text", "json", "markdown", "github"]
 
@@ -43,13 +41,6 @@ def _project_option() -> Callable[[F], F]:
 def _full_option(help_text: str) -> Callable[[F], F]:
     """``--full``: list every change, where text output would fold runs of one shape."""
     return click.option("--full", is_flag=True, help=help_text)
-
-
-def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
-    """Refusals as printed: they name objects, and a name may hold a secret's value."""
-    from stagecfg.redact import mask_text
-
-    return tuple(dataclasses.replace(r, message=mask_text(r.message)) for r in refusals)
 
 
 @click.command("plan", cls=Command, examples=PLAN)
@@ -90,6 +81,7 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     help="Exit 1 (after printing) when the plan widens access: see README, Access.",
 )
 @_full_option("List every change (text output folds more than 50 changes of one shape).")
+@github_comment_option()
 @backend_options
 def plan_command(
     paths: tuple[str, ...],
@@ -101,15 +93,17 @@ def plan_command(
     project: str | None,
     deny_escalation: bool,
     full: bool,
+    github_comment: bool,
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
     from stagecfg import access, pipeline, render, savedplan
-    from stagecfg.errors import EXIT_CHANGES
+    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
     from stagecfg.validation import load_desired
 
     desired, warnings = load_desired(list(paths), project=project)
     echo_warnings(warnings)
+    github_timeout = float(options["timeout"])  # read before open_backend takes the flags
     backend = open_backend(options)
     try:
         planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
@@ -132,6 +126,11 @@ def plan_command(
         full=full,
     )
     echo(text, nl=False, masked_data=True)
+    # After printing and saving, before the refusals: reviewers must see a refused plan too.
+    comment_failed = github_comment and not post_plan_comment(
+        shown, backend=planned.backend, access=review, refusals=refusals, paths=paths,
+        timeout=github_timeout,
+    )  # fmt: skip
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)
     if detailed_exitcode and refusals:
@@ -140,6 +139,8 @@ def plan_command(
             f"apply would refuse this plan: {first.message}"
             + ("" if first.flag else "; no flag allows it")
         )
+    if comment_failed:  # the error is printed; CI must notice a plan that reached nobody
+        raise click.exceptions.Exit(EXIT_ERROR)
     if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 
@@ -168,6 +169,7 @@ def plan_command(
 )
 @_full_option("List every change in the plan and in the report of a failed or stopped apply.")
 @backend_options
+@reviewed_options
 def apply_command(
     paths: tuple[str, ...],
     plan_file: str | None,
