@@ -6,18 +6,18 @@ can also take the plan that ``plan --out`` saved.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from stagecfg.cli.apply_run import confirm, run_planned
 from stagecfg.cli.github_comment import github_comment_option, post_plan_comment
 from stagecfg.cli.help_text import APPLY, PLAN, Command
 from stagecfg.cli.options import F, backend_options, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
 from stagecfg.cli.reviewed_apply import reviewed_options
-from stagecfg.errors import PlanRefused, StagecfgError
+from stagecfg.errors import PlanRefused
 
 _FORMATS = ["text", "json", "markdown", "github"]
 
@@ -184,8 +184,7 @@ def apply_command(
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
     from stagecfg import pipeline
-    from stagecfg.cli.progress import ApplyProgress
-    from stagecfg.errors import ApplyFailed, UsageError
+    from stagecfg.errors import UsageError
     from stagecfg.render import render_text
     from stagecfg.validation import load_desired
 
@@ -223,29 +222,7 @@ def apply_command(
         if planned.plan.empty:
             return
         pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
-        if not auto_approve:
-            if not sys.stdin.isatty():
-                raise UsageError(
-                    "not applying without confirmation: stdin is not a terminal; review the "
-                    "plan above and pass --auto-approve"
-                )
-            if not click.confirm("Apply these changes?", default=False):
-                raise StagecfgError("apply cancelled; nothing was changed")
-
-        # On stderr, one line redrawn in place on a terminal, a line per tenth in a CI log.
-        progress = ApplyProgress.on_stderr()
-        try:
-            report = pipeline.apply_planned(
-                backend, planned, parallelism=parallelism, progress=progress, full=full
-            )
-        except ApplyFailed as exc:
-            progress.close()
-            # What did and did not apply goes to stdout; the error boundary prints the error.
-            echo(exc.report_text, nl=False)
-            raise
-        finally:
-            progress.close()
-        done = len(report.succeeded)
-        click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
+        confirm(auto_approve)
+        run_planned(backend, planned, parallelism=parallelism, full=full)
     finally:
         backend.close()

@@ -10,12 +10,12 @@ plan's. Otherwise print the difference, update the pull request's comment with i
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from stagecfg.cli.apply_run import confirm, run_planned
 from stagecfg.cli.github_comment import MergeComment, masked_comparison
 from stagecfg.cli.options import F, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
@@ -139,8 +139,7 @@ def _run(
     full: bool,
 ) -> None:
     from stagecfg import pipeline, reviewed
-    from stagecfg.cli.progress import ApplyProgress
-    from stagecfg.errors import ApplyFailed, StagecfgError
+    from stagecfg.errors import StagecfgError
     from stagecfg.render import render_text
     from stagecfg.render.merge import render_mismatch_text
 
@@ -169,38 +168,11 @@ def _run(
         applied = 0
         if not planned.plan.empty:
             pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
-            _confirm(auto_approve)
-            # As plain apply shows it: one line in place on a terminal, a line per tenth in CI.
-            progress = ApplyProgress.on_stderr()
-            try:
-                report = pipeline.apply_planned(
-                    backend, planned, parallelism=parallelism, progress=progress, full=full
-                )
-            except ApplyFailed as exc:
-                progress.close()
-                echo(exc.report_text, nl=False)
-                raise
-            finally:
-                progress.close()
-            applied = len(report.succeeded)
-            click.echo(f"Apply complete: {applied} change{'s' if applied != 1 else ''} applied.")
+            confirm(auto_approve)
+            applied = run_planned(backend, planned, parallelism=parallelism, full=full)
     except StagecfgError as exc:
         if comment is not None:
             comment.failed(exc, None if planned is None else planned.plan)
         raise
     if comment is not None:
         comment.applied(shown, applied=applied, access=review)
-
-
-def _confirm(auto_approve: bool) -> None:
-    from stagecfg.errors import StagecfgError, UsageError
-
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "not applying without confirmation: stdin is not a terminal; review the plan above "
-            "and pass --auto-approve"
-        )
-    if not click.confirm("Apply these changes?", default=False):
-        raise StagecfgError("apply cancelled; nothing was changed")
