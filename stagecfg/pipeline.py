@@ -1,8 +1,9 @@
 """The plan/apply pipeline as functions over data, so the CLI only parses flags and prints.
 
 ``manifests -> desired state -> backend read -> plan -> access review`` is :func:`plan_manifests`
-(or :func:`plan_saved` for a reviewed, saved plan); :func:`apply_planned` runs the result through
-the backend and confirms the backend took every field as given.
+(or :func:`plan_saved` for a reviewed, saved plan, and :func:`plan_reviewed` for a plan reviewed on
+a pull request and applied on merge); :func:`apply_planned` runs the result through the backend
+and confirms the backend took every field as given.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from stagecfg import access, safety, savedplan, timestamps
+from stagecfg import access, plandiff, reviewed, safety, savedplan, timestamps
 from stagecfg.access import AccessReview
 from stagecfg.apply import (
     ApplyInterrupted,
@@ -104,6 +105,40 @@ def plan_saved(
     )
     savedplan.check_matches(saved, planned.plan)
     return planned
+
+
+@dataclass(frozen=True)
+class ReviewedCheck:
+    """The plan of the merged manifests, and how it differs from the plan reviewed before."""
+
+    planned: Planned
+    comparison: plandiff.Comparison
+
+    @property
+    def matches(self) -> bool:
+        return self.comparison.matches
+
+
+def plan_reviewed(
+    backend: Backend,
+    path: str,
+    saved: savedplan.SavedPlan,
+    desired: DesiredState,
+    *,
+    prune: bool = False,
+    targets: Collection[str] = (),
+    now: datetime | None = None,
+) -> ReviewedCheck:
+    """Plan the current manifests (``apply --reviewed``) and compare with the reviewed plan.
+
+    Unlike :func:`plan_saved`, the manifests may differ from the reviewed ones (other pull
+    requests merged first); what must hold is the backend, the options and every change (see
+    :mod:`stagecfg.reviewed`). The caller runs the plan only when :attr:`ReviewedCheck.matches`.
+    """
+    savedplan.check_identity(saved, backend.identity())
+    planned = plan_manifests(backend, desired, prune=prune, targets=targets, now=now)
+    reviewed.check_options(path, saved, planned.plan)
+    return ReviewedCheck(planned, reviewed.compare(saved, planned.plan))
 
 
 def check_members_exist(

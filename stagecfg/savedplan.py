@@ -318,6 +318,11 @@ def check_origin(
             f"{', '.join(saved.sources)} now expand to other manifest files than when the plan "
             "was saved; run `stagecfg plan --out` again and review it"
         )
+    check_identity(saved, identity)
+
+
+def check_identity(saved: SavedPlan, identity: str) -> None:
+    """Refuse a saved plan made for another backend (another app, sandbox or base URL)."""
     if identity != saved.identity:
         raise PlanRefused(
             f"the saved plan was made for backend {saved.identity!r}, not {identity!r}; "

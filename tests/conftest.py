@@ -49,6 +49,16 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         "STAGECFG_PROJECT",
         "NO_COLOR",
         "GITHUB_ACTIONS",
+        # A test run inside GitHub Actions must not comment on a real pull request.
+        "GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "GITHUB_REPOSITORY",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_SHA",
+        "GITHUB_REF_NAME",
+        "GITHUB_SERVER_URL",
+        "GITHUB_RUN_ID",
     ):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"

@@ -372,3 +372,27 @@ def test_a_new_call_type_is_reviewed_one_line_per_role_with_the_undeclared_roles
     review = review_plan(make_plan(desired, actual), desired, actual, {})
     (guest_note,) = [n for n in review.notes if "role guest" in n.message]
     assert guest_note.message == "role guest gains read-call: every guest user"
+
+
+def test_live_calls_are_those_on_air_that_the_plan_reaches() -> None:
+    actual = ActualState(
+        call_types={"livestream": _state({}, {"user": ["join-call"]})},
+        calls={
+            "livestream:on": _call("livestream:on", 300, backstage=False),
+            "livestream:waiting": _call("livestream:waiting", 300),
+            "livestream:stopping": _call("livestream:stopping", 300, backstage=False),
+        },
+    )
+    plan = Plan(
+        changes=(
+            Change("call_type", "livestream", "update", 1),
+            Change("call", "livestream:waiting", "update", 2),
+            Change("call", "livestream:stopping", "stop-live", 3),
+        )
+    )
+    radius = {"livestream": Radius(live=("livestream:on", "livestream:elsewhere"))}
+    review = review_plan(plan, DesiredState(), actual, radius)
+    # Through the call type (both of its live calls), and the live call stopped directly; the
+    # updated call waits in backstage, so no viewer notices it.
+    assert review.live_calls == ("livestream:elsewhere", "livestream:on", "livestream:stopping")
+    assert review_plan(Plan(), DesiredState(), actual, radius).live_calls == ()

@@ -87,7 +87,7 @@ def test_role_at_an_instant(
     code, out, _ = _run(
         capsys, "access", "livestream:launch", str(manifest), "--at", at, "--role", "anonymous"
     )
-    assert code == 0
+    assert code == (0 if expected == "yes" else 1)  # a yes/no question, like kubectl auth can-i
     assert f"  at {at} (in backstage):" in out
     assert f"    role anonymous: {expected}: " in out
 
@@ -153,6 +153,62 @@ def test_json_timeline_for_one_role(capsys: pytest.CaptureFixture[str], manifest
         ("from 17:55:00Z (starts_at 18:00:00Z - 300 s)", True),
         ("after go-live", True),
     ]
+
+
+# --- exit codes: a yes/no question answered no exits 1 (like `kubectl auth can-i`) -------------
+
+AT_17 = ["--at", "2026-12-01T17:00:00Z"]  # the call is in backstage; its window opens at 17:55
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (["--role", "user", *AT_17], "no"),
+        (["--role", "host", *AT_17], "yes"),
+        (["--user", "carol", *AT_17], "no"),  # app role guest, not a member
+        (["--user", "bob", *AT_17], "yes"),  # member role host: join-backstage
+        (["--user", "alice", *AT_17], "yes"),  # the creator: join-backstage-owner
+        (["--role", "user", *AT_17, "--live"], "yes"),
+        (["--user", "carol", "--at", "2026-12-01T17:56:00Z"], "no"),  # guest lacks join-call
+        (["--role", "anonymous", "--at", "2026-12-01T17:56:00Z"], "yes"),
+    ],
+)
+def test_a_yes_no_question_exits_1_for_no_and_still_prints_the_answer(
+    capsys: pytest.CaptureFixture[str],
+    manifest: Path,
+    question: list[str],
+    answer: str,
+    fmt: str,
+) -> None:
+    argv = ["access", "livestream:launch", str(manifest), *question, "--format", fmt]
+    code, out, err = _run(capsys, *argv)
+    assert (code, err) == ((0 if answer == "yes" else 1), "")
+    if fmt == "json":
+        (decision,) = json.loads(out)["decisions"]
+        assert decision["allowed"] is (answer == "yes")
+    else:
+        assert f": {answer}: " in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        [],  # the whole timeline
+        AT_17,  # every listed role at one instant, several of them "no"
+        ["--role", "user"],  # one role in every phase: no before 17:55, yes after
+        ["--user", "carol"],  # one user in every phase, never admitted
+        ["--user", "carol", "--format", "json"],
+    ],
+)
+def test_reports_exit_0_whatever_they_answer(
+    capsys: pytest.CaptureFixture[str], manifest: Path, report: list[str]
+) -> None:
+    code, out, err = _run(capsys, "access", "livestream:launch", str(manifest), *report)
+    assert (code, err) == (0, "")
+    assert out
+    if report == AT_17:
+        assert "role user: no" in out and "role host: yes" in out
 
 
 @pytest.mark.parametrize(
@@ -613,6 +669,6 @@ def test_access_answers_match_the_emulator_join_endpoint(
     for source in ([str(path)], ["--from-backend", *flags]):
         argv = ["access", cid, *source, "--at", at, "--user", user, "--format", "json"]
         code, out, err = _run(capsys, *argv)
-        assert code == 0, err
+        assert code == (0 if admitted else 1), err
         (decision,) = json.loads(out)["decisions"]
         assert decision["allowed"] == admitted, (source[0], decision["reason"], joined.text)

@@ -139,7 +139,9 @@ def test_plan_apply_export_prune_are_identical_on_sandbox_and_emulator(
     stream_flags: tuple[EmulatorHandle, tuple[str, ...]],
 ) -> None:
     handle, flags = stream_flags
-    local_flags = ("--sandbox", str(tmp_path / "local.db"))
+    # --backend local said outright: STREAM_API_SECRET is set (for the stream run), which with
+    # the default backend gives a note on stderr that the stream run has not.
+    local_flags = ("--backend", "local", "--sandbox", str(tmp_path / "local.db"))
     local = scenario(cli(capsys, local_flags), tmp_path / "local", monkeypatch)
     remote = scenario(cli(capsys, flags), tmp_path / "stream", monkeypatch)
 

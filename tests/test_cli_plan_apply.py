@@ -768,7 +768,11 @@ def test_plan_says_at_the_top_what_apply_would_refuse_and_the_flag_that_allows_i
     code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--format", "markdown")
     assert "#### Apply would refuse this plan\n\n- :no_entry: needs --force: the plan" in out
     code, out, _ = run(capsys, "plan", path, *SB, "--prune", "--format", "github")
-    assert out.startswith("::error::apply would refuse this plan: needs --force: the plan")
+    # The summary first (GitHub drops annotations past 10 of a kind), then the refusal.
+    summary, refusal = out.splitlines()[:2]
+    assert summary.startswith("::notice title=stagecfg plan::backend: local sandbox ")
+    assert "1 refusal by apply" in summary
+    assert refusal.startswith("::error::apply would refuse this plan: needs --force: the plan")
 
     code, out, err = run(capsys, "plan", path, *SB, "--prune", "--detailed-exitcode")
     assert code == 1

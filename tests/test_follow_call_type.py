@@ -50,9 +50,11 @@ def _write(tmp_path: Path, ahead: int, extra: str = "") -> str:
 
 def _answer(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     code, out, err = _run(capsys, "access", *argv, "--role", "user", "--at", T)
-    assert (code, err) == (0, ""), err
     line = next(x for x in out.splitlines() if x.strip().startswith("role user:"))
-    return line.split(":")[1].strip()
+    answer = line.split(":")[1].strip()
+    # A yes/no question: exit 0 for yes, 1 for no.
+    assert (code, err) == ((0 if answer == "yes" else 1), ""), err
+    return answer
 
 
 def test_a_raised_join_ahead_reaches_the_declared_scheduled_call(

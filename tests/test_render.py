@@ -1,4 +1,4 @@
-"""Renderers: golden files for text and JSON, Markdown limits, GitHub annotations.
+"""Renderers: golden files for text, JSON, Markdown and GitHub annotations; Markdown limits.
 
 Regenerate the golden files with ``STAGECFG_UPDATE_GOLDEN=1 pytest tests/test_render.py``.
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stagecfg.errors import Location
+from stagecfg.access import AccessNote, AccessReview
+from stagecfg.errors import Location, UsageError
 from stagecfg.plan import Change, FieldChange, Note, Plan
 from stagecfg.render import (
     GITHUB_COMMENT_LIMIT,
@@ -25,6 +26,9 @@ from stagecfg.render import (
     render_text,
     summary_line,
 )
+from stagecfg.render.markdown import LOCAL_FULL_PLAN
+from stagecfg.render.risk import risks_of
+from stagecfg.safety import Refusal
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 BACKEND = "local sandbox .stagecfg/sandbox.db"
@@ -118,6 +122,46 @@ def test_json_golden() -> None:
     check_golden("plan.json", render_json(sample_plan(), backend=BACKEND))
 
 
+def sample_refusals() -> tuple[Refusal, ...]:
+    return (
+        Refusal("the plan deletes 2 of 6 managed objects", "--force"),
+        Refusal("stop-live of livestream:old is disruptive", "--allow-disruptive"),
+    )
+
+
+def sample_review() -> AccessReview:
+    return AccessReview(
+        notes=(
+            AccessNote(
+                "grant",
+                "call_type",
+                "livestream",
+                "role user gains join-backstage: every signed-in user gains it",
+                escalation=True,
+                direction="grant",
+            ),
+            AccessNote("radius", "call_type", "livestream", "update affects 1 call live now"),
+        ),
+        live_calls=("livestream:old",),
+    )
+
+
+def test_markdown_golden() -> None:
+    # The layout of the plan comment: marker, title, risk summary, refusals, access, one
+    # <details> per object, notes (regenerate deliberately, see the module docstring).
+    md = render_markdown(
+        sample_plan(), backend=BACKEND, access=sample_review(), refusals=sample_refusals()
+    )
+    check_golden("plan.md", md)
+
+
+def test_github_golden() -> None:
+    out = render_github(
+        sample_plan(), backend=BACKEND, access=sample_review(), refusals=sample_refusals()
+    )
+    check_golden("plan.github.txt", out)
+
+
 def test_text_shape() -> None:
     text = render_text(sample_plan(), backend=BACKEND)
     lines = text.splitlines()
@@ -181,12 +225,59 @@ def test_json_document_fields() -> None:
 
 def test_markdown_marker_and_diff() -> None:
     md = render_markdown(sample_plan(), backend=BACKEND)
-    assert md.startswith(MARKDOWN_MARKER)
-    assert "### stagecfg plan: Plan: 2 to create" in md
-    assert "  - settings.backstage.join_ahead_time_seconds: 0" in md
-    assert "  + settings.backstage.join_ahead_time_seconds: 300" in md
+    assert md.startswith(MARKDOWN_MARKER + "\n")
+    assert MARKDOWN_MARKER == "<!-- stagecfg-plan:default -->"
+    assert "### stagecfg plan: 2 to create, 1 to update, 2 to delete, 2 live changes\n" in md
+    assert "- settings.backstage.join_ahead_time_seconds: 0\n" in md
+    assert "+ settings.backstage.join_ahead_time_seconds: 300\n" in md
     assert "```diff" in md
-    assert "not shown" not in md
+    assert "Not shown" not in md
+
+
+def test_markdown_starts_with_the_risk_summary_then_one_details_per_object() -> None:
+    md = render_markdown(
+        sample_plan(), backend=BACKEND, access=sample_review(), refusals=sample_refusals()
+    )
+    risk = md.index("#### Risk summary")
+    assert risk < md.index("#### Apply would refuse") < md.index("#### Access changes")
+    assert md.index("#### Access changes") < md.index("<details>")
+    assert "| access widened (escalations) | **1** :warning: |" in md
+    assert "| deletes | **2** :warning: |" in md
+    assert "| disruptive changes | **2** :warning: |" in md
+    assert "| live calls affected | **1** :warning: |" in md
+    assert "| apply would refuse | **2** :warning: |" in md
+    # Six objects: the call created and taken live is one object with both actions.
+    assert md.count("<details>") == md.count("</details>") == 6
+    assert (
+        "<details><summary><code>+</code> call <code>livestream:show</code>: create, go-live"
+        "</summary>" in md
+    )
+    stop = "<code>&lt;</code> call <code>livestream:old</code>: stop-live :warning: disruptive"
+    assert stop in md
+
+
+def test_markdown_names_are_escaped() -> None:
+    plan = Plan(changes=(Change("user", "<b>x</b>`y", "create", 0, {}, (), Location("a`b.yaml")),))
+    md = render_markdown(plan, backend="`odd` <backend>")
+    assert "<b>" not in md
+    assert "<code>&lt;b&gt;x&lt;/b&gt;`y</code>" in md
+    assert "Backend: <code>`odd` &lt;backend&gt;</code>" in md
+
+
+def test_markdown_key_names_the_comment() -> None:
+    md = render_markdown(Plan(), backend=BACKEND, key="production")
+    assert md.startswith("<!-- stagecfg-plan:production -->\n### stagecfg plan (production):")
+    for bad in ("a -->", "x\ny", "", "-x", "a" * 65):
+        with pytest.raises(UsageError):
+            render_markdown(Plan(), backend=BACKEND, key=bad)
+
+
+def test_markdown_no_changes_is_short() -> None:
+    md = render_markdown(Plan(), backend=BACKEND)
+    assert md == (
+        f"{MARKDOWN_MARKER}\n### stagecfg plan: no changes\n\n"
+        f"Backend: <code>{BACKEND}</code>\n\n{NO_CHANGES}\n\n"
+    )
 
 
 def big_plan(n: int) -> Plan:
@@ -210,38 +301,85 @@ def test_markdown_truncates_to_github_limit() -> None:
     plan = big_plan(2000)
     md = render_markdown(plan, backend=BACKEND)
     assert len(md) <= GITHUB_COMMENT_LIMIT
-    shown = md.count("- `+` create")
+    shown = md.count("<details>")
     assert 0 < shown < 2000
-    assert f"... {2000 - shown} more changes not shown; run stagecfg plan locally" in md
+    # Whole objects only: every block that starts also ends, and the last shown is complete.
+    assert md.count("</details>") == shown
+    last = f"livestream:show-{shown - 1:05d}"
+    assert md.index(last) < md.rindex("</details>")
+    assert f"livestream:show-{shown:05d}" not in md
+    assert md.endswith(
+        f"**Not shown**: {2000 - shown:,} objects (GitHub limits a comment to 65,536 "
+        f"characters). The full plan: {LOCAL_FULL_PLAN}.\n"
+    )
     assert md.startswith(MARKDOWN_MARKER)
+
+
+def test_markdown_of_thousands_of_changes_keeps_the_summary_and_says_where_the_rest_is() -> None:
+    plan = big_plan(5000)
+    where = "the log of [this workflow run](https://github.com/o/r/actions/runs/1)"
+    md = render_markdown(plan, backend=BACKEND, full_plan=where)
+    assert len(md) <= GITHUB_COMMENT_LIMIT
+    assert "#### Risk summary" in md and "#### Changes to 5000 objects" in md
+    assert f"The full plan: {where}." in md
+    assert "objects (GitHub limits a comment to 65,536 characters)" in md
 
 
 @pytest.mark.parametrize("limit", [2_000, 10_000])
 def test_markdown_respects_any_limit(limit: int) -> None:
     md = render_markdown(big_plan(300), backend=BACKEND, limit=limit)
     assert len(md) <= limit
-    assert "more changes not shown" in md
+    assert "**Not shown**: " in md and md.count("<details>") == md.count("</details>")
 
 
 def test_markdown_small_plan_is_complete() -> None:
     md = render_markdown(big_plan(10), backend=BACKEND)
-    assert md.count("- `+` create") == 10
-    assert "not shown" not in md
+    assert md.count("<details>") == 10
+    assert "Not shown" not in md
 
 
 def test_github_annotations() -> None:
     out = render_github(sample_plan(), backend=BACKEND).splitlines()
+    # The summary first, so it is never among the annotations GitHub drops.
     assert out[0] == (
+        f"::notice title=stagecfg plan::backend: {BACKEND}: Plan: 2 to create, 1 to update, "
+        "2 to delete, 2 live changes. Risks: 2 deletes, 2 disruptive changes."
+    )
+    assert (
         '::notice file=examples/backstage/stagecfg.yaml,line=4,col=3::+ user john: role: "user"'
+        in out
     )
     assert any(
         line.startswith("::warning::- call_type legacy: delete (disruptive: breaks 2 calls")
         for line in out
     )
-    assert out[-1] == (
-        f"::notice::backend: {BACKEND}: Plan: 2 to create, 1 to update, 2 to delete, "
-        "2 live changes."
+    assert not any("more annotations not shown" in line for line in out)
+
+
+def test_github_shows_at_most_ten_per_severity_and_says_how_many_were_left_out() -> None:
+    changes = big_plan(30).changes + tuple(
+        Change("call", f"livestream:stop-{i}", "stop-live", 3, disruptive=True, reason="r")
+        for i in range(15)
     )
+    refusals = tuple(Refusal(f"refusal {i}", "--force") for i in range(12))
+    out = render_github(Plan(changes=changes), backend=BACKEND, refusals=refusals).splitlines()
+    levels = [line.split("::")[1].split(" ")[0] for line in out]
+    assert levels.count("error") == 10 and levels.count("warning") == 10
+    assert levels.count("notice") == 10  # the summary, 8 changes, the line about the rest
+    assert out[0].startswith("::notice title=stagecfg plan::backend: ")
+    assert out[-1] == (
+        "::notice title=stagecfg plan::29 more annotations not shown (2 errors, 5 warnings, "
+        "22 notices): GitHub shows 10 of each kind per step. Every change is in the plan "
+        "comment and the job summary (`stagecfg plan --github-comment`), or run "
+        "`stagecfg plan` to see them all."
+    )
+
+
+def test_github_fits_nine_notices_without_the_pointer() -> None:
+    out = render_github(big_plan(9), backend=BACKEND).splitlines()
+    assert len(out) == 10 and not any("not shown" in line for line in out)
+    out = render_github(big_plan(10), backend=BACKEND).splitlines()
+    assert len(out) == 10 and "10 more" not in out[-1] and "2 more annotations" in out[-1]
 
 
 def test_github_escapes_newlines() -> None:
@@ -266,8 +404,6 @@ def test_list_delta_shows_grants_as_set_changes() -> None:
 
 
 def test_markdown_fits_the_limit_with_a_huge_access_review_and_many_notes() -> None:
-    from stagecfg.access import AccessNote, AccessReview
-
     review = AccessReview(
         notes=tuple(
             AccessNote(
@@ -289,20 +425,22 @@ def test_markdown_fits_the_limit_with_a_huge_access_review_and_many_notes() -> N
     assert "#### Access changes (2000 escalations)" in md
     shown = md.count("\n- :warning: **") + md.count("\n- grant: ")
     assert 0 < shown < 4000
-    assert f"... {4000 - shown} more access changes not shown; run stagecfg plan locally" in md
     # Escalations come first, so the cut never hides one while showing a plain grant.
     assert md.count("\n- :warning: **escalation: role user gains perm-") == shown
-    assert "more changes not shown" in md and "more notes not shown" in md
+    # The access lines take at most a third: the objects still get room.
+    assert md.count("<details>") > 0
+    assert f"**Not shown**: {4000 - shown:,} access changes, " in md
+    assert " notes (GitHub limits" in md
 
 
 def test_markdown_cuts_notes_that_do_not_fit() -> None:
     notes = tuple(Note("call", f"livestream:c{i}", "x" * 100) for i in range(1000))
     md = render_markdown(Plan(changes=big_plan(3).changes, notes=notes), backend=BACKEND)
     assert len(md) <= GITHUB_COMMENT_LIMIT
-    assert md.count("- `+` create") == 3
+    assert md.count("<details>") == 3
     shown = md.count("- note: ")
     assert 0 < shown < 1000
-    assert f"... {1000 - shown} more notes not shown; run stagecfg plan locally" in md
+    assert f"**Not shown**: {1000 - shown:,} notes (GitHub limits" in md
 
 
 def test_colour_needs_a_terminal_and_no_no_color() -> None:
@@ -331,6 +469,16 @@ def test_markdown_grant_updates_name_what_leaves_and_joins_in_full() -> None:
         )
     )
     md = render_markdown(plan, backend=BACKEND)
-    assert "  - grants.host: [perm-00, perm-01]\n" in md
-    assert "  + grants.host: [zz-new]\n" in md
+    assert "- grants.host: [perm-00, perm-01]\n" in md
+    assert "+ grants.host: [zz-new]\n" in md
     assert "..." not in md
+
+
+def test_risk_words_and_counts() -> None:
+    risks = risks_of(sample_plan(), sample_review(), sample_refusals())
+    assert (risks.escalations, risks.deletes, risks.disruptive) == (1, 2, 2)
+    assert (risks.live_calls, risks.refusals) == (1, 2)
+    assert risks.words() == (
+        "1 escalation, 2 deletes, 2 disruptive changes, 1 live call affected, 2 refusals by apply"
+    )
+    assert risks_of(Plan()).words() == "nothing risky found"

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from emulator_fixture import MakeEmulator, make_emulator  # noqa: F401
 from test_faults import assert_sandbox_matches, write_manifests
+
+from stagecfg.sandbox.store import GITIGNORE
 
 
 def _stagecfg(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -182,3 +186,105 @@ def test_a_path_that_is_not_a_regular_file_is_refused_without_waiting(work: Path
     db = work / "sandbox.db"
     os.mkfifo(db)
     assert_refused(_apply(work, db), db, "not a regular file")
+
+
+# --- the .stagecfg folder ignores itself -------------------------------------------------------
+
+
+def _git(repo: Path, *argv: str) -> str:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    proc = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *argv],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_default_sandbox_folder_is_never_committed(work: Path) -> None:
+    _git(work, "init", "-q")
+    _git(work, "add", "m")
+    _git(work, "commit", "-q", "-m", "manifests")
+    # The Quick start, as a user runs it: the default sandbox, .stagecfg/sandbox.db.
+    proc = _stagecfg(work, "apply", "m", "--auto-approve")
+    assert proc.returncode == 0, proc.stderr
+    assert (work / ".stagecfg" / ".gitignore").read_text("utf-8") == GITIGNORE
+    assert GITIGNORE.splitlines()[-1] == "*"
+    assert (work / ".stagecfg" / "sandbox.db").is_file()
+    # `home` is the HOME conftest gives each test; it is not the sandbox's.
+    assert _git(work, "status", "--porcelain", "--untracked-files=all", ":!home") == ""
+    _git(work, "add", ".")
+    assert not [
+        f for f in _git(work, "diff", "--cached", "--name-only").split() if ".stagecfg" in f
+    ]
+    # A later run leaves it as it is.
+    assert _stagecfg(work, "plan", "m").returncode == 0
+    assert (work / ".stagecfg" / ".gitignore").read_text("utf-8") == GITIGNORE
+
+
+def test_a_stagecfg_folder_that_exists_is_left_as_it_is(work: Path) -> None:
+    folder = work / ".stagecfg"
+    folder.mkdir()
+    assert _stagecfg(work, "apply", "m", "--auto-approve").returncode == 0
+    assert not (folder / ".gitignore").exists()  # made by someone else: not ours to change
+    (folder / ".gitignore").write_text("sandbox.db\n")
+    (folder / "sandbox.db").unlink()
+    assert _stagecfg(work, "apply", "m", "--auto-approve").returncode == 0
+    assert (folder / ".gitignore").read_text() == "sandbox.db\n"
+
+
+def test_a_gitignore_written_while_the_folder_is_made_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagecfg.sandbox import store
+
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_someone_writes(self: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.name == ".stagecfg":
+            (self / ".gitignore").write_text("theirs\n")
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_someone_writes)
+    store.Store(tmp_path / ".stagecfg" / "sandbox.db").close()
+    assert (tmp_path / ".stagecfg" / ".gitignore").read_text() == "theirs\n"
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "ignored"),
+    [
+        ("state/app.db", None),  # a custom path elsewhere gets nothing
+        ("a/b/sandbox.db", None),
+        (".stagecfg/other.db", ".stagecfg"),  # the same folder as the default's
+        ("nested/deeper/.stagecfg/s.db", "nested/deeper/.stagecfg"),
+    ],
+)
+def test_only_a_stagecfg_folder_gets_a_gitignore(
+    work: Path, sandbox: str, ignored: str | None
+) -> None:
+    proc = _stagecfg(work, "plan", "m", "--sandbox", sandbox)
+    assert proc.returncode == 0, proc.stderr
+    assert (work / sandbox).is_file()
+    gitignores = sorted(str(p.parent.relative_to(work)) for p in work.rglob(".gitignore"))
+    assert gitignores == ([ignored] if ignored else [])
+
+
+def test_the_emulator_and_the_default_path_share_the_rule(
+    tmp_path: Path,
+    make_emulator: MakeEmulator,  # noqa: F811
+) -> None:
+    from stagecfg.cli.options import DEFAULT_SANDBOX
+    from stagecfg.sandbox.store import STATE_DIRECTORY
+
+    assert Path(DEFAULT_SANDBOX).parent.name == STATE_DIRECTORY
+    make_emulator(sandbox_path=tmp_path / STATE_DIRECTORY / "emulator.db")
+    assert (tmp_path / STATE_DIRECTORY / ".gitignore").read_text("utf-8") == GITIGNORE

@@ -5,9 +5,10 @@
 * :mod:`~stagecfg.access.decision`: one answer at one instant, with its reason in words.
 * :mod:`~stagecfg.access.timeline`: every phase of a call's life and who each admits.
 * :mod:`~stagecfg.access.report`: what ``stagecfg access`` prints.
-* :mod:`~stagecfg.access.grants`, :mod:`~stagecfg.access.windows` and
-  :mod:`~stagecfg.access.review`: the plan's access review (grant changes and escalations, moved
-  join windows, blast radius, refusals).
+* :mod:`~stagecfg.access.grants`, :mod:`~stagecfg.access.windows`,
+  :mod:`~stagecfg.access.radius` and :mod:`~stagecfg.access.review`: the plan's access review
+  (grant changes and escalations, moved join windows, blast radius and the live calls a plan
+  reaches, refusals).
 """
 
 from __future__ import annotations
@@ -30,14 +31,12 @@ from stagecfg.access.policy import (
     stage_at,
     user_principal,
 )
+from stagecfg.access.radius import Radius, blast_radius, live_calls, radius_targets
 from stagecfg.access.report import parse_instant, report
 from stagecfg.access.review import (
     AccessNote,
     AccessReview,
-    Radius,
-    blast_radius,
     check_review,
-    radius_targets,
     review,
     review_plan,
 )
@@ -78,6 +77,7 @@ __all__ = [
     "describe_window_change",
     "format_duration",
     "listed_roles",
+    "live_calls",
     "parse_instant",
     "policy_from_actual",
     "policy_from_desired",

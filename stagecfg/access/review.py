@@ -7,13 +7,14 @@ Deleting a call type that has live calls is refused whatever the flags.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from stagecfg import timestamps
 from stagecfg.access.grants import Direction, classify_grants, role_escalation
+from stagecfg.access.radius import Radius, blast_radius, live_calls, radius_targets
 from stagecfg.access.windows import describe_window_change
 from stagecfg.errors import Location, PlanRefused
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, ActualState, CallState, DesiredState, Json
@@ -24,16 +25,13 @@ from stagecfg.rules.builtins import (
     replace_grants,
     template_grants,
 )
-from stagecfg.rules.join import JoinWindow, on_air, window_of
+from stagecfg.rules.join import JoinWindow, window_of
 from stagecfg.rules.settings import backstage_of, call_settings_request, effective_backstage
 
 if TYPE_CHECKING:
     from stagecfg.backends.base import Backend
 
 Category = Literal["grant", "window", "radius"]
-
-#: How far ahead a scheduled call counts as affected by a call type change.
-RADIUS_HORIZON = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -75,23 +73,13 @@ class AccessNote:
 
 
 @dataclass(frozen=True)
-class Radius:
-    """Calls of one type that a change would reach: live now, or starting within 24 h."""
-
-    live: tuple[str, ...] = ()
-    upcoming: tuple[str, ...] = ()
-
-    @property
-    def total(self) -> int:
-        return len(set(self.live) | set(self.upcoming))
-
-
-@dataclass(frozen=True)
 class AccessReview:
     """Everything a plan changes about access, escalations first, and why it must be refused."""
 
     notes: tuple[AccessNote, ...] = ()
     refusals: tuple[str, ...] = ()
+    #: calls on air now that the plan reaches (:func:`~stagecfg.access.radius.live_calls`)
+    live_calls: tuple[str, ...] = ()
 
     @property
     def escalations(self) -> tuple[AccessNote, ...]:
@@ -304,36 +292,6 @@ def _type_window_moves(
     return not type_before.same_as(type_after)
 
 
-def blast_radius(backend: Backend, names: Collection[str], *, now: datetime) -> dict[str, Radius]:
-    """Per call type, the calls live now or starting within 24 h (two queries per type)."""
-    horizon = timestamps.normalize(now + RADIUS_HORIZON)
-    start = timestamps.normalize(now)
-    result: dict[str, Radius] = {}
-    for name in sorted(set(names)):
-        live = backend.query_calls({"type": name, "backstage": False, "ended_at": None})
-        upcoming = backend.query_calls(
-            {"type": name, "starts_at": {"$gte": start, "$lte": horizon}, "ended_at": None}
-        )
-        # The filter asks for these already; the answer is checked rather than trusted.
-        on = [c for c in live if on_air(in_backstage=c.backstage, ended=c.ended_at is not None)]
-        result[name] = Radius(
-            live=tuple(sorted(c.cid for c in on)),
-            upcoming=tuple(sorted(c.cid for c in upcoming if c.ended_at is None)),
-        )
-    return result
-
-
-def radius_targets(plan: Plan) -> list[str]:
-    """Call types the plan updates or deletes: the ones whose calls may feel it."""
-    return sorted(
-        {
-            c.name
-            for c in plan.changes
-            if c.kind == KIND_CALL_TYPE and c.action in (ACTION_UPDATE, ACTION_DELETE)
-        }
-    )
-
-
 def review_plan(
     plan: Plan,
     desired: DesiredState,
@@ -372,7 +330,11 @@ def review_plan(
             )
         )
     notes.sort(key=lambda n: (_ORDER[n.category], n.kind, n.name, n.message))
-    return AccessReview(notes=tuple(notes), refusals=tuple(refusals))
+    return AccessReview(
+        notes=tuple(notes),
+        refusals=tuple(refusals),
+        live_calls=live_calls(plan, actual, radius),
+    )
 
 
 def review(

@@ -4,8 +4,10 @@ All behaviour lives in the core modules; every command is a few lines of glue, o
 command (plan and apply share one). The single error boundary is :func:`main`.
 
 - :mod:`~stagecfg.cli.root`: the ``stagecfg`` group and :func:`main`.
-- :mod:`~stagecfg.cli.options`: the shared flags (``--sandbox``, the backend flags) and the
-  backend they open; :mod:`~stagecfg.cli.output`: redacted printing and colour.
+- :mod:`~stagecfg.cli.options`: the shared flags (``--debug``, ``--sandbox``, the backend
+  flags) and the backend they open; :mod:`~stagecfg.cli.output`: redacted printing and colour.
+- :mod:`~stagecfg.cli.help_text`: the command classes behind ``--help`` (environment
+  variables, ``--debug`` on every command, examples) and each command's examples.
 - ``*_command(s)`` modules: validate, plan and apply, access, export, schema, emulator.
 
 The console script is ``stagecfg.cli:main``. Importing this package imports click and

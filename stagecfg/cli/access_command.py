@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stagecfg.cli.help_text import ACCESS, Command
 from stagecfg.cli.options import backend_options, open_backend
 from stagecfg.cli.output import echo
 
@@ -15,9 +16,14 @@ if TYPE_CHECKING:
     from stagecfg.access import AccessPolicy, Principal
 
 
-@click.command()
-@click.argument("cid")
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.command(cls=Command, examples=ACCESS)
+@click.argument("cid", help="The call, <call type>:<call id>, e.g. livestream:launch-show.")
+@click.argument(
+    "paths",
+    nargs=-1,
+    type=click.Path(),
+    help="Manifest files or directories to read the call from (else the backend).",
+)
 @click.option("--at", "at_text", metavar="TIME", help="Answer for one instant (RFC 3339 or now).")
 @click.option(
     "--live/--backstage",
@@ -33,7 +39,12 @@ if TYPE_CHECKING:
     help="Read the call and its call type from the backend (default when no PATH is given).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text (for people) or json (for scripts).",
 )
 @backend_options
 def access(
@@ -47,10 +58,14 @@ def access(
     fmt: str,
     **options: Any,
 ) -> None:
-    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end."""
+    """Who may join call CID, and when: backstage, join window, go-live, stop-live, end.
+
+    With --at and --role or --user it answers one yes/no question and exits 0 for yes, 1 for no
+    (like `kubectl auth can-i`); every other report exits 0.
+    """
     # The one place the CLI names the access rules (the module may move; keep this import single).
     from stagecfg import access as access_rules
-    from stagecfg.errors import UsageError
+    from stagecfg.errors import EXIT_ERROR, UsageError
 
     if role and user_id:
         raise UsageError("--role and --user ask different questions; give one of them")
@@ -89,6 +104,12 @@ def access(
         fmt=fmt,
     )
     echo(text, nl=False, masked_data=True)
+    # A yes/no question answered no exits 1, like `kubectl auth can-i`. Decided on the unmasked
+    # policy: masking renames consistently, but the answer must not depend on it.
+    if principal is not None and at is not None:
+        answer = access_rules.decide(policy, principal, at=at, live=live)
+        if not answer.allowed:
+            raise click.exceptions.Exit(EXIT_ERROR)
 
 
 def _masked_policy(policy: AccessPolicy) -> AccessPolicy:

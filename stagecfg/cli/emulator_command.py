@@ -6,35 +6,59 @@ from typing import Any
 
 import click
 
+from stagecfg.cli.help_text import EMULATOR, Command
 from stagecfg.cli.options import check_api_secret, sandbox_option
 
 
-@click.command()
+@click.command(cls=Command, examples=EMULATOR)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (printed at start).",
+)
 @sandbox_option("SQLite file holding the emulated app (created if missing).")
 @click.option("--api-key", envvar="STREAM_API_KEY", help="API key clients must send.")
 @click.option("--api-secret", envvar="STREAM_API_SECRET", help="Secret that signs client JWTs.")
-@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, help="Added per request.")
-@click.option("--latency-jitter-ms", type=click.FloatRange(0), default=0.0, help="Random extra.")
 @click.option(
-    "--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction answered 500."
+    "--latency-ms", type=click.FloatRange(0), default=0.0, help="Milliseconds added per request."
+)
+@click.option(
+    "--latency-jitter-ms",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Up to this many milliseconds more, at random.",
+)
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of requests answered HTTP 500.",
 )
 @click.option(
     "--throttle-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
-    help="Fraction answered 429 with Retry-After.",
+    help="Fraction of requests answered HTTP 429 with Retry-After.",
 )
 @click.option(
-    "--retry-after", type=click.FloatRange(0), default=1.0, help="Retry-After of throttled calls."
+    "--retry-after",
+    type=click.FloatRange(0),
+    default=1.0,
+    help="Retry-After seconds of throttled requests.",
 )
 @click.option(
     "--rate-limit", type=click.IntRange(1), default=None, help="Requests per endpoint per minute."
 )
 @click.option("--seed", type=int, default=None, help="Seed for reproducible faults.")
 @click.option(
-    "--max-body-bytes", type=click.IntRange(1), default=5 * 1024 * 1024, show_default=True
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=5 * 1024 * 1024,
+    show_default=True,
+    help="Larger request bodies are answered 413.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 def emulator(

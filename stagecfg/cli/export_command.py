@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
+from stagecfg.cli.help_text import EXPORT, Command
 from stagecfg.cli.options import backend_options, open_backend
 from stagecfg.cli.output import echo
 
 
-@click.command("export")
+@click.command("export", cls=Command, examples=EXPORT)
 @click.option("--include-builtin", is_flag=True, help="Export the built-in call types too.")
 # A plain path: write_text_atomic refuses a directory or any other non-regular file in one line.
 @click.option("--out", type=click.Path(), help="Write to FILE instead of stdout.")

@@ -1,4 +1,5 @@
-"""The flags several commands share (``--sandbox`` and the backend flags) and the backend they open.
+"""The flags several commands share (``--debug``, ``--sandbox`` and the backend flags) and the
+backend they open.
 
 Help texts, defaults and environment variables here are part of the interface: README and the
 tests compare them byte for byte.
@@ -21,6 +22,32 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
+
+#: The credentials flags of the stream backend: (parameter name, flag, environment variable).
+STREAM_CREDENTIALS = (
+    ("api_key", "--api-key", "STREAM_API_KEY"),
+    ("api_secret", "--api-secret", "STREAM_API_SECRET"),
+    ("base_url", "--base-url", "STREAM_BASE_URL"),
+)
+
+
+def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # The error boundary (root.main) reads this after click's contexts are gone: every context
+    # of one run shares the ``obj`` main passes in.
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+def debug_option() -> click.Option:
+    """``--debug``: one new option per command, so it works before and after the subcommand."""
+    return click.Option(
+        ["--debug"],
+        is_flag=True,
+        is_eager=True,  # set before any other flag is read, so a failure there shows it too
+        expose_value=False,
+        callback=_remember_debug,
+        help="On an internal error, print the traceback (never a secret).",
+    )
 
 
 def sandbox_option(help_text: str) -> Callable[[F], F]:
@@ -59,7 +86,8 @@ def backend_options(func: F) -> F:
             "--base-url",
             envvar="STREAM_BASE_URL",
             default=None,
-            help="Stream API base URL [default: https://chat.stream-io-api.com].",
+            help="Stream API base URL [default: https://chat.stream-io-api.com]; another "
+            "region, or the emulator.",
         ),
         click.option(
             "--parallelism",
@@ -120,7 +148,42 @@ def open_backend(options: dict[str, Any]) -> Backend:
 
     name, settings = backend_settings(options)
     check_api_secret(settings["api_secret"] if name == "stream" else None)
+    if name == "local":
+        notice = unused_credentials_notice(settings)
+        if notice:
+            echo(notice, err=True)
     backend = open_named_backend(name, **settings)
     for notice in backend.notices():
         echo(notice, err=True)
     return backend
+
+
+def unused_credentials_notice(settings: dict[str, Any]) -> str | None:
+    """A notice when credentials of the real app are set but the backend is the sandbox by
+    default: without it they would be silently ignored. Names only, never the values.
+
+    Quiet when ``--backend local`` (or ``STAGECFG_BACKEND=local``) was asked for explicitly.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    source = ctx.get_parameter_source("backend_name")
+    if source is not None and source is not ParameterSource.DEFAULT:
+        return None
+    names = []
+    for param, flag, envvar in STREAM_CREDENTIALS:
+        if not settings.get(param):
+            continue
+        from_env = ctx.get_parameter_source(param) is ParameterSource.ENVIRONMENT
+        names.append(envvar if from_env else flag)
+    if not names:
+        return None
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"note: {listed} {verb} set, but the backend is local (the sandbox "
+        f"{settings['sandbox_path']}), the default; pass --backend stream (or set "
+        "STAGECFG_BACKEND=stream) to use the real app, or --backend local to silence this note"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from stagecfg.access import AccessReview
     from stagecfg.errors import Problem
     from stagecfg.plan.changes import Plan
+    from stagecfg.safety import Refusal
 
 
 def echo(text: str, *, err: bool = False, nl: bool = True, masked_data: bool = False) -> None:
@@ -80,6 +82,13 @@ def masked_plan(plan: Plan, review: AccessReview) -> tuple[Plan, AccessReview]:
         refusals=tuple(mask_text(refusal) for refusal in review.refusals),
     )
     return dataclasses.replace(plan, changes=changes, notes=notes), review
+
+
+def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
+    """Refusals as printed: they name objects, and a name may hold a secret's value."""
+    from stagecfg.redact import mask_text
+
+    return tuple(dataclasses.replace(r, message=mask_text(r.message)) for r in refusals)
 
 
 def echo_warnings(warnings: list[Any]) -> None:

@@ -6,21 +6,22 @@ can also take the plan that ``plan --out`` saved.
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import click
 
+from stagecfg.cli.apply_run import confirm, run_planned
+from stagecfg.cli.github_comment import github_comment_option, post_plan_comment
+from stagecfg.cli.help_text import APPLY, PLAN, Command
 from stagecfg.cli.options import F, backend_options, open_backend
-from stagecfg.cli.output import color, echo, echo_warnings, masked_plan
-from stagecfg.errors import PlanRefused, StagecfgError
-
-if TYPE_CHECKING:
-    from stagecfg.safety import Refusal
+from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
+from stagecfg.cli.reviewed_apply import reviewed_options
+from stagecfg.errors import PlanRefused
 
 _FORMATS = ["text", "json", "markdown", "github"]
+
+_PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
 
 
 def _prune_option() -> Callable[[F], F]:
@@ -42,15 +43,8 @@ def _full_option(help_text: str) -> Callable[[F], F]:
     return click.option("--full", is_flag=True, help=help_text)
 
 
-def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
-    """Refusals as printed: they name objects, and a name may hold a secret's value."""
-    from stagecfg.redact import mask_text
-
-    return tuple(dataclasses.replace(r, message=mask_text(r.message)) for r in refusals)
-
-
-@click.command("plan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.command("plan", cls=Command, examples=PLAN)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=_PATHS_HELP)
 @click.option(
     # Not dir_okay=False: savedplan refuses a directory (and any other non-regular file) in
     # one line, where click would print a usage block.
@@ -70,7 +64,15 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     metavar="NAME",
     help="Plan only this object: calltype:NAME, a cid or user:ID (repeatable).",
 )
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_FORMATS),
+    default="text",
+    show_default=True,
+    help="text (for people), json (for scripts), markdown (a pull-request comment) or github "
+    "(workflow annotations).",
+)
 @_prune_option()
 @_project_option()
 @click.option(
@@ -79,6 +81,7 @@ def masked_refusals(refusals: Sequence[Refusal]) -> tuple[Refusal, ...]:
     help="Exit 1 (after printing) when the plan widens access: see README, Access.",
 )
 @_full_option("List every change (text output folds more than 50 changes of one shape).")
+@github_comment_option()
 @backend_options
 def plan_command(
     paths: tuple[str, ...],
@@ -90,15 +93,17 @@ def plan_command(
     project: str | None,
     deny_escalation: bool,
     full: bool,
+    github_comment: bool,
     **options: Any,
 ) -> None:
     """Show what apply would change, without changing anything."""
     from stagecfg import access, pipeline, render, savedplan
-    from stagecfg.errors import EXIT_CHANGES
+    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
     from stagecfg.validation import load_desired
 
     desired, warnings = load_desired(list(paths), project=project)
     echo_warnings(warnings)
+    github_timeout = float(options["timeout"])  # read before open_backend takes the flags
     backend = open_backend(options)
     try:
         planned = pipeline.plan_manifests(backend, desired, prune=prune, targets=targets)
@@ -121,6 +126,11 @@ def plan_command(
         full=full,
     )
     echo(text, nl=False, masked_data=True)
+    # After printing and saving, before the refusals: reviewers must see a refused plan too.
+    comment_failed = github_comment and not post_plan_comment(
+        shown, backend=planned.backend, access=review, refusals=refusals, paths=paths,
+        timeout=github_timeout,
+    )  # fmt: skip
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)
     if detailed_exitcode and refusals:
@@ -129,12 +139,14 @@ def plan_command(
             f"apply would refuse this plan: {first.message}"
             + ("" if first.flag else "; no flag allows it")
         )
+    if comment_failed:  # the error is printed; CI must notice a plan that reached nobody
+        raise click.exceptions.Exit(EXIT_ERROR)
     if detailed_exitcode and not planned.plan.empty:
         raise click.exceptions.Exit(EXIT_CHANGES)
 
 
-@click.command("apply")
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.command("apply", cls=Command, examples=APPLY)
+@click.argument("paths", nargs=-1, type=click.Path(), help=_PATHS_HELP + " Or give --plan.")
 @click.option(
     "--plan",
     "plan_file",
@@ -157,6 +169,7 @@ def plan_command(
 )
 @_full_option("List every change in the plan and in the report of a failed or stopped apply.")
 @backend_options
+@reviewed_options
 def apply_command(
     paths: tuple[str, ...],
     plan_file: str | None,
@@ -171,8 +184,7 @@ def apply_command(
 ) -> None:
     """Make the backend match the manifests (or a saved plan), then check that it does."""
     from stagecfg import pipeline
-    from stagecfg.cli.progress import ApplyProgress
-    from stagecfg.errors import ApplyFailed, UsageError
+    from stagecfg.errors import UsageError
     from stagecfg.render import render_text
     from stagecfg.validation import load_desired
 
@@ -210,29 +222,7 @@ def apply_command(
         if planned.plan.empty:
             return
         pipeline.check_applicable(planned, force=force, allow_disruptive=allow_disruptive)
-        if not auto_approve:
-            if not sys.stdin.isatty():
-                raise UsageError(
-                    "not applying without confirmation: stdin is not a terminal; review the "
-                    "plan above and pass --auto-approve"
-                )
-            if not click.confirm("Apply these changes?", default=False):
-                raise StagecfgError("apply cancelled; nothing was changed")
-
-        # On stderr, one line redrawn in place on a terminal, a line per tenth in a CI log.
-        progress = ApplyProgress.on_stderr()
-        try:
-            report = pipeline.apply_planned(
-                backend, planned, parallelism=parallelism, progress=progress, full=full
-            )
-        except ApplyFailed as exc:
-            progress.close()
-            # What did and did not apply goes to stdout; the error boundary prints the error.
-            echo(exc.report_text, nl=False)
-            raise
-        finally:
-            progress.close()
-        done = len(report.succeeded)
-        click.echo(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.")
+        confirm(auto_approve)
+        run_planned(backend, planned, parallelism=parallelism, full=full)
     finally:
         backend.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ from stagecfg import __version__
 from stagecfg.cli.access_command import access
 from stagecfg.cli.emulator_command import emulator
 from stagecfg.cli.export_command import export_command
+from stagecfg.cli.help_text import STAGECFG, Group
 from stagecfg.cli.output import echo
 from stagecfg.cli.plan_apply_commands import apply_command, plan_command
 from stagecfg.cli.schema_command import schema
@@ -28,14 +30,12 @@ from stagecfg.errors import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Group and Command (cli/help_text.py) give every command --debug, its options' environment
+# variables in --help, and an Examples section.
+@click.group(cls=Group, examples=STAGECFG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stagecfg")
-@click.option("--debug", is_flag=True, help="Show internal details of failures (never secrets).")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli() -> None:
     """Configuration as code for Stream Video: call types, grants, backstage and livestreams."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
 
 
 # `stagecfg --help` lists commands alphabetically, so the order here changes no output.
@@ -49,11 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     # cyclic GC would only walk it again and again (~40% of loading 100,000 calls). Collect
     # rarely rather than never, so the long-running emulator still reclaims cycles.
     gc.set_threshold(1_000_000, 100, 100)
-    # Read from argv, not ctx.obj: the handlers below run after click's context is gone, and
-    # also when parsing itself failed.
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    # Every context of the run shares this ``obj``; ``--debug``, before or after the subcommand,
+    # records itself in it (options.debug_option), and the handlers below run after click's
+    # contexts are gone.
+    state: dict[str, Any] = {}
     try:
-        code = cli.main(args=argv, prog_name="stagecfg", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="stagecfg", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         echo(f"Error: {exc}", err=True)
         code = exc.exit_code
     except Exception as exc:  # a bug: report it without a traceback unless --debug
-        if debug:
+        if state.get("debug"):
             import traceback
 
             echo(traceback.format_exc(), err=True)

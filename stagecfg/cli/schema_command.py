@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from stagecfg.cli.help_text import SCHEMA, Command
 
-@click.command()
+
+@click.command(cls=Command, examples=SCHEMA)
 def schema() -> None:
     """Print the manifest JSON Schema (draft 2020-12)."""
     from importlib.resources import files

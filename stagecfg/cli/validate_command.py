@@ -7,12 +7,19 @@ from typing import Any
 
 import click
 
+from stagecfg.cli.help_text import VALIDATE, Command
 from stagecfg.cli.options import backend_options
 from stagecfg.errors import EXIT_ERROR
 
 
-@click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.command(cls=Command, examples=VALIDATE)
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(),
+    help="Manifest files, or directories of *.yaml / *.yml files (searched recursively).",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
     "--format",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stagecfg.plan.changes import Plan
 from stagecfg.render.common import (
+    DEFAULT_COMMENT_KEY,
     FORMAT_VERSION,
     FORMATS,
     GITHUB_COMMENT_LIMIT,
@@ -29,6 +30,7 @@ from stagecfg.render.common import (
     SYMBOLS,
     TEXT_WIDTH,
     change_title,
+    comment_marker,
     format_value,
     list_delta,
     list_text,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from stagecfg.safety import Refusal
 
 __all__ = [
+    "DEFAULT_COMMENT_KEY",
     "FORMATS",
     "FORMAT_VERSION",
     "FULL_HINT",
@@ -64,6 +67,7 @@ __all__ = [
     "SYMBOLS",
     "TEXT_WIDTH",
     "change_title",
+    "comment_marker",
     "count_lines",
     "count_rows",
     "format_value",
@@ -128,10 +132,12 @@ def render(
     refusals: Sequence[Refusal] = (),
     group_over: int = GROUP_OVER,
     full: bool = False,
+    key: str = DEFAULT_COMMENT_KEY,
 ) -> str:
     """Dispatch on ``fmt`` (one of :data:`FORMATS`); ``access`` adds the access review and
     ``refusals`` what apply would refuse. ``group_over`` is the text plan's threshold for counts
-    and folds, ``full`` turns folding off; the other formats never fold."""
+    and folds, ``full`` turns folding off; the other formats never fold. ``key`` names the
+    Markdown comment (its marker)."""
     renderers: dict[str, Callable[[], str]] = {
         "text": lambda: render_text(
             plan,
@@ -144,7 +150,7 @@ def render(
         ),
         "json": lambda: render_json(plan, backend=backend, access=access, refusals=refusals),
         "markdown": lambda: render_markdown(
-            plan, backend=backend, access=access, refusals=refusals
+            plan, backend=backend, access=access, refusals=refusals, key=key
         ),
         "github": lambda: render_github(plan, backend=backend, access=access, refusals=refusals),
     }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from stagecfg.errors import Location
+from stagecfg.errors import Location, UsageError, one_line
 from stagecfg.plan.changes import (
     ACTION_CREATE,
     ACTION_DELETE,
@@ -29,7 +30,27 @@ NO_CHANGES = "No changes. The backend matches the manifests."
 
 #: GitHub's limit for one issue or pull-request comment.
 GITHUB_COMMENT_LIMIT = 65_536
-MARKDOWN_MARKER = "<!-- stagecfg-plan -->"
+
+#: The sticky comment's key when the manifests define no environments.
+DEFAULT_COMMENT_KEY = "default"
+_COMMENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def comment_marker(key: str = DEFAULT_COMMENT_KEY) -> str:
+    """``<!-- stagecfg-plan:KEY -->``: the hidden first line that finds the sticky comment again.
+
+    One comment per key (an environment's name), so staging and production plans of one pull
+    request do not overwrite each other. The key must not be able to end the HTML comment.
+    """
+    if not _COMMENT_KEY.fullmatch(key):
+        raise UsageError(
+            f"{one_line(key)[:80]!r} cannot name a plan comment: use letters, digits, '_', '.' "
+            "and '-' (at most 64, starting with a letter or digit)"
+        )
+    return f"<!-- stagecfg-plan:{key} -->"
+
+
+MARKDOWN_MARKER = comment_marker()
 
 SYMBOLS = {
     ACTION_CREATE: "+",

@@ -7,6 +7,9 @@ writes. Each thread gets its own connection.
 An existing file is opened only if it is a whole stagecfg sandbox, checked before anything is
 written to it: an empty file, a text file, someone else's SQLite database, a file with corrupted
 pages or a second hard link is refused with a :class:`ConfigError` that says what to do.
+
+A ``.stagecfg`` folder (the default sandbox's, ``.stagecfg/sandbox.db``) that the store creates
+gets a ``.gitignore`` of ``*``, so ``git add .`` never commits the sandbox.
 """
 
 from __future__ import annotations
@@ -94,6 +97,32 @@ CREATE TABLE IF NOT EXISTS tasks (
 #: from before them is still a sandbox.
 _TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
 
+#: The folder of the default sandbox (cli/options.py DEFAULT_SANDBOX; a test holds them equal).
+STATE_DIRECTORY = ".stagecfg"
+
+GITIGNORE = "# Created by stagecfg: the sandbox is local state, never committed.\n*\n"
+
+
+def _make_directory(directory: Path) -> None:
+    """Create the sandbox's folder if missing; a ``.stagecfg`` folder this call creates gets a
+    ``.gitignore`` of ``*``. A folder that existed, or any other name, is left as it is."""
+    if directory.is_dir():
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return  # made by a concurrent stagecfg (or not a folder: opening the file says so)
+    if directory.name != STATE_DIRECTORY:
+        return
+    try:
+        # O_EXCL: never replace a .gitignore, even one written between mkdir and here.
+        fd = os.open(directory / ".gitignore", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(GITIGNORE)
+
 
 def _create_private(path: Path) -> bool:
     """Create the file with mode 0600; True when this call created it."""
@@ -170,7 +199,7 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._inode: filelock.Inode | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_directory(self.path.parent)
         try:
             if not self.path.exists():
                 with filelock.creation_lock(self.path.parent, exclusive=True):
