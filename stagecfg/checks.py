@@ -21,7 +21,7 @@ from stagecfg.rules.builtins import (
     starting_backstage,
     starting_call_type,
 )
-from stagecfg.schema import suggest
+from stagecfg.errors import suggest
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import WIRE_MAX, WIRE_MIN, in_wire_range, is_rfc3339, now_utc, parse
 
