@@ -84,9 +84,7 @@ def load_saved(
             "STAGECFG_ENV); apply it without --env, or make a plan for that environment"
         )
     # The sources are the paths as given to `plan`, so they resolve only where plan ran.
-    gone = [
-        source for source in (*saved.sources, *saved.var_files) if not os.path.exists(source)
-    ]
+    gone = [source for source in (*saved.sources, *saved.var_files) if not os.path.exists(source)]
     if gone:
         raise PlanRefused(
             f"{', '.join(gone)} (recorded in the saved plan) no longer "

@@ -163,9 +163,7 @@ _TYPE_NAMES = {
 }
 
 
-def _error_problems(
-    error: ValidationError, doc: Locator, prefix: list[str | int]
-) -> list[Problem]:
+def _error_problems(error: ValidationError, doc: Locator, prefix: list[str | int]) -> list[Problem]:
     if error.validator == "anyOf" and _nullable(error.schema):
         # Not null, so the value itself is wrong: say why, as for a value outside an overlay.
         inner = [e for e in error.context or () if list(e.relative_schema_path)[:1] == [0]]
@@ -304,7 +302,10 @@ def _type_hint(value: Any, expected: Any) -> str | None:
     literal = _LITERALS.get(str(expected))
     if not isinstance(value, str) or literal is None or not literal.fullmatch(value.strip()):
         return None
-    return f"write {value.strip()} without quotes; a ${{VAR}} always gives text"
+    return (
+        f"write {value.strip()} without quotes; an environment ${{VAR}} always gives text, "
+        "a typed variable (variables:) keeps its type"
+    )
 
 
 _SECTION_DEFS = {"users": "User", "call_types": "CallType", "calls": "Call"}

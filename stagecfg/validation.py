@@ -119,7 +119,7 @@ def validate(
         raise UsageError(refusal)
     # A file left out of every environment (its `environment:` is not a name) is still checked.
     for doc in documents:
-        if "environment" in doc.data and doc.environment is None:
+        if manifest.has_bad_environment(doc):
             problems.extend(schema.validate(doc))
     compositions = []
     checked: dict[int, list[Problem]] = {}
@@ -132,11 +132,21 @@ def validate(
             environ=environ,
             reported=reported,
         )
-        composition.problems += _schema_problems(composition, checked)
-        composition.problems += checks.check(composition.merged, now=now)
+        found = _schema_problems(composition, checked)
+        places = {p.location for p in found}
+        composition.problems = [
+            p
+            for p in composition.problems
+            if not (manifest.REMOVES_NOTHING in p.message and p.location in places)
+        ]
+        composition.problems += found + checks.check(composition.merged, now=now)
         compositions.append(composition)
     problems.extend(_combined(compositions))
-    unique = {(p.location, p.path, p.message, p.severity): p for p in problems}
+    # One thing said twice at one place (an overlay's value seen by the patch schema and by the
+    # checks on the merged manifest): the first path in sort order, the merged one, is kept.
+    unique: dict[tuple[Any, ...], Problem] = {}
+    for problem in sorted(problems, key=Problem.sort_key):
+        unique.setdefault((problem.location, problem.message, problem.severity), problem)
     ordered = sorted(unique.values(), key=Problem.sort_key)
     return Validation(
         problems=ordered,

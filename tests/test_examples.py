@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,34 @@ def test_backstage_readme_walkthrough(
     )
     assert (code, err) == (0, "")
     assert backend_out.splitlines()[0].startswith("livestream:launch-show (backstage enabled")
+
+
+def test_multi_env_readme_commands_run_as_written(tmp_path: Path) -> None:
+    # Each command of the example's README, in a shell as a user types it, from the repository
+    # root; /tmp/ and the default sandbox are moved into this test's directory.
+    text = (EXAMPLES / "multi-env" / "README.md").read_text("utf-8")
+    commands, shown = (lines for info, lines in _blocks(text) if info in ("sh", ""))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "STAGECFG_SANDBOX": str(tmp_path / "default.db"),
+    }
+    outputs = {}
+    run = [line for line in commands if line.startswith(("stagecfg ", "STAGECFG_VAR_"))]
+    assert len(run) >= 6
+    for line in run:
+        command = line.replace("/tmp/", f"{tmp_path}/")
+        proc = subprocess.run(
+            ["bash", "-c", command],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, (line, proc.stdout, proc.stderr)
+        outputs[line] = proc.stdout
+    saved = next(out for line, out in outputs.items() if "--out" in line)
+    for expected in shown:
+        assert expected in saved.splitlines(), (expected, saved)

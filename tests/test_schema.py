@@ -464,3 +464,71 @@ def test_year_zero_is_refused_by_the_schema_as_by_stagecfg(committed: dict[str, 
     assert validator.is_valid(
         {"version": 1, "calls": {"default:a": {"starts_at": "0001-01-01T00:00:00Z"}}}
     )
+
+
+# --- derived parts: variable references for editors, patch definitions for overlays -------------
+
+
+def _variants() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_schema_variants", REPO_ROOT / "tools" / "gen_schema_variants.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_derived_parts_are_generated_from_the_rest() -> None:
+    # After editing a definition, run `python tools/gen_schema_variants.py` (gen_vocabulary.py
+    # runs it too): the patch definitions and the ${variable} alternatives are made from it.
+    generator = _variants()
+    committed_text = SCHEMA_FILE.read_text("utf-8")
+    assert generator.render(generator.derive(json.loads(committed_text))) == committed_text
+
+
+def test_every_object_a_patch_reaches_has_a_patch_definition(committed: dict[str, Any]) -> None:
+    defs = committed["$defs"]
+    for name in ("UserPatch", "CallTypePatch", "CallPatch", "CallSettingsRequestPatch"):
+        assert "required" not in json.dumps(defs[name]), name
+    referenced = {
+        ref.rsplit("/", 1)[-1]
+        for path, node in walk(committed)
+        for ref in [node.get("$ref")]
+        if isinstance(ref, str)
+    }
+    assert referenced <= set(defs)
+
+
+def test_editors_take_a_typed_reference_but_stagecfg_checks_the_filled_in_value(
+    committed: dict[str, Any], tmp_path: Path
+) -> None:
+    editor = Draft202012Validator(committed)
+    reference = {
+        "version": 1,
+        "call_types": {"x": {"settings": {"limits": {"max_participants": "${max_viewers}"}}}},
+    }
+    assert list(editor.iter_errors(reference)) == []
+    # A `$${...}` is text, so the same characters reach stagecfg as a string, and are refused.
+    doc = doc_of(
+        tmp_path,
+        "version: 1\ncall_types:\n  x:\n    settings: {limits: {max_participants: '$${x}'}}\n",
+    )
+    (problem,) = schema.validate(doc)
+    assert problem.message == "expected an integer, found a string '${x}'"
+
+
+def test_an_overlay_entry_is_checked_as_a_patch(tmp_path: Path) -> None:
+    doc = doc_of(
+        tmp_path,
+        "version: 1\noverlay:\n  call_types:\n    x:\n"
+        "      settings: {recording: {mode: null}, limits: {max_participants: 'many'}}\n"
+        "      grants: {host: null, user: [join-call]}\n"
+        "  calls:\n    x:y: null\n",
+    )
+    (problem,) = schema.validate(doc)  # no required keys, null removes: only the real mistake
+    assert problem.path == "$.overlay.call_types.x.settings.limits.max_participants"
+    assert problem.message == "expected an integer, found a string 'many'"
+    assert (problem.location.line, problem.location.col) == (5, 70)  # type: ignore[union-attr]

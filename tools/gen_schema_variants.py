@@ -125,9 +125,7 @@ def _overlay(schema: dict[str, Any], patches: _Patches) -> dict[str, Any]:
             "description": f"Patches of {section} declared elsewhere, keyed like {section}.",
             "type": "object",
             "propertyNames": full["propertyNames"],
-            "additionalProperties": {
-                "anyOf": [{"$ref": f"#/$defs/{patches.of_def(name)}"}, NULL]
-            },
+            "additionalProperties": {"anyOf": [{"$ref": f"#/$defs/{patches.of_def(name)}"}, NULL]},
         }
     return {
         "description": (

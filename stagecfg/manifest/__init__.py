@@ -40,11 +40,12 @@ from stagecfg.manifest.environments import (
     choose,
     compose,
     environment_names,
+    has_bad_environment,
     in_environments,
     members,
 )
 from stagecfg.manifest.merging import RESOURCE_SECTIONS, Merged, merge
-from stagecfg.manifest.overlays import Patched, apply_overlays
+from stagecfg.manifest.overlays import REMOVES_NOTHING, Patched, apply_overlays
 from stagecfg.manifest.paths import child_path, join_path, parent_path, split_path
 from stagecfg.manifest.sources import (
     MANIFEST_SUFFIXES,
@@ -73,6 +74,7 @@ __all__ = [
     "MAX_FILE_NODES",
     "MAX_NODES",
     "MAX_PATH_BYTES",
+    "REMOVES_NOTHING",
     "RESOURCE_SECTIONS",
     "Composition",
     "Document",
@@ -88,6 +90,7 @@ __all__ = [
     "compose",
     "display_path",
     "environment_names",
+    "has_bad_environment",
     "in_environments",
     "join_path",
     "load",

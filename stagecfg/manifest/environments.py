@@ -14,6 +14,7 @@ references filled in (:mod:`~stagecfg.manifest.references`), merged, with the ov
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,8 +49,15 @@ class Composition:
     reported: list[set[str]] = field(default_factory=list)
 
 
-def _has_bad_name(doc: Document) -> bool:
-    return "environment" in doc.data and doc.environment is None
+#: An environment's name, as the schema has it: it names files, flags and plan comments.
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def has_bad_environment(doc: Document) -> bool:
+    """Whether the file's ``environment:`` is there but not a name (the schema says why)."""
+    if "environment" not in doc.data:
+        return False
+    return doc.environment is None or not _NAME.match(doc.environment)
 
 
 def environment_names(documents: Sequence[Document]) -> tuple[list[str], list[Problem]]:
@@ -61,6 +69,8 @@ def environment_names(documents: Sequence[Document]) -> tuple[list[str], list[Pr
     names: set[str] = set()
     problems: list[Problem] = []
     for doc in documents:
+        if has_bad_environment(doc):
+            continue
         if doc.environment is not None:
             names.add(doc.environment)
             if "variables" in doc.data:
@@ -74,7 +84,7 @@ def environment_names(documents: Sequence[Document]) -> tuple[list[str], list[Pr
                         "environment's value under values:",
                     )
                 )
-        elif "values" in doc.data and not _has_bad_name(doc):
+        elif "values" in doc.data:
             problems.append(
                 Problem(
                     doc.locate("$.values"),
@@ -89,7 +99,9 @@ def environment_names(documents: Sequence[Document]) -> tuple[list[str], list[Pr
 
 def members(documents: Sequence[Document], environment: str | None) -> list[Document]:
     """The files of one environment: the base files and the environment's own, in load order."""
-    return [d for d in documents if not _has_bad_name(d) and d.environment in (None, environment)]
+    return [
+        d for d in documents if not has_bad_environment(d) and d.environment in (None, environment)
+    ]
 
 
 def choose(
@@ -162,7 +174,7 @@ def compose(
         seen.append(paths)
     merged, more = merge(resolved, var_files=var_files)
     problems += more
-    patched, more = apply_overlays(merged, resolved, environment=environment)
+    patched, more = apply_overlays(merged, resolved)
     problems += more
     return Composition(environment, resolved, merged, patched, problems, seen)
 

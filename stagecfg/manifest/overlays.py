@@ -31,6 +31,9 @@ from stagecfg.manifest.sources import Document
 
 #: Where an overlay set a field of an object: its dotted path (``settings.limits``) -> location.
 FieldLocations = dict[str, Location]
+#: In the message for ``null`` on a key that is not declared; a schema problem at the same place
+#: (``unknown key``) says more, and the caller keeps only that one.
+REMOVES_NOTHING = "removes nothing"
 
 
 @dataclass
@@ -97,7 +100,7 @@ class _Overlay:
                         Problem(
                             self.doc.locate(there),
                             there,
-                            f"'{key}: null' removes nothing: {path} has no '{key}'",
+                            f"'{key}: null' {REMOVES_NOTHING}: {path} has no '{key}'",
                             suggestion=suggest(key, result) or "remove this line",
                         )
                     )
@@ -115,15 +118,12 @@ class _Overlay:
         return result
 
 
-def apply_overlays(
-    merged: Merged, documents: Sequence[Document], *, environment: str | None = None
-) -> tuple[Patched, list[Problem]]:
+def apply_overlays(merged: Merged, documents: Sequence[Document]) -> tuple[Patched, list[Problem]]:
     """Apply every document's ``overlay:`` to ``merged`` (in place), base files first."""
     patched = Patched()
     problems: list[Problem] = []
     ordered = [d for d in documents if d.environment is None]
     ordered += [d for d in documents if d.environment is not None]
-    where = f" in environment {environment}" if environment else ""
     for doc in ordered:
         overlay = doc.data.get("overlay")
         if not isinstance(overlay, dict):
@@ -142,7 +142,7 @@ def apply_overlays(
                             doc.locate(source),
                             source,
                             f"the overlay patches {_noun(section)} '{name}', which no loaded "
-                            f"file declares{where}",
+                            "file declares",
                             suggestion=suggest(name, declared or {})
                             or f"declare it under {section}, or patch a declared one",
                         )

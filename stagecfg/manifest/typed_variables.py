@@ -242,7 +242,7 @@ def resolve(
         where = Location("--var")
         known = declared.get(given.name)
         if known is None:
-            message = f"--var {given.name}: no variable '{given.name}' is declared"
+            message = f"no variable '{given.name}' is declared"
             hint = _suggest(given.name, declared)
             problems.append(Problem(where, path, message, suggestion=hint))
         elif known.secret:
@@ -250,7 +250,7 @@ def resolve(
                 Problem(
                     where,
                     path,
-                    f"--var {given.name}: '{given.name}' is a secret variable",
+                    f"'{given.name}' is a secret variable",
                     suggestion=f"set it through {ENV_PREFIX}{given.name} so it stays out of "
                     "shell history and plan files",
                 )
@@ -258,8 +258,7 @@ def resolve(
         else:
             value, error = parse_text(known, given.text)
             if error is not None:
-                message = f"--var {given.name}: {error[0]}"
-                problems.append(Problem(where, path, message, suggestion=error[1]))
+                problems.append(Problem(where, path, error[0], suggestion=error[1]))
             elif value is not None:
                 chosen[given.name] = value
     result: dict[str, Value | None] = {}
