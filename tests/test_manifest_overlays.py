@@ -355,3 +355,46 @@ def _set_by(patch: Any, base: Any, rest: str) -> bool:
         return False
     inner_base = base.get(key) if isinstance(base, dict) else None
     return _set_by(patch[key], inner_base, tail)
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text("ab$", max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text("abz", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_AIMED = st.fixed_dictionaries(
+    {},
+    optional={
+        "call_types": st.dictionaries(st.sampled_from(["shows", "show"]), _JSON, max_size=2),
+        "users": st.dictionaries(st.sampled_from(["alice", "bob"]), _JSON, max_size=2),
+        "calls": st.dictionaries(st.sampled_from(["shows:keynote", "x"]), _JSON, max_size=2),
+    },
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    environment=st.one_of(st.sampled_from(["production", "staging"]), _JSON),
+    overlay=st.one_of(_AIMED, _JSON),
+    values=_JSON,
+    variables=_JSON,
+)
+def test_random_overlays_values_and_variables_never_crash(
+    tmp_path: Path, environment: Any, overlay: Any, values: Any, variables: Any
+) -> None:
+    document = {"version": 1, "environment": environment, "overlay": overlay, "values": values}
+    write(
+        tmp_path,
+        {
+            "base.yaml": BASE + f"variables: {json.dumps(variables)}\n",
+            "env.yaml": json.dumps(document),
+        },
+    )
+    result = validate([str(tmp_path)], env={})
+    for problem in result.problems:
+        assert problem.location is not None and problem.location.line >= 1, problem
+        assert "\n" not in problem.render()
