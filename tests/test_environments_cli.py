@@ -349,3 +349,20 @@ def test_a_secret_typed_variable_is_masked_everywhere_and_saved_as_a_reference(
     finally:
         backend.close()
     assert call.custom["hook"] == value and call.custom["note"] == f"hook is {value}"
+
+
+def test_masking_a_short_secret_keeps_where_an_overlay_set_a_field(work: Path) -> None:
+    # Masking rebuilt every field change and dropped its location whenever a short secret was
+    # registered, so the plan stopped naming the overlay.
+    (work / "m" / "base.yaml").write_text(
+        BASE.replace("users:\n", "users:\n  bob: {role: user, custom: {hook: '${SHOW_TOKEN}'}}\n"),
+        "utf-8",
+    )
+    shown = _stagecfg(work, "plan", "--env", "production", "m", "--format", "json", SHOW_TOKEN="ab")
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    (shows,) = [c for c in document["changes"] if c["name"] == "shows"]
+    (grant,) = [f for f in shows["fields"] if f["path"] == "grants.moderator"]
+    assert grant["location"]["file"] == "m/environments/production.yaml"
+    (bob,) = [c for c in document["changes"] if c["name"] == "bob"]
+    assert bob["body"]["custom"]["hook"] == "***"

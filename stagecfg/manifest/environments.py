@@ -14,10 +14,10 @@ references filled in (:mod:`~stagecfg.manifest.references`), merged, with the ov
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from stagecfg.errors import Problem, suggest
 from stagecfg.manifest.merging import Merged, merge
@@ -169,7 +169,8 @@ def compose(
             problems += found
             paths |= {p.path for p in found}
             paths |= {r.path for r in doc.references if any(u in r.text for u in unset)}
-            doc = _with_data(doc, data)
+            # The same file with its references filled in (locations and bytes are shared).
+            doc = dataclasses.replace(doc, data=data)
         resolved.append(doc)
         seen.append(paths)
     merged, more = merge(resolved, var_files=var_files)
@@ -177,19 +178,6 @@ def compose(
     patched, more = apply_overlays(merged, resolved)
     problems += more
     return Composition(environment, resolved, merged, patched, problems, seen)
-
-
-def _with_data(doc: Document, data: dict[str, Any]) -> Document:
-    """The same file with its references filled in (locations and bytes are shared)."""
-    return Document(
-        path=doc.path,
-        data=data,
-        raw=doc.raw,
-        relative=doc.relative,
-        keys=doc.keys,
-        values=doc.values,
-        references=doc.references,
-    )
 
 
 def in_environments(problem: Problem, names: Sequence[str]) -> Problem:

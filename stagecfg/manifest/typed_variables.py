@@ -101,7 +101,9 @@ def declarations(documents: Sequence[Document]) -> tuple[dict[str, Declaration],
                     )
                 )
                 continue
-            secret = spec.get("secret") is True or (kind == "string" and looks_secret(name))
+            # Only text is masked (a number masked as a token would hide every such number); a
+            # secret of another type is reported below.
+            secret = kind == "string" and (spec.get("secret") is True or looks_secret(name))
             declaration = Declaration(name, kind, doc.locate(path), secret=secret)
             problems += _check_secret(doc, path, declaration, spec)
             if "default" in spec:
