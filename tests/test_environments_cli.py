@@ -279,8 +279,9 @@ def test_access_answers_for_the_selected_environment(
     argv = ["access", "shows:keynote", "m", "--role", "moderator", "--at", "2027-06-01T16:00:00Z"]
     production = run(capsys, *argv, "--env", "production")
     staging = run(capsys, *argv, "--env", "staging")
-    assert production[0] == 0 and staging[0] == 0, (production, staging)
-    assert production[1] != staging[1]
+    # Only production's overlay grants the moderator role; a "no" exits 1 (like kubectl auth can-i).
+    assert (production[0], staging[0]) == (0, 1), (production, staging)
+    assert "role moderator lacks join-call" in staging[1]
 
 
 # --- secrets, in a fresh interpreter (the masking registry is per process) -----------------------
