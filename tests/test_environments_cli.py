@@ -165,7 +165,8 @@ def test_every_plan_format_names_the_environment(
     assert code == 0, err
     shown = {
         "text": "\nenvironment: production\n",
-        "markdown": "Environment: `production`",
+        # The environment names the sticky comment too: one comment per environment.
+        "markdown": "<!-- stagecfg-plan:production -->\n### stagecfg plan (production): 3 to",
         "github": "environment: production: Plan: 3 to create",
     }
     if fmt == "json":
@@ -367,3 +368,21 @@ def test_masking_a_short_secret_keeps_where_an_overlay_set_a_field(work: Path) -
     assert grant["location"]["file"] == "m/environments/production.yaml"
     (bob,) = [c for c in document["changes"] if c["name"] == "bob"]
     assert bob["body"]["custom"]["hook"] == "***"
+
+
+def test_apply_on_merge_takes_the_environment_and_refuses_another(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "plan", "--env", "production", "m", "--out", "reviewed.json")
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "apply", "m", "--reviewed", "reviewed.json", "--env", "staging", "--auto-approve"
+    )
+    assert code == 1 and "Apply complete" not in out
+    assert "--env: reviewed production, now staging" in one_line_error(err)
+    code, out, err = run(
+        capsys, "apply", "m", "--reviewed", "reviewed.json", "--env", "production", "--auto-approve"
+    )
+    assert code == 0, err
+    assert out.splitlines()[1] == "environment: production"
+    assert "Apply complete: 3 changes applied." in out

@@ -146,7 +146,9 @@ def test_validate_with_env_checks_that_environment_only(tmp_path: Path) -> None:
     assert summary == "3 files valid: staging: 1 call type, 0 calls, 0 users"
 
 
-@pytest.mark.parametrize("name", ["5", "[a, b]", "'has space'", "null", "{a: 1}"])
+@pytest.mark.parametrize(
+    "name", ["5", "[a, b]", "'has space'", "null", "{a: 1}", "-lead", "x" * 65]
+)
 def test_an_environment_name_that_is_not_a_name_is_an_error_and_never_loaded(
     tmp_path: Path, name: str
 ) -> None:

@@ -120,6 +120,8 @@ def plan_command(
     # What apply (without --force or --allow-disruptive) would refuse, by the very rules apply
     # runs: a plan that cannot be applied as it stands must not look approvable.
     refusals = masked_refusals(pipeline.refusals(planned))
+    # One plan comment per environment (its marker names it).
+    key = desired.environment or render.DEFAULT_COMMENT_KEY
     text = render.render(
         shown,
         fmt,
@@ -128,12 +130,13 @@ def plan_command(
         access=review,
         refusals=refusals,
         full=full,
+        key=key,
     )
     echo(text, nl=False, masked_data=True)
     # After printing and saving, before the refusals: reviewers must see a refused plan too.
     comment_failed = github_comment and not post_plan_comment(
         shown, backend=planned.backend, access=review, refusals=refusals, paths=paths,
-        timeout=github_timeout,
+        timeout=github_timeout, key=key,
     )  # fmt: skip
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)

@@ -49,8 +49,9 @@ class Composition:
     reported: list[set[str]] = field(default_factory=list)
 
 
-#: An environment's name, as the schema has it: it names files, flags and plan comments.
-_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+#: An environment's name, as the schema has it: it names files, flags and plan comments (whose
+#: key starts with a letter or digit).
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$")
 
 
 def has_bad_environment(doc: Document) -> bool:
