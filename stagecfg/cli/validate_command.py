@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from stagecfg.cli.help_text import VALIDATE, Command
+from stagecfg.cli.selection_options import selection_from, selection_options
 from stagecfg.errors import EXIT_ERROR
 
 
@@ -25,15 +28,18 @@ from stagecfg.errors import EXIT_ERROR
     show_default=True,
     help="text (compiler style), json (machine output) or github (workflow annotations).",
 )
-def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
-    """Check manifests (files or directories) against the schema and Stream's rules."""
+@selection_options
+def validate(paths: tuple[str, ...], strict: bool, fmt: str, **options: Any) -> None:
+    """Check manifests (files or directories) against the schema and Stream's rules.
+
+    With environments and no --env, every environment is checked."""
     import dataclasses
 
     from stagecfg import validation
     from stagecfg.cli.output import masked_problem
     from stagecfg.redact import redact
 
-    result = validation.validate(paths)
+    result = validation.validate(paths, selection=selection_from(options))
     # Secrets are masked inside each problem, so the rendered report (JSON too) keeps its shape
     # and needs only redact. It is one block per stream, printed as rendered (no extra newline).
     result = dataclasses.replace(result, problems=[masked_problem(p) for p in result.problems])
