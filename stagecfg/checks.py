@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from stagecfg.errors import Location, Problem, Severity
+from stagecfg.errors import Location, Problem, Severity, suggest
 from stagecfg.manifest import Merged, child_path
 from stagecfg.model import AppVocabulary
 from stagecfg.rules import permissions
@@ -22,7 +22,7 @@ from stagecfg.rules.builtins import (
     starting_backstage,
     starting_call_type,
 )
-from stagecfg.schema import UNKNOWN_PERMISSION, suggest
+from stagecfg.schema import UNKNOWN_PERMISSION
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import WIRE_MAX, WIRE_MIN, in_wire_range, is_rfc3339, now_utc, parse
 

@@ -7,7 +7,8 @@ else in the package prints or exits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,6 +65,12 @@ class Problem:
         tag = "warning: " if self.severity == "warning" else ""
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return one_line(f"{where}{self.path}: {tag}{self.message}{hint}")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` for the closest choice, or None (a problem's suggestion)."""
+    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
 
 
 def one_line(text: str) -> str:

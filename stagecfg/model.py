@@ -105,8 +105,15 @@ class DesiredState:
     calls: Mapping[str, CallSpec] = field(default_factory=dict)
     users: Mapping[str, UserSpec] = field(default_factory=dict)
     project: str | None = None
-    digest: str = ""  # sha256 over the manifests' bytes, in source order
+    digest: str = ""  # sha256 over the manifests' bytes, in source order (and the var files')
     sources: tuple[str, ...] = ()  # the files that were loaded, in order
+    #: the environment selected (``--env``); None when the manifests define no environments
+    environment: str | None = None
+    #: (kind, name) -> dotted field path (``settings.limits``) -> where an overlay set it
+    field_locations: Mapping[tuple[str, str], Mapping[str, Location]] = field(default_factory=dict)
+    #: the ``--var NAME=VALUE`` given (never a secret: those are refused) and ``--var-file`` paths
+    variables: tuple[tuple[str, str], ...] = ()
+    var_files: tuple[str, ...] = ()
 
 
 # --- actual state (from a backend) --------------------------------------------------------------

@@ -25,7 +25,7 @@ from stagecfg.apply import (
 )
 from stagecfg.backends.base import Backend
 from stagecfg.errors import ApplyFailed, ManifestError, PlanRefused, Problem, StagecfgError
-from stagecfg.manifest import child_path
+from stagecfg.manifest import Selection, VariableInput, child_path
 from stagecfg.model import KIND_CALL, KIND_USER, ActualState, DesiredState
 from stagecfg.plan import ACTION_CREATE, ACTION_UPDATE, Plan, make_plan
 from stagecfg.validation import load_desired
@@ -49,6 +49,9 @@ class Planned:
             identity=identity,
             backend=self.backend,
             files=self.desired.sources,
+            environment=self.desired.environment,
+            variables=self.desired.variables,
+            var_files=self.desired.var_files,
         )
 
 
@@ -68,11 +71,20 @@ def plan_manifests(
     return _reviewed(backend, desired, actual, plan, now)
 
 
-def load_saved(path: str) -> tuple[savedplan.SavedPlan, DesiredState, list[Problem]]:
-    """A saved plan and the manifests it was made from, loaded again from the same paths."""
+def load_saved(
+    path: str, environment: str | None = None
+) -> tuple[savedplan.SavedPlan, DesiredState, list[Problem]]:
+    """A saved plan and the manifests it was made from, loaded again from the same paths, with
+    the same environment and variable inputs. ``environment`` (``--env``) must be the plan's."""
     saved = savedplan.read(path)
+    if environment is not None and environment != saved.environment:
+        made_for = "no environment" if saved.environment is None else saved.environment
+        raise PlanRefused(
+            f"the saved plan was made for {made_for}, not environment {environment} (--env or "
+            "STAGECFG_ENV); apply it without --env, or make a plan for that environment"
+        )
     # The sources are the paths as given to `plan`, so they resolve only where plan ran.
-    gone = [source for source in saved.sources if not os.path.exists(source)]
+    gone = [source for source in (*saved.sources, *saved.var_files) if not os.path.exists(source)]
     if gone:
         raise PlanRefused(
             f"{', '.join(gone)} (recorded in the saved plan) no longer "
@@ -80,7 +92,14 @@ def load_saved(path: str) -> tuple[savedplan.SavedPlan, DesiredState, list[Probl
             "`stagecfg apply --plan` in the directory where `stagecfg plan --out` ran, with the "
             "manifests where they were, or make a new plan"
         )
-    desired, warnings = load_desired(list(saved.sources), project=saved.plan.project)
+    selection = Selection(
+        environment=saved.environment,
+        variables=tuple(VariableInput(name, text) for name, text in saved.variables),
+        var_files=saved.var_files,
+    )
+    desired, warnings = load_desired(
+        list(saved.sources), project=saved.plan.project, selection=selection
+    )
     return saved, desired, warnings
 
 

@@ -21,8 +21,8 @@ from stagecfg.savedplan import SHOWN_DIFFERENCES, SavedPlan
 def check_options(path: str, reviewed: SavedPlan, fresh: Plan) -> None:
     """Refuse when the fresh plan was made with other options than the reviewed one.
 
-    A plan made with another ``--prune``, ``--target`` or project is not the plan that was
-    reviewed, even when its changes happen to agree.
+    A plan made with another ``--env``, ``--prune``, ``--target`` or project is not the plan
+    that was reviewed, even when its changes happen to agree.
     """
     saved = reviewed.plan
     differ = []
@@ -32,14 +32,20 @@ def check_options(path: str, reviewed: SavedPlan, fresh: Plan) -> None:
         differ.append(f"--target: reviewed {_names(saved.targets)}, now {_names(fresh.targets)}")
     if saved.project != fresh.project:
         differ.append(f"project: reviewed {saved.project!r}, now {fresh.project!r}")
+    if saved.environment != fresh.environment:
+        differ.append(f"--env: reviewed {_env(saved.environment)}, now {_env(fresh.environment)}")
     if differ:
         raise PlanRefused(
             one_line(
                 f"{path}: the reviewed plan was made with other options ({'; '.join(differ)}); "
-                "give apply the --prune, --target and --project the plan was made with; "
+                "give apply the --env, --prune, --target and --project the plan was made with; "
                 "nothing was changed"
             )
         )
+
+
+def _env(name: str | None) -> str:
+    return "none" if name is None else name
 
 
 def _given(value: bool) -> str:

@@ -1,8 +1,9 @@
 """Saved plans: ``plan --out FILE`` writes one; ``apply --plan FILE`` runs it only if it holds.
 
 A saved plan records what was reviewed: the changes with their request bodies, the manifests'
-digest and paths, the backend identity (never a secret), the plan's options and the fingerprint
-of every object read. It is a claim, never an instruction: apply re-plans from the recorded
+digest and paths (with the environment, ``--var`` values and ``--var-file`` paths they were
+loaded with), the backend identity (never a secret), the plan's options and the fingerprint of
+every object read. It is a claim, never an instruction: apply re-plans from the recorded
 manifests and options against the live backend, :func:`check_origin` and :func:`check_matches`
 refuse it unless the manifests, the backend and every change are still the same, and only the
 fresh plan (its bodies, safety flags and counts) runs.
@@ -11,6 +12,7 @@ fresh plan (its bodies, safety flags and counts) runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,18 +40,29 @@ class SavedPlan:
     identity: str
     backend: str  # backend.describe() at plan time, for humans
     files: tuple[str, ...] = ()  # the manifest files those paths expanded to
+    environment: str | None = None  # --env
+    variables: tuple[tuple[str, str], ...] = ()  # each --var NAME=VALUE (never a secret's)
+    var_files: tuple[str, ...] = ()  # each --var-file, as given (their bytes are in the digest)
 
     def to_json(self) -> dict[str, Any]:
         data = self.plan.to_json()
+        manifests: dict[str, Any] = {
+            "digest": self.digest,
+            "sources": list(self.sources),
+            "files": list(self.files),
+        }
+        # Only when used, so a plan of manifests without environments reads as before.
+        if self.environment is not None:
+            manifests["environment"] = self.environment
+        if self.variables:
+            manifests["vars"] = [f"{name}={text}" for name, text in self.variables]
+        if self.var_files:
+            manifests["var_files"] = list(self.var_files)
         return {
             "kind": KIND,
             "format_version": SAVED_FORMAT_VERSION,
             "backend": {"identity": self.identity, "description": self.backend},
-            "manifests": {
-                "digest": self.digest,
-                "sources": list(self.sources),
-                "files": list(self.files),
-            },
+            "manifests": manifests,
             "options": data["options"],
             "managed": data["managed"],
             "summary": data["summary"],
@@ -64,20 +77,24 @@ class SavedPlan:
         the first field that is missing or of the wrong type."""
         top = savedshape.obj(dict(data), "", dict.fromkeys(savedshape.TOP_LEVEL_KEYS, True))
         backend = savedshape.obj(top["backend"], "backend", {"identity": True, "description": True})
-        manifests = savedshape.obj(
-            top["manifests"], "manifests", {"digest": True, "sources": True, "files": True}
-        )
+        manifests = savedshape.obj(top["manifests"], "manifests", savedshape.MANIFESTS_KEYS)
         sources = savedshape.texts(manifests["sources"], "manifests.sources")
         if not sources:
             raise savedshape.ShapeError("manifests.sources", "a list of paths", [])
         identity = savedshape.text(backend["identity"], "backend.identity")
+        environment = savedshape.optional_text(
+            manifests.get("environment"), "manifests.environment"
+        )
         return cls(
-            plan=savedshape.plan(top),
+            plan=dataclasses.replace(savedshape.plan(top), environment=environment),
             digest=savedshape.text(manifests["digest"], "manifests.digest"),
             sources=sources,
             identity=identity,
             backend=savedshape.text(backend["description"], "backend.description") or identity,
             files=savedshape.texts(manifests["files"], "manifests.files"),
+            environment=environment,
+            variables=savedshape.assignments(manifests.get("vars", []), "manifests.vars"),
+            var_files=savedshape.texts(manifests.get("var_files", []), "manifests.var_files"),
         )
 
 
@@ -309,9 +326,11 @@ def check_origin(
     match, so the digest is checked before any re-plan.
     """
     if digest != saved.digest:
+        changed = "the manifests" + (" or the --var-file files" if saved.var_files else "")
         raise PlanRefused(
-            "the manifests changed since the plan was saved "
-            f"({', '.join(saved.sources)}); run `stagecfg plan --out` again and review it"
+            f"{changed} changed since the plan was saved "
+            f"({', '.join((*saved.sources, *saved.var_files))}); run `stagecfg plan --out` again "
+            "and review it"
         )
     if files is not None and files != saved.files:
         raise PlanRefused(

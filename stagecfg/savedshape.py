@@ -46,6 +46,17 @@ TOP_LEVEL_KEYS = frozenset(
 )
 
 
+#: The keys of ``manifests`` (True: required); the selection keys are written only when used.
+MANIFESTS_KEYS = {
+    "digest": True,
+    "sources": True,
+    "files": True,
+    "environment": False,
+    "vars": False,
+    "var_files": False,
+}
+
+
 class ShapeError(ValueError):
     """A field of the saved plan is missing or has the wrong type; ``field`` names it."""
 
@@ -113,6 +124,17 @@ def texts(value: Any, field: str) -> tuple[str, ...]:
     return tuple(text(item, f"{field}[{i}]") for i, item in enumerate(value))
 
 
+def assignments(value: Any, field: str) -> tuple[tuple[str, str], ...]:
+    """``["NAME=VALUE", ...]`` (each ``--var`` as given) -> ``(("NAME", "VALUE"), ...)``."""
+    pairs = []
+    for index, item in enumerate(texts(value, field)):
+        name, sep, rest = item.partition("=")
+        if not sep or not name:
+            raise ShapeError(f"{field}[{index}]", "NAME=VALUE", item)
+        pairs.append((name, rest))
+    return tuple(pairs)
+
+
 def one_of(value: Any, field: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ShapeError(field, "one of " + ", ".join(allowed), value)
@@ -132,8 +154,13 @@ def _location(value: Any, field: str) -> Location | None:
 
 
 def _field_change(value: Any, field: str) -> FieldChange:
-    data = obj(value, field, {"path": True, "before": True, "after": True})
-    return FieldChange(text(data["path"], f"{field}.path"), data["before"], data["after"])
+    data = obj(value, field, {"path": True, "before": True, "after": True, "location": False})
+    return FieldChange(
+        text(data["path"], f"{field}.path"),
+        data["before"],
+        data["after"],
+        _location(data.get("location"), f"{field}.location"),
+    )
 
 
 _CHANGE_KEYS = {

@@ -1,18 +1,23 @@
-"""The manifest JSON Schema: load the packaged copy and turn its verdicts into located Problems."""
+"""The manifest JSON Schema: load the packaged copy and turn its verdicts into located Problems.
+
+An ``overlay:`` entry is checked against the schema's patch definitions (``CallTypePatch``, ...:
+no required keys, ``null`` allowed to remove one), generated from the full ones by
+``tools/gen_schema_variants.py``; the objects overlays patch are checked again, merged, against
+the full definitions (:func:`validate_objects`).
+"""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
-from stagecfg.errors import Problem
-from stagecfg.manifest import Document, child_path, join_path, type_name
+from stagecfg.errors import Location, Problem, suggest
+from stagecfg.manifest import Document, Merged, child_path, join_path, type_name
 from stagecfg.rules import permissions
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import is_rfc3339
@@ -107,12 +112,6 @@ def _quickly_valid(data: Any) -> bool:
         return False
 
 
-def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """``did you mean 'x'?`` for the closest choice, or None."""
-    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
-    return f"did you mean '{matches[0]}'?" if matches else None
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, str):
         return f"'{value}'"
@@ -139,9 +138,36 @@ def _one_of(options: Sequence[Any]) -> str:
     return f"{', '.join(kept)} and {len(names) - len(kept)} more"
 
 
-def _error_problems(
-    error: ValidationError, doc: Document, prefix: list[str | int]
-) -> list[Problem]:
+class Locator(Protocol):
+    """Where a JSON path was written: one file (:class:`Document`) or the merged manifest."""
+
+    def locate(self, path: str, *, value: bool = False) -> Location | None: ...
+
+    def removed_at(self, path: str) -> Location | None: ...
+
+
+def _nullable(schema: Any) -> bool:
+    """``{"anyOf": [X, {"type": "null"}]}``: a patch definition's "X, or null to remove it"."""
+    options = schema.get("anyOf") if isinstance(schema, dict) else None
+    return isinstance(options, list) and len(options) == 2 and options[1] == {"type": "null"}
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _error_problems(error: ValidationError, doc: Locator, prefix: list[str | int]) -> list[Problem]:
+    if error.validator == "anyOf" and _nullable(error.schema):
+        # Not null, so the value itself is wrong: say why, as for a value outside an overlay.
+        inner = [e for e in error.context or () if list(e.relative_schema_path)[:1] == [0]]
+        return [p for e in inner for p in _error_problems(e, doc, prefix)]
     parts = prefix + list(error.absolute_path)
     path = join_path(parts)
     keyword = error.validator
@@ -185,6 +211,10 @@ def _error_problems(
         ]
     if keyword == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        removed = doc.removed_at(child_path(path, missing))
+        if removed is not None:
+            message = f"missing required key '{missing}' (an overlay removed it)"
+            return [Problem(removed, path, message, suggestion="set it instead of null")]
         return [at(path, f"missing required key '{missing}'")]
     if keyword == "const":
         return [at(path, f"must be {_shown(schema.get('const'))}, found {_shown(value)}")]
@@ -201,15 +231,11 @@ def _error_problems(
         return [at(path, f"{_shown(value)} is not one of: {_one_of(options)}", hint)]
     if keyword == "type":
         expected = schema.get("type")
-        names = {
-            "string": "a string",
-            "integer": "an integer",
-            "number": "a number",
-            "boolean": "a boolean (true or false)",
-            "object": "a mapping",
-            "array": "a list",
-        }
-        want = names.get(str(expected), str(expected))
+        if isinstance(expected, list):
+            named = [_TYPE_NAMES.get(str(e), str(e)) for e in expected]
+            want = ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0]
+        else:
+            want = _TYPE_NAMES.get(str(expected), str(expected))
         found = type_name(value)
         if value is None:
             found = "null (an empty value)"
@@ -276,7 +302,10 @@ def _type_hint(value: Any, expected: Any) -> str | None:
     literal = _LITERALS.get(str(expected))
     if not isinstance(value, str) or literal is None or not literal.fullmatch(value.strip()):
         return None
-    return f"write {value.strip()} without quotes; a ${{VAR}} always gives text"
+    return (
+        f"write {value.strip()} without quotes; an environment ${{VAR}} always gives text, "
+        "a typed variable (variables:) keeps its type"
+    )
 
 
 _SECTION_DEFS = {"users": "User", "call_types": "CallType", "calls": "Call"}
@@ -330,4 +359,20 @@ def validate(doc: Document) -> list[Problem]:
         for error in errors:
             problems.extend(_error_problems(error, doc, [section, key]))
     unique = {(p.path, p.message): p for p in problems}
+    return sorted(unique.values(), key=Problem.sort_key)
+
+
+def validate_objects(merged: Merged, objects: Iterable[tuple[str, str]]) -> list[Problem]:
+    """Each (section, name) of the merged manifest against its full definition: an object that
+    overlays patched must still be whole (required keys, types), wherever each value came from.
+    Problems point at whoever set the value (the overlay or the base file)."""
+    problems: list[Problem] = []
+    for section, name in objects:
+        entries = merged.data.get(section)
+        value = entries.get(name) if isinstance(entries, dict) else None
+        if value is None:
+            continue
+        for error in _def_validator(_SECTION_DEFS[section]).iter_errors(value):
+            problems.extend(_error_problems(error, merged, [section, name]))
+    unique = {(p.location, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=Problem.sort_key)

@@ -1,12 +1,15 @@
 """Entry points: manifests on disk -> every problem, and -> the desired state.
 
-``validate`` collects the problems of every stage (sources, YAML, schema, merge, semantic checks)
-so one run shows them all; ``load_desired`` builds the :class:`~stagecfg.model.DesiredState` the
-planner works from, or raises :class:`~stagecfg.errors.ManifestError` with every problem.
+``validate`` collects the problems of every stage (sources, YAML, variables, schema, merge,
+overlays, semantic checks) so one run shows them all, for every environment the manifests define
+(or the one selected); ``load_desired`` builds the :class:`~stagecfg.model.DesiredState` of one
+environment, which the planner works from, or raises :class:`~stagecfg.errors.ManifestError`
+with every problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -15,18 +18,28 @@ from datetime import datetime
 from typing import Any
 
 from stagecfg import checks, manifest, schema
-from stagecfg.errors import Location, ManifestError, Problem
-from stagecfg.manifest import Merged, child_path
-from stagecfg.model import AppVocabulary, CallSpec, CallTypeSpec, DesiredState, UserSpec
+from stagecfg.errors import Location, ManifestError, Problem, UsageError
+from stagecfg.manifest import Composition, Merged, Selection, child_path
+from stagecfg.model import (
+    KIND_CALL,
+    KIND_CALL_TYPE,
+    KIND_USER,
+    AppVocabulary,
+    CallSpec,
+    CallTypeSpec,
+    DesiredState,
+    UserSpec,
+)
 
 
 @dataclass
 class Validation:
-    """The outcome of validating some manifests."""
+    """The outcome of validating some manifests (every selected environment's manifest)."""
 
     problems: list[Problem]
     merged: Merged
     files: list[str] = field(default_factory=list)
+    compositions: list[Composition] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -39,25 +52,33 @@ class Validation:
     def valid(self, *, strict: bool = False) -> bool:
         return not self.errors and not (strict and self.warnings)
 
-    def counts(self) -> dict[str, int]:
-        data = self.merged.data
+    def counts(self, merged: Merged | None = None) -> dict[str, int]:
+        data = (merged or self.merged).data
         return {
             section: len(data[section]) if isinstance(data.get(section), dict) else 0
             for section in manifest.RESOURCE_SECTIONS
         }
 
     def summary(self) -> str:
-        """One line such as ``3 files valid: 2 call types, 1 call, 0 users (1 warning)``."""
-        counts = self.counts()
+        """One line such as ``3 files valid: 2 call types, 1 call, 0 users (1 warning)``; with
+        environments, the counts of each (``production: 1 call type, ...; staging: ...``)."""
 
         def plural(n: int, word: str) -> str:
             return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
-        text = (
-            f"{plural(len(self.files), 'file')} valid: "
-            f"{plural(counts['call_types'], 'call type')}, "
-            f"{plural(counts['calls'], 'call')}, {plural(counts['users'], 'user')}"
-        )
+        def counted(merged: Merged | None) -> str:
+            counts = self.counts(merged)
+            return (
+                f"{plural(counts['call_types'], 'call type')}, "
+                f"{plural(counts['calls'], 'call')}, {plural(counts['users'], 'user')}"
+            )
+
+        named = [c for c in self.compositions if c.environment is not None]
+        if named:
+            body = "; ".join(f"{c.environment}: {counted(c.merged)}" for c in named)
+        else:
+            body = counted(None)
+        text = f"{plural(len(self.files), 'file')} valid: {body}"
         if self.warnings:
             text += f" ({plural(len(self.warnings), 'warning')})"
         return text
@@ -68,35 +89,119 @@ def validate(
     *,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    selection: Selection | None = None,
+    every: bool = True,
     vocabulary: AppVocabulary | None = None,
 ) -> Validation:
-    """Load, schema-check, merge and semantically check manifests; never raises for bad input.
+    """Load, schema-check, merge and semantically check manifests; never raises for bad input,
+    only for a wrong selection (UsageError).
 
-    ``vocabulary``: the app's permissions and roles, to check grants and roles against
-    (``validate --online``; see :func:`stagecfg.checks.check`).
+    With environments and no ``--env`` in ``selection``, ``every`` checks each environment's
+    manifest (a problem found in only some of them says which); without ``every`` that is refused.
+    ``vocabulary``: the app's permissions and roles, to check grants and roles against instead of
+    the documented ids (``validate --online``; see :func:`stagecfg.checks.check`).
     """
-    environment = os.environ if env is None else env
+    environ = os.environ if env is None else env
+    selection = selection or Selection()
     sources, problems = manifest.collect_sources(paths)
     documents: list[manifest.Document] = []
+    reported: dict[int, set[str]] = {}
     for source in sources:
-        doc, load_problems = manifest.load(source.path, env=environment, relative=source.relative)
+        doc, load_problems = manifest.load(source.path, relative=source.relative)
         problems.extend(load_problems)
         if doc is None:
             continue
         documents.append(doc)
         # A value the loader already reported (e.g. `yes`) would only repeat as a type error.
-        reported = {p.path for p in load_problems}
-        for problem in schema.validate(doc):
-            # Online, the app's own permission list decides which grants are known.
-            online = vocabulary is not None and schema.is_unknown_permission(problem)
-            if problem.path not in reported and not online:
-                problems.append(problem)
-    merged, merge_problems = manifest.merge(documents)
-    problems.extend(merge_problems)
-    problems.extend(checks.check(merged, now=now, vocabulary=vocabulary))
-    unique = {(p.location, p.path, p.message, p.severity): p for p in problems}
+        reported[id(doc)] = {p.path for p in load_problems}
+    var_files, found = manifest.load_var_files(selection.var_files)
+    problems.extend(found)
+    names, found = manifest.environment_names(documents)
+    problems.extend(found)
+    targets, refusal = manifest.choose(names, selection.environment, every=every)
+    if refusal is not None:
+        raise UsageError(refusal)
+    # A file left out of every environment (its `environment:` is not a name) is still checked.
+    for doc in documents:
+        if manifest.has_bad_environment(doc):
+            problems.extend(_offline_only(schema.validate(doc), vocabulary))
+    compositions = []
+    checked: dict[int, list[Problem]] = {}
+    for target in targets:
+        composition = manifest.compose(
+            documents,
+            target,
+            selection=selection,
+            var_files=var_files,
+            environ=environ,
+            reported=reported,
+        )
+        found = _offline_only(_schema_problems(composition, checked), vocabulary)
+        places = {p.location for p in found}
+        composition.problems = [
+            p
+            for p in composition.problems
+            if not (manifest.REMOVES_NOTHING in p.message and p.location in places)
+        ]
+        composition.problems += found + checks.check(
+            composition.merged, now=now, vocabulary=vocabulary
+        )
+        compositions.append(composition)
+    problems.extend(_combined(compositions))
+    # One thing said twice at one place (an overlay's value seen by the patch schema and by the
+    # checks on the merged manifest): the first path in sort order, the merged one, is kept.
+    unique: dict[tuple[Any, ...], Problem] = {}
+    for problem in sorted(problems, key=Problem.sort_key):
+        unique.setdefault((problem.location, problem.message, problem.severity), problem)
     ordered = sorted(unique.values(), key=Problem.sort_key)
-    return Validation(problems=ordered, merged=merged, files=[d.path for d in documents])
+    return Validation(
+        problems=ordered,
+        merged=compositions[0].merged,
+        files=[d.path for d in documents],
+        compositions=compositions,
+    )
+
+
+def _offline_only(problems: list[Problem], vocabulary: AppVocabulary | None) -> list[Problem]:
+    """``problems`` less, online, the schema's refusals of grants that are not documented
+    permission ids: the app's own permission list decides those (:func:`stagecfg.checks.check`)."""
+    if vocabulary is None:
+        return problems
+    return [p for p in problems if not schema.is_unknown_permission(p)]
+
+
+def _schema_problems(composition: Composition, checked: dict[int, list[Problem]]) -> list[Problem]:
+    """Each file against the schema (overlays against the patch schema), once per distinct data,
+    then each patched object against the full schema; a problem an overlay's own check already
+    names at the same place is not repeated."""
+    problems: list[Problem] = []
+    for doc, seen in zip(composition.documents, composition.reported, strict=True):
+        key = id(doc.data)
+        if key not in checked:
+            checked[key] = schema.validate(doc)
+        problems.extend(p for p in checked[key] if p.path not in seen)
+    named = {(p.location, p.message) for p in problems}
+    patched = schema.validate_objects(composition.merged, sorted(composition.patched.objects))
+    problems.extend(p for p in patched if (p.location, p.message) not in named)
+    return problems
+
+
+def _combined(compositions: Sequence[Composition]) -> list[Problem]:
+    """Every environment's problems; one found in only some environments names them."""
+    if len(compositions) == 1:
+        return compositions[0].problems
+    found: dict[tuple[Any, ...], tuple[Problem, list[str]]] = {}
+    for composition in compositions:
+        for problem in composition.problems:
+            key = (problem.location, problem.path, problem.message, problem.severity)
+            _, names = found.setdefault(key, (problem, []))
+            if composition.environment not in names:
+                names.append(str(composition.environment))
+    everywhere = len(compositions)
+    return [
+        problem if len(names) == everywhere else manifest.in_environments(problem, sorted(names))
+        for problem, names in found.values()
+    ]
 
 
 def validate_paths(paths: Sequence[str], *, env: Mapping[str, str] | None = None) -> list[Problem]:
@@ -110,14 +215,33 @@ def load_desired(
     env: Mapping[str, str] | None = None,
     strict: bool = False,
     project: str | None = None,
+    selection: Selection | None = None,
 ) -> tuple[DesiredState, list[Problem]]:
-    """Load, validate and build the desired state. Raises ManifestError(problems) when there is
-    any error (or any warning with strict=True). Returns the warnings otherwise.
+    """Load, validate and build the desired state of one environment. Raises ManifestError
+    (problems) when there is any error (or any warning with strict=True), UsageError when the
+    manifests define environments and ``selection`` names none. Returns the warnings otherwise.
     env defaults to os.environ. project overrides the manifest's top-level `project`."""
-    result = validate(paths, env=env)
+    selection = selection or Selection()
+    result = validate(paths, env=env, selection=selection, every=False)
     if not result.valid(strict=strict):
         raise ManifestError(result.errors + (result.warnings if strict else []))
-    return build_desired(result.merged, project=project), result.warnings
+    (composition,) = result.compositions
+    desired = build_desired(composition.merged, project=project)
+    located = {
+        (_KINDS[section], name): dict(fields)
+        for (section, name), fields in composition.patched.fields.items()
+        if fields
+    }
+    return dataclasses.replace(
+        desired,
+        environment=composition.environment,
+        field_locations=located,
+        variables=tuple((v.name, v.text) for v in selection.variables),
+        var_files=selection.var_files,
+    ), result.warnings
+
+
+_KINDS = {"users": KIND_USER, "call_types": KIND_CALL_TYPE, "calls": KIND_CALL}
 
 
 def _member_locations(merged: Merged, cid: str, members: Any) -> dict[str, Location]:

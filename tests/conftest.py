@@ -47,6 +47,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         "STAGECFG_BACKEND",
         "STAGECFG_SANDBOX",
         "STAGECFG_PROJECT",
+        "STAGECFG_ENV",
         "NO_COLOR",
         "GITHUB_ACTIONS",
         # A test run inside GitHub Actions must not comment on a real pull request.
@@ -60,6 +61,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         "GITHUB_SERVER_URL",
         "GITHUB_RUN_ID",
     ):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("STAGECFG_VAR_")]:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()

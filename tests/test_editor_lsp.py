@@ -149,3 +149,38 @@ def test_editor_suggests_built_in_roles(server: LspClient, tmp_path: Path) -> No
         {"textDocument": {"uri": uri}, "position": {"line": 4, "character": len("    role: ")}},
     )
     assert {"user", "admin", "guest"} <= set(_labels(result))
+
+
+def test_editor_accepts_environments_overlays_and_typed_variables(
+    server: LspClient, tmp_path: Path
+) -> None:
+    body = (
+        "version: 1\n"
+        "environment: production\n"
+        "variables:\n"
+        "  max_viewers: {type: integer, default: 100, description: audience}\n"
+        "  hook: {type: string, secret: true}\n"
+        "values: {max_viewers: 5000, title: launch}\n"
+        "call_types:\n"
+        "  shows:\n"
+        "    settings:\n"
+        "      limits: {max_participants: '${max_viewers}'}\n"
+        "      backstage:\n"
+        "        enabled: ${record}\n"
+        "overlay:\n"
+        "  call_types:\n"
+        "    livestream:\n"
+        "      settings: {recording: {mode: null}, backstage: null}\n"
+        "      grants: {host: null, user: [join-call]}\n"
+        "  calls:\n"
+        "    livestream:show: null\n"
+        "  users:\n"
+        "    alice: {name: Alice, bogus: 1}\n"
+    )
+    uri = _open(server, tmp_path, body)
+    diagnostics = _diagnostics(server, uri)
+    # Only the deliberate mistake, on the last line (0-based: the modeline, then the body).
+    last = len(body.splitlines())
+    assert diagnostics and all(d["range"]["start"]["line"] == last for d in diagnostics), (
+        diagnostics
+    )

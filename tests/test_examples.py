@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO_ROOT
@@ -31,7 +33,7 @@ def test_example_is_valid_without_warnings(example: Path) -> None:
 
 @pytest.mark.parametrize("example", OWN, ids=lambda p: p.name)
 def test_example_files_point_editors_at_the_schema(example: Path) -> None:
-    for manifest in sorted(example.glob("*.yaml")):
+    for manifest in sorted(example.rglob("*.yaml")):
         lines = manifest.read_text("utf-8").splitlines()
         modeline = next(line for line in lines if "yaml-language-server" in line)
         target = modeline.split("$schema=", 1)[1].strip()
@@ -39,7 +41,7 @@ def test_example_files_point_editors_at_the_schema(example: Path) -> None:
 
 
 def test_examples_pass_check_jsonschema() -> None:
-    files = [str(p) for example in OWN for p in sorted(example.glob("*.yaml"))]
+    files = [str(p) for example in OWN for p in sorted(example.rglob("*.yaml"))]
     proc = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMA), *files],
         capture_output=True,
@@ -74,15 +76,31 @@ def test_backstage_quick_start_state() -> None:
     assert livestream.grants is not None and "join-backstage" in livestream.grants["host"]
 
 
-def test_multi_env_uses_variables() -> None:
-    staging, _ = load_desired([str(EXAMPLES / "multi-env")], env={})
-    prod, _ = load_desired(
-        [str(EXAMPLES / "multi-env")], env={"RECORDING_STORAGE": "prod-rec", "TEAM": "prod"}
-    )
+def test_multi_env_differs_in_a_number_a_boolean_and_a_grant() -> None:
+    from stagecfg.manifest import Selection
+
+    def load(name: str) -> Any:
+        desired, warnings = load_desired(
+            [str(EXAMPLES / "multi-env")], env={}, selection=Selection(environment=name)
+        )
+        assert warnings == []
+        return desired
+
+    staging, production = load("staging"), load("production")
+    assert (staging.environment, production.environment) == ("staging", "production")
+    limits = [d.call_types["shows"].settings["limits"] for d in (staging, production)]
+    assert limits == [{"max_participants": 50}, {"max_participants": 5000}]  # integers
+    go_live = [d.calls["shows:keynote"].go_live["start_recording"] for d in (staging, production)]
+    assert go_live == [False, True]
+    grants = [d.call_types["shows"].grants for d in (staging, production)]
+    assert "moderator" not in grants[0] and "kick-user" in grants[1]["moderator"]
     assert staging.call_types["shows"].external_storage == "staging-recordings"
-    assert prod.call_types["shows"].external_storage == "prod-rec"
-    assert prod.calls["shows:keynote"].team == "prod"
-    assert len(prod.sources) == 2
+    assert production.call_types["shows"].external_storage == "prod-recordings"
+    assert [Path(s).name for s in production.sources] == [
+        "base.yaml",
+        "production.yaml",
+        "shows.yaml",
+    ]
 
 
 # --- the access walkthroughs in the READMEs run as written ---------------------------------------
@@ -184,3 +202,34 @@ def test_backstage_readme_walkthrough(
     )
     assert (code, err) == (0, "")
     assert backend_out.splitlines()[0].startswith("livestream:launch-show (backstage enabled")
+
+
+def test_multi_env_readme_commands_run_as_written(tmp_path: Path) -> None:
+    # Each command of the example's README, in a shell as a user types it, from the repository
+    # root; /tmp/ and the default sandbox are moved into this test's directory.
+    text = (EXAMPLES / "multi-env" / "README.md").read_text("utf-8")
+    commands, shown = (lines for info, lines in _blocks(text) if info in ("sh", ""))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "STAGECFG_SANDBOX": str(tmp_path / "default.db"),
+    }
+    outputs = {}
+    run = [line for line in commands if line.startswith(("stagecfg ", "STAGECFG_VAR_"))]
+    assert len(run) >= 6
+    for line in run:
+        command = line.replace("/tmp/", f"{tmp_path}/")
+        proc = subprocess.run(
+            ["bash", "-c", command],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, (line, proc.stdout, proc.stderr)
+        outputs[line] = proc.stdout
+    saved = next(out for line, out in outputs.items() if "--out" in line)
+    for expected in shown:
+        assert expected in saved.splitlines(), (expected, saved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from stagecfg import schema
 from stagecfg.manifest import Document, load
+from stagecfg.schema_document import strip_variable_references
 
 SCHEMA_FILE = REPO_ROOT / "schemas" / "stagecfg.schema.json"
 PACKAGE_COPY = REPO_ROOT / "stagecfg" / "stagecfg.schema.json"
@@ -76,14 +78,25 @@ def test_objects_are_closed_unless_free_form(committed: dict[str, Any]) -> None:
             continue
         if isinstance(extra, dict) and extra:
             continue  # a map: its values have a schema of their own
-        if path.rsplit("/", 1)[-1] in FREE_FORM:
+        # A patch definition's field is `anyOf: [<the field>, null]`: name it by the field.
+        if re.sub(r"(/anyOf/\d+)+$", "", path).rsplit("/", 1)[-1] in FREE_FORM:
             continue
         open_objects.append(path)
     assert open_objects == []
 
 
 def test_top_level_keys(committed: dict[str, Any]) -> None:
-    assert sorted(committed["properties"]) == ["call_types", "calls", "project", "users", "version"]
+    assert sorted(committed["properties"]) == [
+        "call_types",
+        "calls",
+        "environment",
+        "overlay",
+        "project",
+        "users",
+        "values",
+        "variables",
+        "version",
+    ]
     call = committed["$defs"]["Call"]["properties"]
     for key in ("live", "go_live", "members", "starts_at", "settings_override"):
         assert key in call
@@ -134,7 +147,8 @@ def _compare(
 def test_sub_schemas_match_openapi(
     committed: dict[str, Any], openapi: dict[str, Any], component: str
 ) -> None:
-    defs = committed["$defs"]
+    # As stagecfg checks data: without the editor's ${variable} alternatives of typed fields.
+    defs = strip_variable_references(committed)["$defs"]
     assert _compare(defs, defs[component], openapi[component], openapi) == []
 
 
@@ -450,3 +464,71 @@ def test_year_zero_is_refused_by_the_schema_as_by_stagecfg(committed: dict[str, 
     assert validator.is_valid(
         {"version": 1, "calls": {"default:a": {"starts_at": "0001-01-01T00:00:00Z"}}}
     )
+
+
+# --- derived parts: variable references for editors, patch definitions for overlays -------------
+
+
+def _variants() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_schema_variants", REPO_ROOT / "tools" / "gen_schema_variants.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_derived_parts_are_generated_from_the_rest() -> None:
+    # After editing a definition, run `python tools/gen_schema_variants.py` (gen_vocabulary.py
+    # runs it too): the patch definitions and the ${variable} alternatives are made from it.
+    generator = _variants()
+    committed_text = SCHEMA_FILE.read_text("utf-8")
+    assert generator.render(generator.derive(json.loads(committed_text))) == committed_text
+
+
+def test_every_object_a_patch_reaches_has_a_patch_definition(committed: dict[str, Any]) -> None:
+    defs = committed["$defs"]
+    for name in ("UserPatch", "CallTypePatch", "CallPatch", "CallSettingsRequestPatch"):
+        assert "required" not in json.dumps(defs[name]), name
+    referenced = {
+        ref.rsplit("/", 1)[-1]
+        for path, node in walk(committed)
+        for ref in [node.get("$ref")]
+        if isinstance(ref, str)
+    }
+    assert referenced <= set(defs)
+
+
+def test_editors_take_a_typed_reference_but_stagecfg_checks_the_filled_in_value(
+    committed: dict[str, Any], tmp_path: Path
+) -> None:
+    editor = Draft202012Validator(committed)
+    reference = {
+        "version": 1,
+        "call_types": {"x": {"settings": {"limits": {"max_participants": "${max_viewers}"}}}},
+    }
+    assert list(editor.iter_errors(reference)) == []
+    # A `$${...}` is text, so the same characters reach stagecfg as a string, and are refused.
+    doc = doc_of(
+        tmp_path,
+        "version: 1\ncall_types:\n  x:\n    settings: {limits: {max_participants: '$${x}'}}\n",
+    )
+    (problem,) = schema.validate(doc)
+    assert problem.message == "expected an integer, found a string '${x}'"
+
+
+def test_an_overlay_entry_is_checked_as_a_patch(tmp_path: Path) -> None:
+    doc = doc_of(
+        tmp_path,
+        "version: 1\noverlay:\n  call_types:\n    x:\n"
+        "      settings: {recording: {mode: null}, limits: {max_participants: 'many'}}\n"
+        "      grants: {host: null, user: [join-call]}\n"
+        "  calls:\n    x:y: null\n",
+    )
+    (problem,) = schema.validate(doc)  # no required keys, null removes: only the real mistake
+    assert problem.path == "$.overlay.call_types.x.settings.limits.max_participants"
+    assert problem.message == "expected an integer, found a string 'many'"
+    assert (problem.location.line, problem.location.col) == (5, 70)  # type: ignore[union-attr]

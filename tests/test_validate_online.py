@@ -130,6 +130,38 @@ def test_online_against_the_local_sandbox(
     assert "invalid: 3 errors, 1 warning" in err
 
 
+def test_online_checks_every_environments_overlay_once_where_it_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = "version: 1\ncall_types:\n  stage:\n    grants:\n      user: [join-call]\n"
+    (tmp_path / "base.yaml").write_text(base, "utf-8")
+    overlay = (
+        "version: 1\nenvironment: {env}\noverlay:\n  call_types:\n    stage:\n"
+        "      grants:\n        {role}: [join-call, {permission}]\n"
+    )
+    files = {"prod": ("moderatr", "kick-usr"), "dev": ("host", "read-call")}
+    for env, (role, permission) in files.items():
+        text = overlay.format(env=env, role=role, permission=permission)
+        (tmp_path / f"{env}.yaml").write_text(text, "utf-8")
+    sandbox = ["--sandbox", str(tmp_path / "sandbox.db")]
+    code, out, err = run(capsys, "validate", "--online", *sandbox, str(tmp_path))
+    assert code == 1 and out == ""
+    problems = [line for line in err.splitlines() if line.startswith(str(tmp_path))]
+    prod = f"{tmp_path / 'prod.yaml'}:7:"
+    assert problems == [
+        f"{prod}9: $.call_types.stage.grants.moderatr: granted role 'moderatr' is not a role of"
+        " the app (checked online) (environment prod) (did you mean 'moderator'?)",
+        f"{prod}31: $.call_types.stage.grants.moderatr[1]: unknown permission id 'kick-usr' (not"
+        " in the app's permission list, checked online) (environment prod) (did you mean"
+        " 'kick-user'?)",
+    ]
+    # --env dev alone is clean; offline, the schema reports the unknown id (once) instead.
+    assert run(capsys, "validate", "--online", *sandbox, "--env", "dev", str(tmp_path))[0] == 0
+    code, _, err = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and err.count("unknown permission id 'kick-usr'") == 1
+    assert "checked online" not in err
+
+
 def test_the_apps_list_is_the_authority(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

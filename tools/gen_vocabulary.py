@@ -5,7 +5,8 @@ Usage: python tools/gen_vocabulary.py
 The permission ids (with their ``-owner`` and ``-any-team`` forms) come from
 stagecfg/rules/permissions.py and the built-in roles from stagecfg/rules/roles.py, the one home of
 each; this script copies them, with a description per value, into the parts of both schema files
-that editors complete from. Only those parts are rewritten; the rest of the schema is left as it is.
+that editors complete from. Only those parts are rewritten; the rest of the schema is left as it is,
+except the parts derived from it, which tools/gen_schema_variants.py writes (run here too).
 tests/test_schema.py fails when the committed schema and the rules drift apart.
 """
 
@@ -106,7 +107,15 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    text = render(patch(json.loads(OUTPUTS[0].read_text("utf-8"))))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_schema_variants", Path(__file__).with_name("gen_schema_variants.py")
+    )
+    assert spec is not None and spec.loader is not None
+    variants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(variants)
+    text = render(variants.derive(patch(json.loads(OUTPUTS[0].read_text("utf-8")))))
     for out in OUTPUTS:
         out.write_text(text, "utf-8")
 

@@ -11,6 +11,7 @@ import click
 from stagecfg.cli.help_text import ACCESS, Command
 from stagecfg.cli.options import backend_options, open_backend
 from stagecfg.cli.output import echo
+from stagecfg.cli.selection_options import selection_from, selection_options
 
 if TYPE_CHECKING:
     from stagecfg.access import AccessPolicy, Principal
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="text (for people) or json (for scripts).",
 )
+@selection_options
 @backend_options
 def access(
     cid: str,
@@ -78,6 +80,7 @@ def access(
             "to see every phase)"
         )
     at = access_rules.parse_instant(at_text) if at_text else None
+    selection = selection_from(options)
     if from_backend or not paths:
         backend = open_backend(options)
         try:
@@ -88,7 +91,7 @@ def access(
     else:
         from stagecfg.validation import load_desired
 
-        desired, _warnings = load_desired(list(paths))
+        desired, _warnings = load_desired(list(paths), selection=selection)
         policy = access_rules.policy_from_desired(desired, cid)
     principal = None
     if role:

@@ -51,7 +51,6 @@ def masked_problem(problem: Problem) -> Problem:
 def masked_plan(plan: Plan, review: AccessReview) -> tuple[Plan, AccessReview]:
     """The plan and its access review as printed: secrets masked inside every value, so that
     the rendered text (JSON too) keeps its shape and needs only :func:`redact`."""
-    from stagecfg.plan.changes import FieldChange
     from stagecfg.redact import has_short_secrets, mask_data, mask_text
 
     if not has_short_secrets():
@@ -62,7 +61,9 @@ def masked_plan(plan: Plan, review: AccessReview) -> tuple[Plan, AccessReview]:
             name=mask_text(change.name),
             body=mask_data(change.body),
             fields=tuple(
-                FieldChange(mask_text(f.path), mask_data(f.before), mask_data(f.after))
+                dataclasses.replace(
+                    f, path=mask_text(f.path), before=mask_data(f.before), after=mask_data(f.after)
+                )
                 for f in change.fields
             ),
             reason=mask_text(change.reason),

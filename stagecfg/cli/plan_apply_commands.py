@@ -17,6 +17,7 @@ from stagecfg.cli.help_text import APPLY, PLAN, Command
 from stagecfg.cli.options import F, backend_options, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
 from stagecfg.cli.reviewed_apply import reviewed_options
+from stagecfg.cli.selection_options import selection_from, selection_options
 from stagecfg.errors import PlanRefused
 
 _FORMATS = ["text", "json", "markdown", "github"]
@@ -82,6 +83,7 @@ def _full_option(help_text: str) -> Callable[[F], F]:
 )
 @_full_option("List every change (text output folds more than 50 changes of one shape).")
 @github_comment_option()
+@selection_options
 @backend_options
 def plan_command(
     paths: tuple[str, ...],
@@ -101,7 +103,9 @@ def plan_command(
     from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
     from stagecfg.validation import load_desired
 
-    desired, warnings = load_desired(list(paths), project=project)
+    desired, warnings = load_desired(
+        list(paths), project=project, selection=selection_from(options)
+    )
     echo_warnings(warnings)
     github_timeout = float(options["timeout"])  # read before open_backend takes the flags
     backend = open_backend(options)
@@ -116,6 +120,8 @@ def plan_command(
     # What apply (without --force or --allow-disruptive) would refuse, by the very rules apply
     # runs: a plan that cannot be applied as it stands must not look approvable.
     refusals = masked_refusals(pipeline.refusals(planned))
+    # One plan comment per environment (its marker names it).
+    key = desired.environment or render.DEFAULT_COMMENT_KEY
     text = render.render(
         shown,
         fmt,
@@ -124,12 +130,13 @@ def plan_command(
         access=review,
         refusals=refusals,
         full=full,
+        key=key,
     )
     echo(text, nl=False, masked_data=True)
     # After printing and saving, before the refusals: reviewers must see a refused plan too.
     comment_failed = github_comment and not post_plan_comment(
         shown, backend=planned.backend, access=review, refusals=refusals, paths=paths,
-        timeout=github_timeout,
+        timeout=github_timeout, key=key,
     )  # fmt: skip
     # After printing: the reviewer sees the plan that widened access before the refusal.
     access.check_review(planned.access, deny_escalation=deny_escalation)
@@ -168,6 +175,7 @@ def plan_command(
     help="Apply only this object: calltype:NAME, a cid or user:ID (repeatable).",
 )
 @_full_option("List every change in the plan and in the report of a failed or stopped apply.")
+@selection_options
 @backend_options
 @reviewed_options
 def apply_command(
@@ -197,11 +205,16 @@ def apply_command(
             "--prune, --target and --project are recorded in the saved plan; "
             "make a new plan to change them"
         )
+    selection = selection_from(options)
+    if plan_file and (selection.variables or selection.var_files):
+        raise UsageError(
+            "--var and --var-file are recorded in the saved plan; make a new plan to change them"
+        )
     saved = None
     if plan_file:
-        saved, desired, warnings = pipeline.load_saved(plan_file)
+        saved, desired, warnings = pipeline.load_saved(plan_file, selection.environment)
     else:
-        desired, warnings = load_desired(list(paths), project=project)
+        desired, warnings = load_desired(list(paths), project=project, selection=selection)
     echo_warnings(warnings)
     # Read before open_backend, which takes the backend flags out of ``options``.
     parallelism = int(options["parallelism"])

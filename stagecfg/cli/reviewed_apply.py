@@ -19,6 +19,7 @@ from stagecfg.cli.apply_run import confirm, run_planned
 from stagecfg.cli.github_comment import MergeComment, masked_comparison
 from stagecfg.cli.options import F, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
+from stagecfg.cli.selection_options import selection_from
 
 if TYPE_CHECKING:
     from stagecfg.backends.base import Backend
@@ -92,6 +93,7 @@ def apply_reviewed(
 ) -> None:
     from stagecfg import savedplan
     from stagecfg.errors import UsageError
+    from stagecfg.render import DEFAULT_COMMENT_KEY
     from stagecfg.validation import load_desired
 
     if plan_file:
@@ -107,12 +109,18 @@ def apply_reviewed(
     if pr is not None and not github_comment:
         raise UsageError("--pr names the pull request to comment on; add --github-comment")
     saved = savedplan.read(reviewed)
-    desired, warnings = load_desired(list(paths), project=project)
+    desired, warnings = load_desired(
+        list(paths), project=project, selection=selection_from(options)
+    )
     echo_warnings(warnings)
     # Read before open_backend, which takes the backend flags out of ``options``.
     parallelism = int(options["parallelism"])
     timeout = float(options["timeout"])
-    comment = MergeComment(pr=pr, paths=paths, timeout=timeout) if github_comment else None
+    comment = None
+    if github_comment:
+        # The environment's own plan comment, as `plan --github-comment` wrote it.
+        key = desired.environment or DEFAULT_COMMENT_KEY
+        comment = MergeComment(pr=pr, paths=paths, timeout=timeout, key=key)
     backend = open_backend(options)
     try:
         backend.lock_for_apply()

@@ -9,6 +9,7 @@ import click
 
 from stagecfg.cli.help_text import VALIDATE, Command
 from stagecfg.cli.options import backend_options
+from stagecfg.cli.selection_options import selection_from, selection_options
 from stagecfg.errors import EXIT_ERROR
 
 
@@ -35,15 +36,19 @@ from stagecfg.errors import EXIT_ERROR
     help="Also check grants and roles against the app's own permission list and roles, read "
     "from the backend the backend flags name (read only).",
 )
+@selection_options
 @backend_options
 def validate(paths: tuple[str, ...], strict: bool, fmt: str, online: bool, **options: Any) -> None:
-    """Check manifests (files or directories) against the schema and Stream's rules."""
+    """Check manifests (files or directories) against the schema and Stream's rules.
+
+    With environments and no --env, every environment is checked."""
     import dataclasses
 
     from stagecfg import validation
     from stagecfg.cli.output import echo, masked_problem
     from stagecfg.redact import redact
 
+    selection = selection_from(options)
     vocabulary = None
     if online:
         from stagecfg.cli.options import open_backend
@@ -58,7 +63,7 @@ def validate(paths: tuple[str, ...], strict: bool, fmt: str, online: bool, **opt
             f"{len(vocabulary.permissions)} permission ids, {len(vocabulary.roles)} roles",
             err=True,
         )
-    result = validation.validate(paths, vocabulary=vocabulary)
+    result = validation.validate(paths, selection=selection, vocabulary=vocabulary)
     # Secrets are masked inside each problem, so the rendered report (JSON too) keeps its shape
     # and needs only redact. It is one block per stream, printed as rendered (no extra newline).
     result = dataclasses.replace(result, problems=[masked_problem(p) for p in result.problems])

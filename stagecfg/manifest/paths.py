@@ -47,6 +47,36 @@ def parent_path(path: str) -> str:
     return path[: match.start()]
 
 
+_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def split_path(path: str) -> list[tuple[str | int, str]] | None:
+    """``$.calls['x:y'].members`` -> ``[("calls", ".calls"), ("x:y", "['x:y']"), ...]``.
+
+    The inverse of :func:`child_path`: each part with the text it was written as, because a key
+    holding a non-printable character is written escaped and cannot be read back exactly (its
+    caller then matches the written text). None when ``path`` is not one of ours.
+    """
+    if not path.startswith("$"):
+        return None
+    parts: list[tuple[str | int, str]] = []
+    index = 1
+    while index < len(path):
+        match = _PART.match(path, index)
+        if match is None:
+            return None
+        name, number, quoted = match.groups()
+        if name is not None:
+            parts.append((name, match.group(0)))
+        elif number is not None:
+            parts.append((int(number), match.group(0)))
+        else:
+            parts.append((_UNESCAPE.sub(r"\1", quoted), match.group(0)))
+        index = match.end()
+    return parts
+
+
 def _nearest(
     path: str, first: Mapping[str, Location], second: Mapping[str, Location]
 ) -> Location | None:

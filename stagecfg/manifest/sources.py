@@ -1,10 +1,12 @@
 """Manifest files: which ones to load, and reading one of them into a :class:`Document`.
 
 ``collect_sources`` turns the paths given on the command line into files (a directory is
-searched for ``*.yaml``/``*.yml``). ``load`` reads one file, with every guard that must run
-before YAML sees it (size cap, NUL bytes, UTF-8, empty file), pre-scans it, composes it and
-builds its data. The document keeps the exact bytes read and a stable relative name, because
-the manifest digest (:attr:`~stagecfg.manifest.merging.Merged.digest`) is computed over them.
+searched for ``*.yaml``/``*.yml``). ``load`` reads one file (a manifest, or a ``--var-file`` of
+variable values), with every guard that must run before YAML sees it (size cap, NUL bytes,
+UTF-8, empty file), pre-scans it, composes it and builds its data, with its ``${...}``
+references recorded for later (:mod:`stagecfg.manifest.references`). The document keeps the
+exact bytes read and a stable relative name, because the manifest digest
+(:attr:`~stagecfg.manifest.merging.Merged.digest`) is computed over them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from stagecfg.errors import Location, Problem
 from stagecfg.manifest.caps import _SPLIT_HINT, MAX_DEPTH, MAX_FILE_BYTES, _cap_mib, _prescan
 from stagecfg.manifest.loader import _Loader
 from stagecfg.manifest.paths import _nearest
+from stagecfg.manifest.references import Reference, substitute
 from stagecfg.manifest.syntax import syntax_problem, tab_in_indentation
 from stagecfg.manifest.yaml_data import _Builder, _Stop
 
@@ -38,6 +41,8 @@ class Document:
     relative: str = ""
     keys: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of its key
     values: dict[str, Location] = field(default_factory=dict)  # JSON path -> location of value
+    #: strings holding ``${...}``, as written (``data`` holds them unfilled until substituted)
+    references: list[Reference] = field(default_factory=list)
 
     def locate(self, path: str, *, value: bool = False) -> Location:
         """The best location for a JSON path: its key (or, with ``value``, the value itself),
@@ -45,6 +50,17 @@ class Document:
         first, second = (self.values, self.keys) if value else (self.keys, self.values)
         found = _nearest(path, first, second)
         return Location(self.path, 1, 1) if found is None else found
+
+    @property
+    def environment(self) -> str | None:
+        """The environment this file belongs to (top-level ``environment:``); None: a base file,
+        loaded in every environment. A name that is not text is the schema's to report."""
+        name = self.data.get("environment")
+        return name if isinstance(name, str) else None
+
+    def removed_at(self, path: str) -> Location | None:
+        """Where an overlay removed ``path`` (``null``); a file's own data removes nothing."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,16 @@ _KINDS = {
 }
 
 
-def _read_bounded(path: Path) -> tuple[bytes, tuple[str, str | None] | None]:
+#: How the refusals name what is read: manifests, or the files given to ``--var-file``.
+_WORDS = {
+    "manifest": ("manifests", "a manifest file or a directory of them", "manifest"),
+    "var-file": ("variable files", "a YAML file of variable values", "variable file"),
+}
+
+
+def _read_bounded(
+    path: Path, kind: str = "manifest"
+) -> tuple[bytes, tuple[str, str | None] | None]:
     """The file's bytes, or (message, suggestion) when it is not a regular file under the cap.
 
     Opened without blocking (a FIFO with no writer would otherwise wait forever), checked on the
@@ -131,10 +156,11 @@ def _read_bounded(path: Path) -> tuple[bytes, tuple[str, str | None] | None]:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            plural, point_at, _ = _WORDS[kind]
+            what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
             return b"", (
-                f"is {kind}, not a regular file: manifests are read from regular files only",
-                "point stagecfg at a manifest file or a directory of them",
+                f"is {what}, not a regular file: {plural} are read from regular files only",
+                f"point stagecfg at {point_at}",
             )
         if info.st_size > MAX_FILE_BYTES:
             return b"", (
@@ -164,15 +190,34 @@ def display_path(path: Path) -> str:
 
 
 def load(
-    path: Path, *, env: Mapping[str, str], relative: str | None = None
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    relative: str | None = None,
+    kind: str = "manifest",
 ) -> tuple[Document | None, list[Problem]]:
-    """Read one manifest file into a :class:`Document`; problems instead of exceptions."""
+    """Read one file into a :class:`Document`; problems instead of exceptions.
+
+    ``kind`` is ``manifest`` or ``var-file`` (only the messages differ). The document's
+    ``${...}`` references are left as written; with ``env`` they are filled in from it at once,
+    as environment variables (a file read on its own has no typed variables).
+    """
+    doc, problems = _load(path, relative, kind)
+    if doc is None or env is None or not doc.references:
+        return doc, problems
+    doc.data, more = substitute(doc.data, doc.references, env, {})
+    return doc, problems + more
+
+
+def _load(path: Path, relative: str | None, kind: str) -> tuple[Document | None, list[Problem]]:
     file = display_path(path)
+    _, _, noun = _WORDS[kind]
+    start = "a manifest starts with 'version: 1'" if kind == "manifest" else "write NAME: VALUE"
 
     def fail(message: str, line: int = 1, col: int = 1, suggestion: str | None = None) -> Problem:
         return Problem(Location(file, line, col), "$", message, suggestion=suggestion)
 
-    raw, refusal = _read_bounded(path)
+    raw, refusal = _read_bounded(path, kind)
     if refusal is not None:
         return None, [fail(refusal[0], suggestion=refusal[1])]
     if b"\0" in raw:
@@ -181,10 +226,10 @@ def load(
         col = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
         return None, [
             fail(
-                "binary file (contains NUL bytes), not a YAML manifest",
+                f"binary file (contains NUL bytes), not a YAML {noun}",
                 line,
                 col,
-                "point stagecfg at YAML manifests only",
+                f"point stagecfg at YAML {noun}s only",
             )
         ]
     try:
@@ -203,7 +248,7 @@ def load(
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
-        return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
+        return None, [fail(f"empty {noun}", suggestion=start)]
     try:
         early, aliases = _prescan(text, file)
         if early is not None:
@@ -225,16 +270,16 @@ def load(
     except yaml.YAMLError as exc:
         return None, [fail(f"invalid YAML: {str(exc).splitlines()[0]}")]
     if root is None:
-        return None, [fail("empty manifest", suggestion="a manifest starts with 'version: 1'")]
-    builder = _Builder(file=file, env=env, expanded=len(raw), repeats=aliases > 0)
+        return None, [fail(f"empty {noun}", suggestion=start)]
+    builder = _Builder(file=file, expanded=len(raw), repeats=aliases > 0)
     if not isinstance(root, yaml.MappingNode):
-        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        builder.problem(
-            root,
-            "$",
-            f"the top level must be a mapping of version, project, users, call_types, calls; "
-            f"found {kind}",
+        found = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        expected = (
+            "a mapping of version, project, users, call_types, calls"
+            if kind == "manifest"
+            else "a mapping of variable names to values"
         )
+        builder.problem(root, "$", f"the top level must be {expected}; found {found}")
         return None, builder.problems
     try:
         data = builder.build(root, "$", 0)
@@ -249,5 +294,6 @@ def load(
         relative=relative or path.name,
         keys=builder.keys,
         values=builder.values,
+        references=builder.references,
     )
     return doc, builder.problems

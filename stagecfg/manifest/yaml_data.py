@@ -2,16 +2,17 @@
 
 PyYAML's YAML 1.1 implicit typing is switched off in the loader, so plain scalars are resolved
 here by YAML 1.2 core rules: timestamps stay strings, and ``yes``/``on``/``n`` are reported
-instead of silently becoming booleans. Duplicate keys, non-string keys, tags and merge keys
-(``<<``) are dealt with while building, and the node, alias and depth caps that only alias
-expansion can reveal are enforced here (YAML syntax errors are stagecfg.manifest.syntax's). Every
-problem is collected; nothing here raises for bad input.
+instead of silently becoming booleans. A string holding ``${`` is recorded as a
+:class:`~stagecfg.manifest.references.Reference` and kept as written: references are filled in
+after every file is loaded (typed variables are declared in the files). Duplicate keys,
+non-string keys, tags and merge keys (``<<``) are dealt with while building, and the node, alias
+and depth caps that only alias expansion can reveal are enforced here (YAML syntax errors are
+stagecfg.manifest.syntax's). Every problem is collected; nothing here raises for bad input.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from stagecfg.manifest.caps import (
     MAX_PATH_BYTES,
 )
 from stagecfg.manifest.paths import child_path
-from stagecfg.manifest.variables import substitute_variables
+from stagecfg.manifest.references import Reference
 
 _TAG = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = (_TAG + "map", _TAG + "seq", _TAG + "omap")
@@ -50,8 +51,9 @@ class _Builder:
     """Builds one file's data from its composed node tree, recording locations and problems."""
 
     file: str
-    env: Mapping[str, str]
     problems: list[Problem] = field(default_factory=list)
+    #: Every string holding ``${``, filled in once all files are loaded (``references``).
+    references: list[Reference] = field(default_factory=list)
     keys: dict[str, Location] = field(default_factory=dict)
     values: dict[str, Location] = field(default_factory=dict)
     #: Bytes of scalar text: the file's size, plus every scalar an alias repeats.
@@ -224,7 +226,7 @@ class _Builder:
         tag: str = node.tag
         plain = node.style in (None, "")
         if tag == _TAG + "str" and not plain:
-            return text if is_key else self.substitute(text, node, path)
+            return text if is_key else self.string(text, node, path)
         if tag == _TAG + "str" and plain:
             return self.plain(text, node, path, is_key=is_key)
         if tag in (_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"):
@@ -245,7 +247,7 @@ class _Builder:
         """YAML 1.2 core schema for an untagged, unquoted scalar."""
         if len(text) > 5 and text[0] not in _NUMERIC_START and text[:5].lower() != "false":
             # Fast path: most scalars are names and words that can only be strings.
-            return text if is_key else self.substitute(text, node, path)
+            return text if is_key else self.string(text, node, path)
         if text in ("", "~", "null", "Null", "NULL"):
             return None
         if text in ("true", "True", "TRUE"):
@@ -274,15 +276,12 @@ class _Builder:
             return float("-inf") if text.startswith("-") else float("inf")
         if _NAN.match(text):
             return float("nan")
-        return text if is_key else self.substitute(text, node, path)
+        return text if is_key else self.string(text, node, path)
 
-    def substitute(self, text: str, node: yaml.Node, path: str) -> str:
-        if "$" not in text:
-            return text
-        value, errors = substitute_variables(text, self.env)
-        for message, suggestion in errors:
-            self.problem(node, path, message, suggestion=suggestion)
-        return value
+    def string(self, text: str, node: yaml.Node, path: str) -> str:
+        if "${" in text:
+            self.references.append(Reference(path, self.where(node), text))
+        return text
 
 
 def _explicit(tag: str, text: str) -> Any:

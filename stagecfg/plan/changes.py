@@ -49,9 +49,14 @@ class FieldChange:
     path: str
     before: Any
     after: Any
+    #: where an overlay set the new value, when one did (else the change's location says it)
+    location: Location | None = None
 
     def to_json(self) -> Json:
-        return {"path": self.path, "before": self.before, "after": self.after}
+        data: Json = {"path": self.path, "before": self.before, "after": self.after}
+        if self.location is not None:
+            data["location"] = self.location.to_json()
+        return data
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,12 @@ class Change:
             stage=int(data["stage"]),
             body=dict(data.get("body") or {}),
             fields=tuple(
-                FieldChange(str(f["path"]), f.get("before"), f.get("after"))
+                FieldChange(
+                    str(f["path"]),
+                    f.get("before"),
+                    f.get("after"),
+                    Location.from_json(f.get("location")),
+                )
                 for f in data.get("fields") or ()
             ),
             location=Location.from_json(loc),
@@ -151,6 +161,8 @@ class Plan:
     project: str | None = None
     #: objects the plan manages: the desired ones plus those prune would delete
     managed: int = 0
+    #: the environment the manifests were loaded for (``--env``), named in every output
+    environment: str | None = None
 
     @property
     def empty(self) -> bool:

@@ -14,6 +14,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable
 
 from stagecfg.errors import UsageError
@@ -195,6 +196,8 @@ def make_plan(
         changes = [c for c in changes if c.target in wanted]
         notes = [n for n in notes if target_name(n.kind, n.name) in wanted]
 
+    if desired.field_locations:
+        changes = [_located_fields(change, desired) for change in changes]
     changes.sort(key=lambda c: (c.stage, c.name, c.kind))
     notes.sort(key=lambda n: (n.kind, n.name, n.message))
     managed = (
@@ -212,4 +215,21 @@ def make_plan(
         targets=tuple(sorted(set(targets))),
         project=project,
         managed=managed,
+        environment=desired.environment,
     )
+
+
+def _located_fields(change: Change, desired: DesiredState) -> Change:
+    """``change`` with each field an overlay set pointing at the overlay (the nearest field path
+    an overlay set: a whole mapping it replaced covers the fields inside)."""
+    located = desired.field_locations.get((change.kind, change.name))
+    if not located:
+        return change
+    fields = []
+    for field_change in change.fields:
+        probe = field_change.path
+        while probe and probe not in located:
+            probe = probe.rpartition(".")[0]
+        where = located.get(probe) if probe else None
+        fields.append(dataclasses.replace(field_change, location=where))
+    return dataclasses.replace(change, fields=tuple(fields))

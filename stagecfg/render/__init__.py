@@ -105,6 +105,8 @@ def plan_document(
         "options": data["options"],
         "refusals": [r.to_json() for r in refusals],
     }
+    if plan.environment is not None:
+        document["environment"] = plan.environment
     if access is not None:
         document["access"] = access.to_json()
     return document

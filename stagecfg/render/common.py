@@ -150,12 +150,22 @@ def created_value(value: Any) -> str:
 
 
 def field_line(change: Change, fc: FieldChange) -> str:
+    """``path: before -> after``, and where an overlay set the value when one did."""
+    return _field_text(change, fc) + where(fc.location)
+
+
+def _field_text(change: Change, fc: FieldChange) -> str:
     if change.action == ACTION_CREATE:
         return f"{fc.path}: {created_value(fc.after)}"
     delta = list_delta(fc.before, fc.after)
     if delta is not None:
         return f"{fc.path}: {delta}"
     return f"{fc.path}: {format_value(fc.before)} -> {format_value(fc.after)}"
+
+
+def environment_lines(plan: Plan) -> list[str]:
+    """The header line naming the environment (none when the manifests define none)."""
+    return [f"environment: {plan.environment}"] if plan.environment else []
 
 
 def where(location: Location | None) -> str:

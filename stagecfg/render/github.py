@@ -82,7 +82,8 @@ def render_github(
             _annotation("warning", note.location, f"{note.kind} {note.name}: {note.message}")
         )
     risks = risks_of(plan, access, refusals)
-    summary = f"backend: {backend}: {summary_line(plan)}"
+    environment = f", environment: {plan.environment}" if plan.environment else ""
+    summary = f"backend: {backend}{environment}: {summary_line(plan)}"
     if not plan.empty or refusals:
         summary += f" Risks: {risks.words()}."
     lines = [_annotation("notice", None, summary, title="stagecfg plan")]

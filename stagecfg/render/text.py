@@ -41,6 +41,7 @@ from stagecfg.render.common import (
     SYMBOLS,
     TEXT_WIDTH,
     change_title,
+    environment_lines,
     field_line,
     paint,
     refusal_line,
@@ -276,7 +277,7 @@ def render_text(
     """Terraform-like text: a header naming the backend (with the counts per kind and action
     past ``group_over`` changes), what apply would refuse, the access review, one block per
     change (or per fold, unless ``full``), a summary."""
-    lines = [f"backend: {backend}"]
+    lines = [f"backend: {backend}", *environment_lines(plan)]
     if len(plan.changes) > group_over:
         lines += count_lines(plan.changes)
     lines.append("")
