@@ -14,6 +14,7 @@ from typing import Any
 
 from stagecfg.errors import Location, Problem, Severity, suggest
 from stagecfg.manifest import Merged, child_path
+from stagecfg.model import AppVocabulary
 from stagecfg.rules import permissions
 from stagecfg.rules import settings as stream_settings
 from stagecfg.rules.builtins import (
@@ -21,6 +22,7 @@ from stagecfg.rules.builtins import (
     starting_backstage,
     starting_call_type,
 )
+from stagecfg.schema import UNKNOWN_PERMISSION
 from stagecfg.schema_document import load_schema
 from stagecfg.timestamps import WIRE_MAX, WIRE_MIN, in_wire_range, is_rfc3339, now_utc, parse
 
@@ -49,8 +51,15 @@ class _Report:
         self.problems.append(Problem(self.merged.locate(path), path, message, severity, suggestion))
 
 
-def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
-    """Every semantic problem in the merged manifests, sorted."""
+def check(
+    merged: Merged, *, now: datetime | None = None, vocabulary: AppVocabulary | None = None
+) -> list[Problem]:
+    """Every semantic problem in the merged manifests, sorted.
+
+    With ``vocabulary`` (the app's own permissions and roles, ``validate --online``), grants are
+    checked against the app's permission list instead of the documented ids, and every role the
+    manifests name must be one of the app's roles.
+    """
     report = _Report(merged)
     data = merged.data
     call_types = _dict(data.get("call_types"))
@@ -58,7 +67,7 @@ def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
     users = _dict(data.get("users"))
     for name, spec in sorted(call_types.items()):
         path = child_path("$.call_types", name)
-        _check_grants(report, path, _dict(spec))
+        _check_grants(report, path, _dict(spec), vocabulary)
         _check_join_ahead(report, child_path(path, "settings"), _dict(spec).get("settings"))
         _check_backstage_access(report, path, name, _dict(spec))
     for cid, spec in sorted(calls.items()):
@@ -69,7 +78,9 @@ def check(merged: Merged, *, now: datetime | None = None) -> list[Problem]:
         _check_join_ahead(report, child_path(path, "settings_override"), override)
         _check_live(report, path, cid, call, call_types, now or now_utc())
         _check_members(report, path, call, users)
-    _check_roles(report, call_types, calls, users)
+    named = _named_roles(call_types, calls, users)
+    unknown = _check_app_roles(report, named, vocabulary) if vocabulary else set()
+    _check_roles(report, call_types, [n for n in named if n[0] not in unknown])
     return sorted(report.problems, key=Problem.sort_key)
 
 
@@ -87,12 +98,15 @@ def granted_roles(call_types: dict[str, Any]) -> frozenset[str]:
     return frozenset(granted)
 
 
-def _check_roles(
-    report: _Report, call_types: dict[str, Any], calls: dict[str, Any], users: dict[str, Any]
-) -> None:
-    # A misspelt role is valid to Stream and silently grants nothing: the user or member could
-    # not do what the reviewer thinks (e.g. a host locked out of backstage).
-    named: list[tuple[str, str, str]] = []
+#: (JSON path, role, what kind of role) of each role a manifest names for a user or member.
+NamedRole = tuple[str, str, str]
+
+
+def _named_roles(
+    call_types: dict[str, Any], calls: dict[str, Any], users: dict[str, Any]
+) -> list[NamedRole]:
+    """The roles users and members hold, then the roles call types grant (for the online check)."""
+    named: list[NamedRole] = []
     for user_id, spec in sorted(users.items()):
         role = _dict(spec).get("role")
         if isinstance(role, str) and role:
@@ -102,10 +116,39 @@ def _check_roles(
         for user_id, role in sorted(_dict(_dict(spec).get("members")).items()):
             if isinstance(role, str) and role:
                 named.append((child_path(members_path, user_id), role, "call role"))
-    if not named:
+    for name, spec in sorted(call_types.items()):
+        grants_path = child_path(child_path("$.call_types", name), "grants")
+        for role in sorted(_dict(_dict(spec).get("grants"))):
+            named.append((child_path(grants_path, role), role, "granted role"))
+    return named
+
+
+def _check_app_roles(
+    report: _Report, named: list[NamedRole], vocabulary: AppVocabulary
+) -> set[str]:
+    """An error for each role the app does not have; the paths reported."""
+    reported = set()
+    for path, role, kind in named:
+        if role in vocabulary.roles:
+            continue
+        reported.add(path)
+        report.add(
+            path,
+            f"{kind} '{role}' is not a role of the app (checked online)",
+            suggestion=suggest(role, vocabulary.roles)
+            or "create it in the app first, with Stream's CreateRole, or use one of its roles",
+        )
+    return reported
+
+
+def _check_roles(report: _Report, call_types: dict[str, Any], named: list[NamedRole]) -> None:
+    # A misspelt role is valid to Stream and silently grants nothing: the user or member could
+    # not do what the reviewer thinks (e.g. a host locked out of backstage).
+    held = [n for n in named if n[2] != "granted role"]
+    if not held:
         return
     granted = granted_roles(call_types)
-    for path, role, kind in named:
+    for path, role, kind in held:
         if role in granted:
             continue
         report.add(
@@ -117,18 +160,27 @@ def _check_roles(
         )
 
 
-def _check_grants(report: _Report, path: str, spec: dict[str, Any]) -> None:
+def _check_grants(
+    report: _Report, path: str, spec: dict[str, Any], vocabulary: AppVocabulary | None
+) -> None:
+    known = vocabulary.permissions if vocabulary else None
     for role, granted in sorted(_dict(spec.get("grants")).items()):
         if not isinstance(granted, list):
             continue
         role_path = child_path(child_path(path, "grants"), role)
         for index, permission in enumerate(granted):
-            if not isinstance(permission, str) or permissions.is_known(permission):
+            if not isinstance(permission, str):
                 continue
+            if known is None:
+                if permissions.is_known(permission):
+                    continue
+            elif permission in known:
+                continue
+            where = " (not in the app's permission list, checked online)" if known else ""
             report.add(
                 child_path(role_path, index),
-                f"unknown permission id '{permission}'",
-                suggestion=permissions.suggest_permission(permission)
+                f"{UNKNOWN_PERMISSION} '{permission}'{where}",
+                suggestion=permissions.suggest_permission(permission, known)
                 or "see README: Permission ids",
             )
 

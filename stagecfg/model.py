@@ -164,6 +164,17 @@ class UserState:
 
 
 @dataclass(frozen=True)
+class AppVocabulary:
+    """The permission ids and roles an app knows (ListPermissions and ListRoles): what
+    ``stagecfg validate --online`` checks grants and roles against."""
+
+    permissions: frozenset[str]
+    roles: frozenset[str]
+    #: The backend it was read from, as ``Backend.describe()`` names it.
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class ActualState:
     """What a backend holds for the objects that were asked for (absent = does not exist)."""
 

@@ -224,7 +224,7 @@ def _error_problems(error: ValidationError, doc: Locator, prefix: list[str | int
         if not isinstance(value, str):
             return []
         advice = permissions.suggest_permission(value) or "see README: Permission ids"
-        return [at(path, f"unknown permission id '{value}'", advice)]
+        return [at(path, f"{UNKNOWN_PERMISSION} '{value}'", advice)]
     if keyword == "enum":
         options = schema.get("enum", [])
         hint = suggest(value, [str(o) for o in options]) if isinstance(value, str) else None
@@ -317,6 +317,17 @@ def _def_validator(name: str) -> Draft202012Validator:
     schema = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{name}"}
     validator: Draft202012Validator = _Draft(schema, format_checker=_FORMATS)
     return validator
+
+
+#: How a grant that is no documented permission id is reported (by the schema, and by the
+#: semantic check in the same words, so validate reports it once).
+UNKNOWN_PERMISSION = "unknown permission id"
+
+
+def is_unknown_permission(problem: Problem) -> bool:
+    """Whether ``problem`` refuses a grant for not being a documented permission id, which
+    ``validate --online`` replaces with the check against the app's own permission list."""
+    return problem.message.startswith(f"{UNKNOWN_PERMISSION} '")
 
 
 def validate(doc: Document) -> list[Problem]:

@@ -24,6 +24,7 @@ from stagecfg.model import (
     KIND_CALL,
     KIND_CALL_TYPE,
     KIND_USER,
+    AppVocabulary,
     CallSpec,
     CallTypeSpec,
     DesiredState,
@@ -90,12 +91,15 @@ def validate(
     now: datetime | None = None,
     selection: Selection | None = None,
     every: bool = True,
+    vocabulary: AppVocabulary | None = None,
 ) -> Validation:
     """Load, schema-check, merge and semantically check manifests; never raises for bad input,
     only for a wrong selection (UsageError).
 
     With environments and no ``--env`` in ``selection``, ``every`` checks each environment's
     manifest (a problem found in only some of them says which); without ``every`` that is refused.
+    ``vocabulary``: the app's permissions and roles, to check grants and roles against instead of
+    the documented ids (``validate --online``; see :func:`stagecfg.checks.check`).
     """
     environ = os.environ if env is None else env
     selection = selection or Selection()
@@ -120,7 +124,7 @@ def validate(
     # A file left out of every environment (its `environment:` is not a name) is still checked.
     for doc in documents:
         if manifest.has_bad_environment(doc):
-            problems.extend(schema.validate(doc))
+            problems.extend(_offline_only(schema.validate(doc), vocabulary))
     compositions = []
     checked: dict[int, list[Problem]] = {}
     for target in targets:
@@ -132,14 +136,16 @@ def validate(
             environ=environ,
             reported=reported,
         )
-        found = _schema_problems(composition, checked)
+        found = _offline_only(_schema_problems(composition, checked), vocabulary)
         places = {p.location for p in found}
         composition.problems = [
             p
             for p in composition.problems
             if not (manifest.REMOVES_NOTHING in p.message and p.location in places)
         ]
-        composition.problems += found + checks.check(composition.merged, now=now)
+        composition.problems += found + checks.check(
+            composition.merged, now=now, vocabulary=vocabulary
+        )
         compositions.append(composition)
     problems.extend(_combined(compositions))
     # One thing said twice at one place (an overlay's value seen by the patch schema and by the
@@ -154,6 +160,14 @@ def validate(
         files=[d.path for d in documents],
         compositions=compositions,
     )
+
+
+def _offline_only(problems: list[Problem], vocabulary: AppVocabulary | None) -> list[Problem]:
+    """``problems`` less, online, the schema's refusals of grants that are not documented
+    permission ids: the app's own permission list decides those (:func:`stagecfg.checks.check`)."""
+    if vocabulary is None:
+        return problems
+    return [p for p in problems if not schema.is_unknown_permission(p)]
 
 
 def _schema_problems(composition: Composition, checked: dict[int, list[Problem]]) -> list[Problem]:

@@ -168,3 +168,15 @@ def user_from_wire(body: Json) -> UserState:
         privacy_settings=opt_obj(body.get("privacy_settings"), f"{where} privacy_settings"),
         teams_role=dict(teams_role),
     )
+
+
+def permission_ids_from_wire(body: Json) -> frozenset[str]:
+    """The ids of a ListPermissions answer (``{"permissions": [{"id": ...}, ...]}``)."""
+    listed = arr(body.get("permissions"), "permissions")
+    return frozenset(text(obj(p, "permissions[]").get("id"), "permissions[].id") for p in listed)
+
+
+def role_names_from_wire(body: Json) -> frozenset[str]:
+    """The names of a ListRoles answer (``{"roles": [{"name": ...}, ...]}``)."""
+    listed = arr(body.get("roles"), "roles")
+    return frozenset(text(obj(r, "roles[]").get("name"), "roles[].name") for r in listed)

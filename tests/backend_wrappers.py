@@ -14,7 +14,7 @@ from typing import Any
 
 from stagecfg.backends.base import Backend
 from stagecfg.errors import BackendError, BackendFailure
-from stagecfg.model import ActualState, CallState, CallTypeState, Json
+from stagecfg.model import ActualState, AppVocabulary, CallState, CallTypeState, Json
 
 
 class Wrapped(Backend):
@@ -86,6 +86,9 @@ class Wrapped(Backend):
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
         return self.inner.query_calls(filter_conditions)
+
+    def read_vocabulary(self) -> AppVocabulary:
+        return self.inner.read_vocabulary()
 
     def create_call_type(self, name: str, body: Json) -> CallTypeState:
         with self._op("create_call_type", name):

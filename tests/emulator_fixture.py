@@ -10,6 +10,8 @@
   ``max_body_bytes=...``, ``record_bodies=True``, ``sandbox_path=...``); all are stopped after
   the test.
 * ``stream_backend_for(handle, **settings)``: the ``stream`` backend pointed at an emulator.
+* ``client(handle, token=None, **headers)``: an httpx client with the emulator's key and a
+  server-side token (or ``token``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from stagecfg.backends.stream import StreamBackend, open_backend
 from stagecfg.emulator.server import EmulatorHandle, run_in_thread
+from stagecfg.httpclient import server_token
 
 MakeEmulator = Callable[..., EmulatorHandle]
 
@@ -52,4 +56,15 @@ def stream_backend_for(handle: EmulatorHandle, **settings: Any) -> StreamBackend
     options: dict[str, Any] = {"parallelism": 4, "timeout": 10.0, **settings}
     return open_backend(
         api_key=handle.api_key, api_secret=handle.api_secret, base_url=handle.url, **options
+    )
+
+
+def client(handle: EmulatorHandle, token: str | None = None, **headers: str) -> httpx.Client:
+    auth = {
+        "Authorization": token if token is not None else server_token(handle.api_secret),
+        "stream-auth-type": "jwt",
+        **headers,
+    }
+    return httpx.Client(
+        base_url=handle.url, headers=auth, params={"api_key": handle.api_key}, timeout=10
     )

@@ -6,8 +6,12 @@ Shared by the sandbox engine and emulator tests::
     assert_matches("CallResponse", body)                 # required fields, types, enums
     assert_matches("GetCallTypeResponse", body)          # ``duration`` is never required here
     assert_matches("CallResponse", body, strict=False)   # allow fields the spec does not name
+    check(response, "/api/v2/video/calltypes", "GET")    # status, schema, duration, headers
+    assert_api_error(response, 404, 16)                  # Stream's APIError with this status, code
 
-OpenAPI 3.0 differs from JSON Schema in ``nullable``; it is translated. Timestamps are
+OpenAPI 3.0 differs from JSON Schema in ``nullable``; it is translated. A property a schema does
+not require may also be ``null``: Stream sends optional fields without a value that way (see
+``stagecfg/sandbox/nulls.py``), though the spec marks none of them nullable. Timestamps are
 ``type: number, format: date-time`` in the spec and integers in real responses; JSON Schema's
 ``number`` accepts integers and ``format`` applies only to strings, so integers pass as they do
 with Stream's SDKs. ``strict`` (the default) also rejects properties a schema does not list, so
@@ -21,10 +25,12 @@ import functools
 import json
 from typing import Any
 
+import httpx
 import jsonschema
 
 # The shared spec next to the project, never copied into it (see conftest.OPENAPI_DIR).
 from conftest import OPENAPI_DIR
+from getstream.models import CallResponse, MemberResponse
 
 SPEC_FILE = OPENAPI_DIR / "video-serverside-api.json"
 # The HTTP layer adds ``duration``; bodies produced below it never carry one.
@@ -48,6 +54,14 @@ def _convert(node: Any, strict: bool) -> Any:
         out["type"] = [out["type"], "null"]
     if "required" in out:
         out["required"] = [r for r in out["required"] if r not in _NOT_REQUIRED]
+    if isinstance(out.get("properties"), dict):
+        # Stream sends an optional field it has no value for as null (``"ended_at": null``),
+        # though the spec marks none nullable: a field the schema does not require may be null.
+        required = set(out.get("required", ()))
+        out["properties"] = {
+            key: prop if key in required else {"anyOf": [prop, {"type": "null"}]}
+            for key, prop in out["properties"].items()
+        }
     if strict and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     for key in ("example", "x-stream-index", "x-stream-docs-page-id", "title", "description"):
@@ -106,3 +120,65 @@ def assert_request_matches(name: str, instance: Any) -> None:
     errors = jsonschema.Draft202012Validator(root).iter_errors(instance)
     found = sorted(f"{e.json_path}: {e.message}" for e in errors)
     assert not found, f"{name} does not match the OpenAPI spec:\n" + "\n".join(found[:20])
+
+
+def spec_response(path: str, method: str) -> tuple[int, str]:
+    """The success status and response schema name the spec gives ``method path``."""
+    responses = _spec()["paths"][path][method.lower()]["responses"]
+    status = next(code for code in responses if code.startswith("2"))
+    ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+    return int(status), ref.rsplit("/", 1)[1]
+
+
+#: Operation ids whose answers :func:`check` held against the spec, for the coverage check of
+#: tests/test_emulator.py::test_every_endpoint_answers_with_the_spec_status_and_schema.
+CHECKED: set[str] = set()
+
+
+def check(response: httpx.Response, path: str, method: str) -> dict[str, Any]:
+    """The response has the spec's status, schema, a duration and rate-limit headers."""
+    CHECKED.add(_spec()["paths"][path][method.lower()]["operationId"])
+    status, schema = spec_response(path, method)
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert_matches(schema, body)
+    assert body["duration"].endswith("ms")
+    for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"):
+        assert response.headers[header].isdigit()
+    return body
+
+
+def assert_api_error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    """The response is Stream's APIError with ``status`` and Stream ``code``."""
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert body["code"] == code, body
+    assert body["StatusCode"] == status
+    assert_matches("APIError", body)
+    assert body["duration"].endswith("ms")
+    return body
+
+
+def assert_join_answer(body: dict[str, Any]) -> None:
+    """A JoinCall answer: JoinCallResponse is in Stream's client-side spec, which is not in
+    ../shared, so the parts the server-side spec defines (CallResponse, MemberResponse) are
+    checked against it and the rest field by field: the client-side spec's required fields, of
+    the types a client's join model reads (stream-py reads call, members, credentials and
+    stats_options; Stream's SDK models parse call and members)."""
+    assert {"call", "members", "own_capabilities", "created", "credentials", "stats_options"} <= (
+        set(body)
+    )
+    CallResponse.from_dict(body["call"])
+    for member in body["members"]:
+        MemberResponse.from_dict(member)
+        assert_matches("MemberResponse", member)
+    assert_matches("CallResponse", body["call"])
+    server = body["credentials"]["server"]
+    assert all(isinstance(server[k], str) for k in ("edge_name", "url", "ws_endpoint"))
+    assert isinstance(body["credentials"]["token"], str)
+    assert isinstance(body["credentials"]["ice_servers"], list)
+    stats = body["stats_options"]
+    assert set(stats) == {"reporting_interval_ms", "enable_rtc_stats"}
+    assert type(stats["reporting_interval_ms"]) is int and stats["reporting_interval_ms"] > 0
+    assert type(stats["enable_rtc_stats"]) is bool
+    assert isinstance(body["duration"], str)

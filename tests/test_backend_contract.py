@@ -256,6 +256,24 @@ def test_users_upsert_and_read(backend: Backend) -> None:
     assert users["bob"].role == "user"
 
 
+def engine_of(subject: Subject) -> Any:
+    """The sandbox engine behind the backend, to change what stagecfg cannot (deactivation)."""
+    if subject.emulator is not None:
+        return subject.emulator.emulator.engine
+    return getattr(subject.backend, "engine")  # noqa: B009 - LocalBackend's, not the interface's
+
+
+def test_a_deactivated_user_is_still_read_and_a_deleted_one_is_not(subject: Subject) -> None:
+    backend = subject.backend
+    backend.upsert_users({"dee": {"name": "Dee"}, "del": {}})
+    engine_of(subject).deactivate_user("dee", {})
+    engine_of(subject).delete_users({"user_ids": ["del"]})
+    # A deactivated user still exists (stagecfg must not plan to create it again); a deleted
+    # one does not until restored.
+    users = backend.read(users=["dee", "del"]).users
+    assert sorted(users) == ["dee"] and users["dee"].name == "Dee"
+
+
 def test_update_members_adds_and_removes_beyond_one_batch(backend: Backend) -> None:
     ids = [f"u{i:03d}" for i in range(150)]
     backend.upsert_users({uid: {} for uid in ids})
@@ -327,3 +345,18 @@ def test_emulator_serves_what_the_local_backend_wrote(
         assert remote.read(cids=["stage:show"], users=["alice"]) == expected
     finally:
         remote.close()
+
+
+def test_read_vocabulary_lists_the_apps_permissions_and_roles(subject: Subject) -> None:
+    engine_of(subject).create_role({"name": "crew"})
+    vocabulary = subject.backend.read_vocabulary()
+    assert {"join-backstage", "join-backstage-owner", "join-call-any-team"} <= (
+        vocabulary.permissions
+    )
+    assert "start-record-call" not in vocabulary.permissions
+    assert {"admin", "user", "host", "call_member", "crew"} <= vocabulary.roles
+    assert vocabulary.source == subject.backend.describe()
+    if subject.emulator is not None:
+        # Two reads, one request each (no per-object requests).
+        requests = subject.requests()
+        assert requests["ListPermissions"] == {"GET": 1} and requests["ListRoles"] == {"GET": 1}

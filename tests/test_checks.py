@@ -11,6 +11,7 @@ import pytest
 from stagecfg.checks import check, effective_backstage
 from stagecfg.errors import Problem
 from stagecfg.manifest import load, merge
+from stagecfg.model import AppVocabulary
 from stagecfg.rules import permissions
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -235,3 +236,56 @@ def test_a_role_whose_grants_are_all_replaced_by_empty_lists_is_flagged(tmp_path
         "users:\n  a: {}\ncalls:\n  livestream:x:\n    members: {a: host}\n",
     )
     assert brief(found) == [("warning", "$.calls['livestream:x'].members.a")]
+
+
+# --- against an app's own vocabulary (validate --online) ------------------------------------
+
+
+def online_problems(tmp_path: Path, text: str, vocabulary: AppVocabulary) -> list[Problem]:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\n" + text, "utf-8")
+    doc, _ = load(path, env={})
+    assert doc is not None
+    merged, _ = merge([doc])
+    return check(merged, now=NOW, vocabulary=vocabulary)
+
+
+APP = AppVocabulary(
+    permissions=frozenset({"join-call", "join-call-owner", "brand-new"}),
+    roles=frozenset({"user", "host", "crew"}),
+)
+
+
+def test_online_grants_use_the_apps_list_and_suggest_from_it(tmp_path: Path) -> None:
+    found = online_problems(
+        tmp_path,
+        "call_types:\n  default:\n    grants:\n"
+        "      crew: [brand-new, join-call-ownr, send-audio, join-cal]\n",
+        APP,
+    )
+    assert [(p.path, p.suggestion) for p in found] == [
+        ("$.call_types.default.grants.crew[1]", "did you mean 'join-call-owner'?"),
+        ("$.call_types.default.grants.crew[2]", "see README: Permission ids"),
+        ("$.call_types.default.grants.crew[3]", "did you mean 'join-call'?"),
+    ]
+    assert all(p.severity == "error" for p in found)
+
+
+def test_online_roles_must_exist_and_replace_the_granted_nothing_warning(tmp_path: Path) -> None:
+    found = online_problems(
+        tmp_path,
+        "users:\n  a: {role: crew}\n  b: {role: hots}\n"
+        "call_types:\n  default:\n    grants:\n      guest: [join-call]\n",
+        APP,
+    )
+    assert [(p.severity, p.path) for p in found] == [
+        ("warning", "$.users.a.role"),
+        ("error", "$.users.b.role"),
+        ("error", "$.call_types.default.grants.guest"),
+    ]
+    # crew exists in the app but no call type grants it anything: still the offline warning.
+    assert "'crew' is granted nothing" in found[0].message
+    # hots does not exist: one error with did-you-mean, not the warning as well.
+    assert found[1].message == "app role 'hots' is not a role of the app (checked online)"
+    assert found[1].suggestion == "did you mean 'host'?"
+    assert found[2].suggestion is not None and "CreateRole" in found[2].suggestion

@@ -15,7 +15,19 @@ import pytest
 from conftest import OPENAPI_DIR
 
 from stagecfg.rules.limits import MEMBERS_PER_REQUEST, PAGE_LIMIT
-from stagecfg.sandbox import call_types, calls, live, members, query, users
+from stagecfg.sandbox import (
+    call_types,
+    calls,
+    egress,
+    grants,
+    live,
+    members,
+    moderation,
+    participants,
+    query,
+    signals,
+    users,
+)
 from stagecfg.sandbox.apierror import StreamAPIError
 from stagecfg.sandbox.requests import INT32_MAX, MAX_DEPTH, check_settings
 
@@ -182,3 +194,75 @@ def test_the_depth_bound_leaves_room_for_the_deepest_request(spec: Json) -> None
     # CallSettingsRequest -> ingress -> video_encoding_options -> {name} -> layers -> [] -> {}
     # inside data.settings_override of GetOrCreateCall: ten levels.
     assert MAX_DEPTH >= 10
+
+
+# --- livestream controls ------------------------------------------------------------------------
+
+_CONTROL_REQUESTS: list[tuple[str, set[str], dict[str, str]]] = [
+    ("StartRecordingRequest", set(egress.START_RECORDING_TYPES), egress.START_RECORDING_TYPES),
+    ("StopRecordingRequest", set(), {}),
+    (
+        "StartTranscriptionRequest",
+        set(egress.START_TRANSCRIPTION_TYPES),
+        egress.START_TRANSCRIPTION_TYPES,
+    ),
+    (
+        "StopTranscriptionRequest",
+        set(egress.STOP_TRANSCRIPTION_TYPES),
+        egress.STOP_TRANSCRIPTION_TYPES,
+    ),
+    ("StartClosedCaptionsRequest", egress.START_CAPTIONS_KEYS, egress.START_CAPTIONS_TYPES),
+    ("StopClosedCaptionsRequest", set(egress.STOP_CAPTIONS_TYPES), egress.STOP_CAPTIONS_TYPES),
+    ("RTMPBroadcastRequest", egress.RTMP_BROADCAST_KEYS, egress.RTMP_BROADCAST_TYPES),
+    ("StartRTMPBroadcastsRequest", {"broadcasts"}, {}),
+    ("StopRTMPBroadcastsRequest", set(), {}),
+    ("BlockUserRequest", moderation.BLOCK_KEYS, {"user_id": "string"}),
+    ("UnblockUserRequest", moderation.BLOCK_KEYS, {"user_id": "string"}),
+    ("KickUserRequest", moderation.KICK_KEYS, moderation.KICK_TYPES),
+    ("MuteUsersRequest", moderation.MUTE_KEYS, moderation.MUTE_TYPES),
+    ("PinRequest", set(moderation.PIN_TYPES), moderation.PIN_TYPES),
+    ("UnpinRequest", set(moderation.PIN_TYPES), moderation.PIN_TYPES),
+    ("UpdateUserPermissionsRequest", grants.UPDATE_KEYS, grants.UPDATE_TYPES),
+    ("SendCallEventRequest", signals.EVENT_KEYS, signals.EVENT_TYPES),
+    ("RingCallRequest", set(signals.RING_TYPES), signals.RING_TYPES),
+    ("QueryCallParticipantsRequest", participants.QUERY_KEYS, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("schema", "keys", "types"), _CONTROL_REQUESTS, ids=[c[0] for c in _CONTROL_REQUESTS]
+)
+def test_control_requests_have_the_specs_fields_and_types(
+    spec: Json, schema: str, keys: set[str], types: dict[str, str]
+) -> None:
+    fields = props(spec, schema) if spec[schema].get("properties") else {}
+    assert set(keys) == set(fields)
+    for name, kind in types.items():
+        declared = fields[name]
+        if kind == "strings":
+            assert declared["type"] == "array" and declared["items"]["type"] == "string", name
+        elif kind == "object":
+            assert declared["type"] == "object", name
+        else:
+            assert declared["type"] == kind, name
+
+
+def test_control_bounds_are_the_specs(spec: Json) -> None:
+    broadcasts = props(spec, "StartRTMPBroadcastsRequest")["broadcasts"]
+    assert (broadcasts["minItems"], broadcasts["maxItems"]) == (1, 1)
+    for name in ("name", "stream_url"):
+        assert props(spec, "RTMPBroadcastRequest")[name]["maxLength"] == egress.MAX_RTMP_TEXT
+    assert props(spec, "RingCallRequest")["members_ids"]["maxItems"] == signals.MAX_RING
+    for key in ("quality", "layout"):  # checked through RTMPSettingsRequest's own fields
+        assert key in props(spec, "RTMPSettingsRequest")
+    recording_type = _parameter("/recordings/{recording_type}/start", "recording_type")
+    assert set(recording_type["schema"]["enum"]) == set(egress.RECORDINGS)
+    limit = _parameter("/participants", "limit")
+    assert limit["in"] == "query" and limit["schema"]["maximum"] == PAGE_LIMIT
+
+
+def _parameter(call_path: str, name: str) -> Json:
+    data: Json = json.loads((OPENAPI_DIR / "video-serverside-api.json").read_text("utf-8"))
+    operation = data["paths"]["/api/v2/video/call/{type}/{id}" + call_path]["post"]
+    found: Json = next(p for p in operation["parameters"] if p["name"] == name)
+    return found

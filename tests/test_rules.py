@@ -6,6 +6,7 @@ cross-checks in test_access.py and test_cli_access.py hold them against the emul
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -229,3 +230,89 @@ def test_window_of_is_join_window_of_checked_backstage_settings() -> None:
         {"backstage": {"enabled": True, "join_ahead_time_seconds": 60}}
     )
     assert join.window_of(backstage, START) == join.join_window(True, 60, START)
+
+
+# --- per-call grants and revocations (UpdateUserPermissions) ------------------------------------
+
+
+def test_a_revoked_permission_is_gone_in_every_scope_and_a_granted_one_counts_for_anyone() -> None:
+    grants = {"user": ["send-audio-owner", "read-call"], "host": ["send-video"]}
+    revoked = roles.NO_OVERRIDES.updated(grant=["screenshare"], revoke=["send-audio"])
+    held = roles.held_permissions(grants, ["user"], revoked)
+    assert held == {"read-call", "screenshare"}
+    assert roles.holds(grants, ["user"], "screenshare", is_creator=False, overrides=revoked)
+    assert not roles.holds(grants, ["user"], "send-audio", is_creator=True, overrides=revoked)
+    # Without overrides the creator holds send-audio through its -owner variant.
+    assert roles.holds(grants, ["user"], "send-audio", is_creator=True)
+    caps = roles.capabilities(grants, ["user"], is_creator=True, overrides=revoked)
+    assert caps == ["read-call", "screenshare"]
+
+
+def test_the_latest_update_decides_for_each_permission() -> None:
+    first = roles.NO_OVERRIDES.updated(grant=[], revoke=["send-audio", "send-video"])
+    second = first.updated(grant=["send-audio"], revoke=[])
+    assert second == roles.UserOverrides(
+        granted=frozenset({"send-audio"}), revoked=frozenset({"send-video"})
+    )
+    # Named both ways in one update: revoked.
+    both = second.updated(grant=["join-call"], revoke=["join-call"])
+    assert "join-call" in both.revoked and "join-call" not in both.granted
+
+
+def test_per_call_grants_move_the_join_decision() -> None:
+    grants = {"user": ["join-call"], "host": ["join-backstage"]}
+    let_in = roles.NO_OVERRIDES.updated(grant=["join-backstage"], revoke=[])
+    shut_out = roles.NO_OVERRIDES.updated(grant=[], revoke=["join-call"])
+    stage: join.Stage = "backstage"
+    assert join.admitting_grant(grants, ["user"], is_creator=False, stage=stage) is None
+    assert (
+        join.admitting_grant(grants, ["user"], is_creator=False, stage=stage, overrides=let_in)
+        == "join-backstage"
+    )
+    assert join.admitting_grant(grants, ["user"], is_creator=False, stage="live") == "join-call"
+    assert (
+        join.admitting_grant(grants, ["user"], is_creator=False, stage="live", overrides=shut_out)
+        is None
+    )
+
+
+def test_a_blocked_deactivated_or_deleted_user_is_barred_whatever_they_hold() -> None:
+    everything = roles.UserOverrides(granted=frozenset({"join-call", "read-call"}))
+    access = roles.CallAccess(GRANTS, ("admin",), is_creator=True, overrides=everything)
+    assert roles.barred(access) is None
+    assert roles.barred(replace(access, blocked=True)) == "is blocked from this call"
+    assert roles.barred(replace(access, standing="deactivated")) == "is deactivated"
+    # The account speaks first: a deleted user who was also blocked is told they were deleted.
+    assert roles.barred(replace(access, standing="deleted", blocked=True)) == "was deleted"
+    assert roles.standing_refusal("active") is None
+
+
+def test_own_capabilities_are_every_one_server_side_and_the_users_own_otherwise() -> None:
+    assert roles.own_capabilities(None) == list(permissions.OWN_CAPABILITIES)
+    access = roles.CallAccess(GRANTS, ("user",), is_creator=False)
+    mine = roles.own_capabilities(access)
+    assert mine == roles.capabilities(GRANTS, ["user"], is_creator=False)
+    granted = replace(access, overrides=roles.UserOverrides(granted=frozenset({"screenshare"})))
+    assert roles.own_capabilities(granted) == [
+        c for c in permissions.OWN_CAPABILITIES if c in {*mine, "screenshare"}
+    ]
+    # Being barred is a refusal, not fewer capabilities: what the grants unlock is unchanged.
+    assert roles.own_capabilities(replace(access, blocked=True)) == mine
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("send-audio", "send-audio"),
+        ("start-record-call", "start-recording"),  # the capability spelling
+        ("pin-for-everyone", "pin-call-track"),
+        ("join-call-owner", None),  # scoped ids are not per-call grants
+        ("fly", None),
+    ],
+)
+def test_permission_for_reads_either_spelling(name: str, expected: str | None) -> None:
+    assert permissions.permission_for(name) == expected
+
+
+def test_every_control_checks_a_known_permission() -> None:
+    assert all(map(permissions.is_known, permissions.OPERATION_PERMISSIONS.values()))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping
 
-from stagecfg.model import ActualState, CallState, CallTypeState, Json
+from stagecfg.model import ActualState, AppVocabulary, CallState, CallTypeState, Json
 
 
 class Backend(abc.ABC):
@@ -52,6 +52,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
         """Calls matching a Stream QueryCalls filter, all pages."""
+
+    @abc.abstractmethod
+    def read_vocabulary(self) -> AppVocabulary:
+        """The app's permission ids and roles (ListPermissions, ListRoles)."""
 
     # --- call types ---
     @abc.abstractmethod

@@ -55,9 +55,17 @@ def query_all_calls(fetch: Callable[[Json], Json], filter_conditions: Json) -> l
 
 
 def user_queries(ids: Collection[str]) -> list[Json]:
-    """QueryUsers payloads that together find the named users."""
+    """QueryUsers payloads that together find the named users.
+
+    Deactivated users are asked for too: QueryUsers leaves them out by default, yet they exist,
+    and a plan that did not see one would try to create it again.
+    """
     return [
-        {"filter_conditions": {"id": {"$in": chunk}}, "limit": PAGE_LIMIT}
+        {
+            "filter_conditions": {"id": {"$in": chunk}},
+            "limit": PAGE_LIMIT,
+            "include_deactivated_users": True,
+        }
         for chunk in chunks(sorted(set(ids)))
     ]
 

@@ -22,6 +22,7 @@ from stagecfg.model import (
     KIND_CALL_TYPE,
     KIND_USER,
     ActualState,
+    AppVocabulary,
     CallState,
     CallTypeState,
     Json,
@@ -114,6 +115,18 @@ class LocalBackend(Backend):
             )
             found.update(batches.users_from_wire(result))
         return batches.actual_state(batches.call_types_from_wire(body), calls, found)
+
+    def read_vocabulary(self) -> AppVocabulary:
+        permissions = self._call("read", "permissions", "*", self.engine.list_permissions)
+        roles = self._call("read", "roles", "*", self.engine.list_roles)
+        try:
+            return AppVocabulary(
+                permissions=wire.permission_ids_from_wire(permissions),
+                roles=wire.role_names_from_wire(roles),
+                source=self.describe(),
+            )
+        except wire.WireError as exc:  # a sandbox bug, not bad input
+            raise BackendError(f"unexpected answer: {exc}", operation="read") from None
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
         def fetch(request: Json) -> Json:

@@ -36,6 +36,7 @@ from stagecfg.model import (
     KIND_CALL_TYPE,
     KIND_USER,
     ActualState,
+    AppVocabulary,
     CallState,
     CallTypeState,
     Json,
@@ -130,6 +131,23 @@ class StreamBackend(Backend):
             return self.session.request("POST", "/api/v2/video/calls", target, json_body=request)
 
         return _shaped(target, lambda: batches.query_all_calls(fetch, filter_conditions))
+
+    def read_vocabulary(self) -> AppVocabulary:
+        # Two small reads, each bounded and retried like any other, their shape checked.
+        permissions_target = Target("list", "permissions")
+        roles_target = Target("list", "roles")
+        permissions = self._pool.submit(
+            self.session.request, "GET", "/api/v2/permissions", permissions_target
+        )
+        roles = self._pool.submit(self.session.request, "GET", "/api/v2/roles", roles_target)
+        permissions_body, roles_body = permissions.result(), roles.result()
+        return AppVocabulary(
+            permissions=_shaped(
+                permissions_target, lambda: wire.permission_ids_from_wire(permissions_body)
+            ),
+            roles=_shaped(roles_target, lambda: wire.role_names_from_wire(roles_body)),
+            source=self.describe(),
+        )
 
     def _query_users(self, payload: Json) -> dict[str, UserState]:
         target = Target("read", "users")

@@ -91,6 +91,10 @@ VALIDATE: tuple[Example, ...] = (
         "stagecfg validate examples/audio-room --strict --format github",
     ),
     ("A report for scripts", "stagecfg validate examples/backstage --format json"),
+    (
+        "Also check grants and roles against the app's own permissions (the local sandbox here)",
+        "stagecfg validate examples/backstage --online",
+    ),
 )
 
 PLAN: tuple[Example, ...] = (

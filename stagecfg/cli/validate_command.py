@@ -1,4 +1,5 @@
-"""``stagecfg validate``: check manifests offline and report in text, JSON or GitHub annotations."""
+"""``stagecfg validate``: check manifests offline (or, with ``--online``, against an app's own
+permissions and roles) and report in text, JSON or GitHub annotations."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import click
 
 from stagecfg.cli.help_text import VALIDATE, Command
+from stagecfg.cli.options import backend_options
 from stagecfg.cli.selection_options import selection_from, selection_options
 from stagecfg.errors import EXIT_ERROR
 
@@ -28,18 +30,40 @@ from stagecfg.errors import EXIT_ERROR
     show_default=True,
     help="text (compiler style), json (machine output) or github (workflow annotations).",
 )
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also check grants and roles against the app's own permission list and roles, read "
+    "from the backend the backend flags name (read only).",
+)
 @selection_options
-def validate(paths: tuple[str, ...], strict: bool, fmt: str, **options: Any) -> None:
+@backend_options
+def validate(paths: tuple[str, ...], strict: bool, fmt: str, online: bool, **options: Any) -> None:
     """Check manifests (files or directories) against the schema and Stream's rules.
 
     With environments and no --env, every environment is checked."""
     import dataclasses
 
     from stagecfg import validation
-    from stagecfg.cli.output import masked_problem
+    from stagecfg.cli.output import echo, masked_problem
     from stagecfg.redact import redact
 
-    result = validation.validate(paths, selection=selection_from(options))
+    selection = selection_from(options)
+    vocabulary = None
+    if online:
+        from stagecfg.cli.options import open_backend
+
+        backend = open_backend(options)
+        try:
+            vocabulary = backend.read_vocabulary()
+        finally:
+            backend.close()
+        echo(
+            f"checking grants and roles against {vocabulary.source}: "
+            f"{len(vocabulary.permissions)} permission ids, {len(vocabulary.roles)} roles",
+            err=True,
+        )
+    result = validation.validate(paths, selection=selection, vocabulary=vocabulary)
     # Secrets are masked inside each problem, so the rendered report (JSON too) keeps its shape
     # and needs only redact. It is one block per stream, printed as rendered (no extra newline).
     result = dataclasses.replace(result, problems=[masked_problem(p) for p in result.problems])

@@ -127,7 +127,11 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
                 body = {}
             if record_bodies:
                 log.record(name, op.method, body if op.has_body else None)
-            result = op.call(emulator.engine, request.path_params, body, claims)
+            params = request.path_params
+            if op.query_params:
+                query = request.query_params
+                params = {**params, **{k: query[k] for k in op.query_params if k in query}}
+            result = op.call(emulator.engine, params, body, claims)
             status = op.status
         except StreamAPIError as exc:
             result = exc.to_body()

@@ -34,6 +34,8 @@ class Operation:
     has_body: bool = True  # False: the request body is not read, and the call gets {}
     client_side: bool = False  # True: user tokens are accepted, not only server-side ones
     query_payload: bool = False  # True: the call's body is the ``payload`` query parameter
+    #: Query parameters handed to the call with the path parameters, when the request has them.
+    query_params: tuple[str, ...] = ()
 
 
 def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
@@ -49,6 +51,19 @@ def _join(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
             501, CODE_INTERNAL, failed_message("JoinCall", "not supported by this engine")
         )
     result: Json = join(p["type"], p["id"], user_id=user_id, body=body)
+    return result
+
+
+def _caller(claims: Json) -> str | None:
+    """Who sends a call control or reads a call: a user token's user, or None (server-side)."""
+    user_id = claims.get("user_id")
+    return user_id if isinstance(user_id, str) and user_id else None
+
+
+def _get_call(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    # A user token reads the call as that user (own_capabilities are theirs); a server-side
+    # token as the server.
+    result: Json = engine.get_call(p["type"], p["id"], caller=_caller(claims))
     return result
 
 
@@ -71,6 +86,13 @@ def _query_users(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Js
     return result
 
 
+def _participants(engine: Any, p: dict[str, str], body: Json, claims: Json) -> Json:
+    result: Json = engine.query_call_participants(
+        p["type"], p["id"], body, limit=p.get("limit"), caller=_caller(claims)
+    )
+    return result
+
+
 CALL = "/api/v2/video/call/{type}/{id}"
 # One line per endpoint reads as a table; ruff format would spread each over six.
 OPERATIONS: tuple[Operation, ...] = (
@@ -84,8 +106,7 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_call_type(p["name"], b)),
     Operation("DeleteCallType", "DELETE", "/api/v2/video/calltypes/{name}", 200,
               lambda e, p, b, c: e.delete_call_type(p["name"]), has_body=False),
-    Operation("GetCall", "GET", CALL, 200,
-              lambda e, p, b, c: e.get_call(p["type"], p["id"]), has_body=False),
+    Operation("GetCall", "GET", CALL, 200, _get_call, has_body=False, client_side=True),
     Operation("GetOrCreateCall", "POST", CALL, 201,
               lambda e, p, b, c: e.get_or_create_call(p["type"], p["id"], b)),
     Operation("UpdateCall", "PATCH", CALL, 200,
@@ -111,4 +132,99 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_users_partial(b)),
     Operation("QueryUsers", "GET", "/api/v2/users", 200, _query_users, has_body=False,
               query_payload=True),
+    Operation("DeactivateUser", "POST", "/api/v2/users/{user_id}/deactivate", 201,
+              lambda e, p, b, c: e.deactivate_user(p["user_id"], b)),
+    Operation("DeactivateUsers", "POST", "/api/v2/users/deactivate", 201,
+              lambda e, p, b, c: e.deactivate_users(b)),
+    Operation("ReactivateUser", "POST", "/api/v2/users/{user_id}/reactivate", 201,
+              lambda e, p, b, c: e.reactivate_user(p["user_id"], b)),
+    Operation("ReactivateUsers", "POST", "/api/v2/users/reactivate", 201,
+              lambda e, p, b, c: e.reactivate_users(b)),
+    Operation("DeleteUsers", "POST", "/api/v2/users/delete", 201,
+              lambda e, p, b, c: e.delete_users(b)),
+    Operation("RestoreUsers", "POST", "/api/v2/users/restore", 201,
+              lambda e, p, b, c: e.restore_users(b)),
+    Operation("ListPermissions", "GET", "/api/v2/permissions", 200,
+              lambda e, p, b, c: e.list_permissions(), has_body=False),
+    Operation("GetPermission", "GET", "/api/v2/permissions/{id}", 200,
+              lambda e, p, b, c: e.get_permission(p["id"]), has_body=False),
+    Operation("ListRoles", "GET", "/api/v2/roles", 200,
+              lambda e, p, b, c: e.list_roles(), has_body=False),
+    Operation("CreateRole", "POST", "/api/v2/roles", 201,
+              lambda e, p, b, c: e.create_role(b)),
+    Operation("DeleteRole", "DELETE", "/api/v2/roles/{name}", 200,
+              lambda e, p, b, c: e.delete_role(p["name"]), has_body=False),
+    # Livestream controls: user tokens are accepted, and need the permission Stream's rules name.
+    Operation("UpdateUserPermissions", "POST", CALL + "/user_permissions", 201,
+              lambda e, p, b, c: e.update_user_permissions(p["type"], p["id"], b,
+                                                           caller=_caller(c)), client_side=True),
+    Operation("StartHLSBroadcasting", "POST", CALL + "/start_broadcasting", 201,
+              lambda e, p, b, c: e.start_hls_broadcasting(p["type"], p["id"], caller=_caller(c)),
+              has_body=False, client_side=True),
+    Operation("StopHLSBroadcasting", "POST", CALL + "/stop_broadcasting", 201,
+              lambda e, p, b, c: e.stop_hls_broadcasting(p["type"], p["id"], caller=_caller(c)),
+              has_body=False, client_side=True),
+    Operation("StartRecording", "POST", CALL + "/recordings/{recording_type}/start", 201,
+              lambda e, p, b, c: e.start_recording(p["type"], p["id"], p["recording_type"], b,
+                                                   caller=_caller(c)), client_side=True),
+    Operation("StopRecording", "POST", CALL + "/recordings/{recording_type}/stop", 201,
+              lambda e, p, b, c: e.stop_recording(p["type"], p["id"], p["recording_type"], b,
+                                                  caller=_caller(c)), client_side=True),
+    Operation("ListRecordings", "GET", CALL + "/recordings", 200,
+              lambda e, p, b, c: e.list_recordings(p["type"], p["id"], caller=_caller(c)),
+              has_body=False, client_side=True),
+    Operation("StartTranscription", "POST", CALL + "/start_transcription", 201,
+              lambda e, p, b, c: e.start_transcription(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("StopTranscription", "POST", CALL + "/stop_transcription", 201,
+              lambda e, p, b, c: e.stop_transcription(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("ListTranscriptions", "GET", CALL + "/transcriptions", 200,
+              lambda e, p, b, c: e.list_transcriptions(p["type"], p["id"], caller=_caller(c)),
+              has_body=False, client_side=True),
+    Operation("StartClosedCaptions", "POST", CALL + "/start_closed_captions", 201,
+              lambda e, p, b, c: e.start_closed_captions(p["type"], p["id"], b,
+                                                         caller=_caller(c)), client_side=True),
+    Operation("StopClosedCaptions", "POST", CALL + "/stop_closed_captions", 201,
+              lambda e, p, b, c: e.stop_closed_captions(p["type"], p["id"], b,
+                                                        caller=_caller(c)), client_side=True),
+    Operation("StartRTMPBroadcasts", "POST", CALL + "/rtmp_broadcasts", 201,
+              lambda e, p, b, c: e.start_rtmp_broadcasts(p["type"], p["id"], b,
+                                                         caller=_caller(c)), client_side=True),
+    Operation("StopRTMPBroadcast", "POST", CALL + "/rtmp_broadcasts/{name}/stop", 201,
+              lambda e, p, b, c: e.stop_rtmp_broadcast(p["type"], p["id"], p["name"], b,
+                                                       caller=_caller(c)), client_side=True),
+    Operation("StopAllRTMPBroadcasts", "POST", CALL + "/rtmp_broadcasts/stop", 201,
+              lambda e, p, b, c: e.stop_all_rtmp_broadcasts(p["type"], p["id"], caller=_caller(c)),
+              has_body=False, client_side=True),
+    Operation("MuteUsers", "POST", CALL + "/mute_users", 201,
+              lambda e, p, b, c: e.mute_users(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("BlockUser", "POST", CALL + "/block", 201,
+              lambda e, p, b, c: e.block_user(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("UnblockUser", "POST", CALL + "/unblock", 201,
+              lambda e, p, b, c: e.unblock_user(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("KickUser", "POST", CALL + "/kick", 201,
+              lambda e, p, b, c: e.kick_user(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("VideoPin", "POST", CALL + "/pin", 201,
+              lambda e, p, b, c: e.pin(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("VideoUnpin", "POST", CALL + "/unpin", 201,
+              lambda e, p, b, c: e.unpin(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("SendCallEvent", "POST", CALL + "/event", 201,
+              lambda e, p, b, c: e.send_call_event(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("RingCall", "POST", CALL + "/ring", 201,
+              lambda e, p, b, c: e.ring_call(p["type"], p["id"], b, caller=_caller(c)),
+              client_side=True),
+    Operation("QueryCallParticipants", "POST", CALL + "/participants", 201, _participants,
+              client_side=True, query_params=("limit",)),
+    Operation("GetActiveCallsStatus", "GET", "/api/v2/video/active_calls_status", 200,
+              lambda e, p, b, c: e.active_calls_status(), has_body=False),
+    Operation("GetTask", "GET", "/api/v2/tasks/{id}", 200,
+              lambda e, p, b, c: e.get_task(p["id"]), has_body=False),
 )  # fmt: skip

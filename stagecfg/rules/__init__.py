@@ -12,7 +12,8 @@ keeping a copy (import-linter holds this package to ``stagecfg.model`` and
 * :mod:`~stagecfg.rules.builtins`: the four built-in call types and the template new call types
   start from, and how a call type request changes a call type;
 * :mod:`~stagecfg.rules.roles`: how roles (app role plus call member role, ``-owner`` for the
-  creator) become permissions and capabilities;
+  creator, per-call grants and revocations) become permissions and capabilities, who may do
+  nothing in a call at all (blocked, deactivated, deleted), and ``own_capabilities``;
 * :mod:`~stagecfg.rules.join`: the join window of a scheduled call and the join decision
   (backstage, ``join_ahead_time_seconds``, live, stopped and ended);
 * :mod:`~stagecfg.rules.limits`: how much one request may carry (members, users, a page).

@@ -8,9 +8,13 @@ The rules (reference section 5):
   set), ``join-call`` admits too, though the call is still in backstage;
 * after go-live, ``join-call`` admits; with backstage disabled the call is never in backstage;
 * stop-live sends the call back to backstage, and those the backstage stage does not admit are
-  removed.
+  removed;
+* a user blocked from the call (BlockUser, KickUser with ``block``), deactivated or deleted may
+  not join at all, whatever their grants: :func:`stagecfg.rules.roles.barred`, which every call
+  control asks too.
 
-Each admitting permission admits the call's creator through its ``-owner`` variant as well.
+Each admitting permission admits the call's creator through its ``-owner`` variant as well, and
+what UpdateUserPermissions granted or revoked for the user in this call counts like a grant.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from stagecfg import timestamps
-from stagecfg.rules.roles import Grants, first_held
+from stagecfg.rules.roles import NO_OVERRIDES, Grants, UserOverrides, first_held
 from stagecfg.rules.settings import Backstage
 
 JOIN_CALL = "join-call"
@@ -126,7 +130,13 @@ def admitting_permissions(stage: Stage) -> tuple[str, ...]:
 
 
 def admitting_grant(
-    grants: Grants, roles: Iterable[str], *, is_creator: bool, stage: Stage
+    grants: Grants,
+    roles: Iterable[str],
+    *,
+    is_creator: bool,
+    stage: Stage,
+    overrides: UserOverrides = NO_OVERRIDES,
 ) -> str | None:
     """The join decision: the grant that lets these roles join during ``stage``, or None."""
-    return first_held(grants, roles, admitting_permissions(stage), is_creator=is_creator)
+    wanted = admitting_permissions(stage)
+    return first_held(grants, roles, wanted, is_creator=is_creator, overrides=overrides)

@@ -10,7 +10,7 @@ reference, section 3.2.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 #: The OwnCapability enum of the spec, in spec order; a server-side caller holds all of them.
 OWN_CAPABILITIES: tuple[str, ...] = (
@@ -133,10 +133,20 @@ def is_known(permission: str) -> bool:
     return base_permission(permission) in _KNOWN
 
 
-def suggest_permission(permission: str) -> str | None:
-    """What to write instead of an unknown permission id, or None when nothing is close."""
+def suggest_permission(permission: str, known: Collection[str] | None = None) -> str | None:
+    """What to write instead of an unknown permission id, or None when nothing is close.
+
+    ``known`` is the app's own list of permission ids (``validate --online``); without it the
+    documented ids (and their scoped variants) are the vocabulary.
+    """
     base = base_permission(permission)
     suffix = permission[len(base) :]
+    if known is not None:
+        right = CAPABILITY_TO_PERMISSION.get(base)
+        if right is not None and right + suffix in known:
+            return f"did you mean '{right}{suffix}'? ('{base}' is the capability name)"
+        close = difflib.get_close_matches(permission, sorted(known), n=1, cutoff=0.6)
+        return f"did you mean '{close[0]}'?" if close else None
     if base in CAPABILITY_TO_PERMISSION:
         right = CAPABILITY_TO_PERMISSION[base]
         return f"did you mean '{right}{suffix}'? ('{base}' is the capability name)"
@@ -157,3 +167,50 @@ def grants_join_backstage(permissions: Iterable[str]) -> bool:
     """True when a role's list lets it into backstage (the owner variant counts)."""
     # A manifest list may hold a non-string the schema reports; it grants nothing, not a crash.
     return any(isinstance(p, str) and base_permission(p) == "join-backstage" for p in permissions)
+
+
+def permission_for(name: str) -> str | None:
+    """The base permission id a per-call grant or revocation names, or None when unknown.
+
+    UpdateUserPermissions takes either spelling (Stream's SDKs pass ``OwnCapability`` values),
+    so a capability name is read as the permission that unlocks it. Scoped ids (``-owner``,
+    ``-any-team``) are not per-call grants: the grant is already for one user in one call.
+    """
+    if name in _KNOWN:
+        return name
+    return CAPABILITY_TO_PERMISSION.get(name)
+
+
+#: The permission a user token needs for each call-scoped control, and for reading the call
+#: with GetCall (server-side tokens may do everything). Reference section 3.2 names the
+#: permission ids; the pairing of operation and permission follows the capability each id
+#: unlocks. Inferred where Stream has no id of its own: every recording variant checks
+#: ``start-recording`` / ``stop-recording``; closed captions check the transcription ids (they
+#: are made by the transcription pipeline); listing transcriptions checks ``list-recordings``;
+#: ringing checks ``create-call``.
+OPERATION_PERMISSIONS: Mapping[str, str] = {
+    "BlockUser": "block-user",
+    "GetCall": "read-call",
+    "KickUser": "kick-user",
+    "ListRecordings": "list-recordings",
+    "ListTranscriptions": "list-recordings",
+    "MuteUsers": "mute-users",
+    "QueryCallParticipants": "read-call",
+    "RingCall": "create-call",
+    "SendCallEvent": "send-event",
+    "StartClosedCaptions": "start-transcription",
+    "StartHLSBroadcasting": "start-broadcasting",
+    "StartRTMPBroadcasts": "start-broadcasting",
+    "StartRecording": "start-recording",
+    "StartTranscription": "start-transcription",
+    "StopAllRTMPBroadcasts": "stop-broadcasting",
+    "StopClosedCaptions": "stop-transcription",
+    "StopHLSBroadcasting": "stop-broadcasting",
+    "StopRTMPBroadcast": "stop-broadcasting",
+    "StopRecording": "stop-recording",
+    "StopTranscription": "stop-transcription",
+    "UnblockUser": "block-user",
+    "UpdateUserPermissions": "update-call-permissions",
+    "VideoPin": "pin-call-track",
+    "VideoUnpin": "pin-call-track",
+}

@@ -10,6 +10,7 @@ Choices where Stream's behaviour is not documented:
   index on ``cid`` covers live rows only).
 * PATCH of ``settings_override.backstage.enabled`` changes the call's settings only; the current
   ``backstage`` flag moves only with go_live / stop_live.
+* Ending a call (EndCall) stops every egress, transcription and captions with its session.
 * QueryCalls ``limit`` 0 means the default (25), so a client following ``next`` always advances.
   The default order (created_at, cid) pages by keyset; an explicit sort pages by offset.
 """
@@ -17,10 +18,10 @@ Choices where Stream's behaviour is not documented:
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from stagecfg.model import Json
+from stagecfg.rules.roles import own_capabilities
 from stagecfg.rules.settings import backstage_of, merge_settings
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
@@ -34,6 +35,8 @@ from stagecfg.sandbox.call_rows import (
 )
 from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.egress import stop_everything_state
+from stagecfg.sandbox.grants import require
 from stagecfg.sandbox.members import check_member_requests, upsert_members
 from stagecfg.sandbox.requests import (
     check_call_id,
@@ -46,7 +49,8 @@ from stagecfg.sandbox.requests import (
 )
 from stagecfg.sandbox.responses import call_state, render_calls
 from stagecfg.sandbox.store import Transaction
-from stagecfg.sandbox.users import ensure_user, require_users, write_user
+from stagecfg.sandbox.tasks import record_task
+from stagecfg.sandbox.users import require_active, require_users, write_user
 
 #: CallRequest: the ``data`` of GetOrCreateCall (and of a client-side join with ``create``).
 CALL_REQUEST_KEYS = {
@@ -88,9 +92,17 @@ def check_members_limit(op: str, body: Json) -> None:
         raise input_error(op, "members_limit must be an integer of at most 100")
 
 
-def get_call(ctx: Context, call_type: str, call_id: str) -> Json:
+def get_call(ctx: Context, call_type: str, call_id: str, caller: str | None = None) -> Json:
+    """GetCall. ``caller`` is the user of a user token (None: server-side, which may read any
+    call and holds every capability): they are checked as a call control's caller is (barred,
+    then ``read-call``), and ``own_capabilities`` are theirs, per-call overrides included."""
+    op = "GetCall"
     with ctx.store.read() as tx:
-        return call_state(tx, live_call(tx, "GetCall", call_type, call_id))
+        row = live_call(tx, op, call_type, call_id)
+        access = require(tx, op, row, stored_state(row), caller)
+        state = call_state(tx, row)
+    state["own_capabilities"] = own_capabilities(access)
+    return state
 
 
 def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
@@ -149,7 +161,7 @@ def insert_call(
         exists = tx.execute("SELECT 1 FROM users WHERE id = ?", (creator_id,)).fetchone()
         if not exists:
             write_user(tx, op, creator, now)
-    ensure_user(tx, creator_id, now)
+    require_active(tx, op, creator_id, now)
     require_users(tx, op, [m["user_id"] for m in members])
     settings = merge_settings(type_data["settings"], override)
     stored: Json = {"custom": custom, "egress": {"broadcasting": False, "rtmps": []}}
@@ -204,7 +216,8 @@ def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = 
         state = call_state(tx, row)
         if body.get("hard"):
             tx.execute("DELETE FROM calls WHERE seq = ?", (row[0],))
-            return {"call": state["call"], "task_id": str(uuid.uuid4())}
+            result = {row[1]: {"status": "ok"}}
+            return {"call": state["call"], "task_id": record_task(tx, ctx.now(), result)}
         tx.execute(
             "UPDATE calls SET deleted_at = ?, ongoing = 0 WHERE seq = ?", (ctx.now(), row[0])
         )
@@ -221,6 +234,7 @@ def mark_ended(ctx: Context, call_type: str, call_id: str) -> Json:
         if session and session.get("ended_at") is None:
             session["ended_at"] = now
             session["participants"] = []
+        stop_everything_state(stored)
         # Ending twice keeps the first ended_at.
         ended_at = row[9] if row[9] is not None else now
         save(ctx, tx, row, stored, ended_at=ended_at, ongoing=0)

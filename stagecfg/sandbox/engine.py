@@ -7,6 +7,9 @@ that. Refusals raise :class:`~stagecfg.sandbox.apierror.StreamAPIError` with Str
 :class:`Engine` is a thin facade: it owns the store and the clock and hands each call to the
 resource module that implements it (see :mod:`stagecfg.sandbox` for the map). A new operation
 is a function in its resource module plus one method here.
+
+The call controls take ``caller``: None for a server-side request, which may do everything, or
+the user id of a user token, who needs the permission Stream's rules name for the control.
 """
 
 from __future__ import annotations
@@ -17,11 +20,29 @@ from datetime import datetime
 
 from stagecfg import timestamps
 from stagecfg.model import Json
-from stagecfg.sandbox import call_types, calls, join, live, members, users
+from stagecfg.sandbox import (
+    call_types,
+    calls,
+    egress,
+    grants,
+    join,
+    live,
+    members,
+    moderation,
+    participants,
+    roles,
+    signals,
+    tasks,
+    user_status,
+    users,
+)
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.store import Store
 
 __all__ = ["Engine", "Json"]
+
+#: Who sends a call control: None (server-side) or the user id of a user token.
+Caller = str | None
 
 
 class Engine:
@@ -71,13 +92,51 @@ class Engine:
         return users.update_users_partial(self._ctx, body)
 
     def query_users(self, body: Json) -> Json:
-        """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
+        """QueryUsers: Stream's filters on built-in and custom fields, sort, limit / offset."""
         return users.query_users(self._ctx, body)
+
+    # --- users' account state (stagecfg.sandbox.user_status) ------------------------------
+
+    def deactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.deactivate_user(self._ctx, user_id, body)
+
+    def deactivate_users(self, body: Json) -> Json:
+        return user_status.deactivate_users(self._ctx, body)
+
+    def reactivate_user(self, user_id: str, body: Json | None = None) -> Json:
+        return user_status.reactivate_user(self._ctx, user_id, body)
+
+    def reactivate_users(self, body: Json) -> Json:
+        return user_status.reactivate_users(self._ctx, body)
+
+    def delete_users(self, body: Json) -> Json:
+        return user_status.delete_users(self._ctx, body)
+
+    def restore_users(self, body: Json) -> Json:
+        return user_status.restore_users(self._ctx, body)
+
+    # --- roles and permissions (stagecfg.sandbox.roles) -----------------------------------
+
+    def list_permissions(self) -> Json:
+        return roles.list_permissions(self._ctx)
+
+    def get_permission(self, permission_id: str) -> Json:
+        return roles.get_permission(self._ctx, permission_id)
+
+    def list_roles(self) -> Json:
+        return roles.list_roles(self._ctx)
+
+    def create_role(self, body: Json) -> Json:
+        return roles.create_role(self._ctx, body)
+
+    def delete_role(self, name: str) -> Json:
+        return roles.delete_role(self._ctx, name)
 
     # --- calls (stagecfg.sandbox.calls) ---------------------------------------------------
 
-    def get_call(self, call_type: str, call_id: str) -> Json:
-        return calls.get_call(self._ctx, call_type, call_id)
+    def get_call(self, call_type: str, call_id: str, *, caller: Caller = None) -> Json:
+        """GetCall; a user ``caller`` needs read-call and gets their own_capabilities."""
+        return calls.get_call(self._ctx, call_type, call_id, caller)
 
     def get_or_create_call(self, call_type: str, call_id: str, body: Json) -> Json:
         return calls.get_or_create_call(self._ctx, call_type, call_id, body)
@@ -115,3 +174,142 @@ class Engine:
     def join_call(self, call_type: str, call_id: str, *, user_id: str, body: Json) -> Json:
         """A user joins (client-side): the call type's current grants decide whether they may."""
         return join.join_call(self._ctx, call_type, call_id, user_id=user_id, body=body)
+
+    # --- egress: HLS, recordings, RTMP, transcription, captions (stagecfg.sandbox.egress) ---
+
+    def start_hls_broadcasting(
+        self, call_type: str, call_id: str, *, caller: Caller = None
+    ) -> Json:
+        return egress.start_hls(self._ctx, call_type, call_id, caller)
+
+    def stop_hls_broadcasting(self, call_type: str, call_id: str, *, caller: Caller = None) -> Json:
+        return egress.stop_hls(self._ctx, call_type, call_id, caller)
+
+    def start_recording(
+        self,
+        call_type: str,
+        call_id: str,
+        recording_type: str,
+        body: Json,
+        *,
+        caller: Caller = None,
+    ) -> Json:
+        """StartRecording of ``composite``, ``individual`` or ``raw``."""
+        return egress.start_recording(self._ctx, call_type, call_id, recording_type, body, caller)
+
+    def stop_recording(
+        self,
+        call_type: str,
+        call_id: str,
+        recording_type: str,
+        body: Json,
+        *,
+        caller: Caller = None,
+    ) -> Json:
+        return egress.stop_recording(self._ctx, call_type, call_id, recording_type, body, caller)
+
+    def list_recordings(self, call_type: str, call_id: str, *, caller: Caller = None) -> Json:
+        return egress.list_recordings(self._ctx, call_type, call_id, caller)
+
+    def list_transcriptions(self, call_type: str, call_id: str, *, caller: Caller = None) -> Json:
+        return egress.list_transcriptions(self._ctx, call_type, call_id, caller)
+
+    def start_transcription(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.start_transcription(self._ctx, call_type, call_id, body, caller)
+
+    def stop_transcription(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.stop_transcription(self._ctx, call_type, call_id, body, caller)
+
+    def start_closed_captions(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.start_closed_captions(self._ctx, call_type, call_id, body, caller)
+
+    def stop_closed_captions(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.stop_closed_captions(self._ctx, call_type, call_id, body, caller)
+
+    def start_rtmp_broadcasts(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.start_rtmp(self._ctx, call_type, call_id, body, caller)
+
+    def stop_rtmp_broadcast(
+        self, call_type: str, call_id: str, name: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return egress.stop_rtmp(self._ctx, call_type, call_id, name, body, caller)
+
+    def stop_all_rtmp_broadcasts(
+        self, call_type: str, call_id: str, *, caller: Caller = None
+    ) -> Json:
+        return egress.stop_all_rtmp(self._ctx, call_type, call_id, caller)
+
+    # --- moderation (stagecfg.sandbox.moderation) and per-call grants (.grants) ------------
+
+    def block_user(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return moderation.block_user(self._ctx, call_type, call_id, body, caller)
+
+    def unblock_user(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return moderation.unblock_user(self._ctx, call_type, call_id, body, caller)
+
+    def kick_user(self, call_type: str, call_id: str, body: Json, *, caller: Caller = None) -> Json:
+        return moderation.kick_user(self._ctx, call_type, call_id, body, caller)
+
+    def mute_users(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return moderation.mute_users(self._ctx, call_type, call_id, body, caller)
+
+    def pin(self, call_type: str, call_id: str, body: Json, *, caller: Caller = None) -> Json:
+        return moderation.pin(self._ctx, call_type, call_id, body, caller)
+
+    def unpin(self, call_type: str, call_id: str, body: Json, *, caller: Caller = None) -> Json:
+        return moderation.unpin(self._ctx, call_type, call_id, body, caller)
+
+    def update_user_permissions(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        """Grant and revoke permissions for one user in one call."""
+        return grants.update_user_permissions(self._ctx, call_type, call_id, body, caller)
+
+    # --- events, ringing and who is in a call (.signals, .participants) --------------------
+
+    def send_call_event(
+        self, call_type: str, call_id: str, body: Json, *, caller: Caller = None
+    ) -> Json:
+        return signals.send_call_event(self._ctx, call_type, call_id, body, caller)
+
+    def ring_call(self, call_type: str, call_id: str, body: Json, *, caller: Caller = None) -> Json:
+        return signals.ring_call(self._ctx, call_type, call_id, body, caller)
+
+    def query_call_participants(
+        self,
+        call_type: str,
+        call_id: str,
+        body: Json,
+        *,
+        limit: int | str | None = None,
+        caller: Caller = None,
+    ) -> Json:
+        return participants.query_call_participants(
+            self._ctx, call_type, call_id, body, limit, caller
+        )
+
+    def active_calls_status(self) -> Json:
+        return participants.active_calls_status(self._ctx)
+
+    # --- tasks (stagecfg.sandbox.tasks) ------------------------------------------------------
+
+    def get_task(self, task_id: str) -> Json:
+        """GetTask: the task a hard DeleteCall or a batch of user changes started (done at
+        once in the sandbox)."""
+        return tasks.get_task(self._ctx, task_id)

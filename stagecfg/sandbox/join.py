@@ -2,7 +2,7 @@
 
 Whether a user may join is Stream's rule and lives in :mod:`stagecfg.rules.join` (the stage
 the call is in, and the grant that admits the user there); this module gathers the call's state
-and the user's roles, asks that rule, and records the participant.
+and the user's access (:func:`.grants.access_of`), asks that rule, and records the participant.
 
 Choices where Stream's behaviour is not documented:
 
@@ -10,6 +10,8 @@ Choices where Stream's behaviour is not documented:
   *current* grants.
 * An unknown user joins as role ``user`` (Stream creates users on connect).
 * ``create: true`` creates the call when the user's app role holds ``create-call``.
+* A blocked, deactivated or deleted user is refused (403 code 17) before their grants are read,
+  by the same check every call control makes (:func:`.grants.admit`).
 """
 
 from __future__ import annotations
@@ -29,15 +31,15 @@ from stagecfg.rules.join import (
     join_window,
     stage_of,
 )
-from stagecfg.rules.roles import capabilities, holds
+from stagecfg.rules.roles import holds, own_capabilities
 from stagecfg.rules.settings import backstage_of
 from stagecfg.sandbox.apierror import input_error, not_allowed, not_found
 from stagecfg.sandbox.call_rows import find_call, save, stored_state
-from stagecfg.sandbox.call_types import call_type_grants, call_type_row
+from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.calls import check_call_request, check_members_limit, insert_call
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.grants import admit
 from stagecfg.sandbox.live import session
-from stagecfg.sandbox.members import roles
 from stagecfg.sandbox.requests import INT32_MAX, check_call_id, check_request, check_types
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
@@ -64,6 +66,10 @@ _JOIN_TYPES = {
     "migrating_from": "string",
     "migrating_from_list": "strings",
 }
+
+#: JoinCallResponse.stats_options (client-side spec: both fields required): how often a client
+#: reports WebRTC stats. The sandbox has no media, so it asks for no RTC stats.
+STATS_OPTIONS: Mapping[str, Any] = {"reporting_interval_ms": 10000, "enable_rtc_stats": False}
 
 #: JoinCall's refusal per stage, as the sandbox words it ({who}: the user and their roles).
 _REFUSALS: Mapping[str, str] = {
@@ -96,11 +102,11 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             created = True
         if row is None:
             raise not_found(op, f"Can't find call with id {call_type}:{call_id}")
-        grants = call_type_grants(tx, call_type)
-        held = roles(tx, row[0], user_id)
-        owner = row[4] == user_id
+        stored = stored_state(row)
+        # Blocked, deactivated or deleted: refused before the grants, as every control is.
+        access = admit(tx, op, row, stored, user_id)
         # The call's backstage flag (not its settings) says whether it is in backstage now.
-        ahead = backstage_of(stored_state(row)["settings"]).join_ahead_time_seconds
+        ahead = backstage_of(stored["settings"]).join_ahead_time_seconds
         # Requests hold it to int32 now; a row stored before may hold any integer.
         ahead = min(ahead, INT32_MAX)
         stage = stage_of(
@@ -108,16 +114,22 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             in_backstage=bool(row[5]),
             window_open=join_window(True, ahead, row[8]).is_open(instant),
         )
-        if admitting_grant(grants, held, is_creator=owner, stage=stage) is None:
-            who = f"user {user_id} with roles [{', '.join(held)}]"
+        admitted = admitting_grant(
+            access.grants,
+            access.roles,
+            is_creator=access.is_creator,
+            stage=stage,
+            overrides=access.overrides,
+        )
+        if admitted is None:
+            who = f"user {user_id} with roles [{', '.join(access.roles)}]"
             raise not_allowed(op, _REFUSALS[stage].format(who=who))
-        stored = stored_state(row)
         current = session(stored, now)
         participants = [p for p in current["participants"] if p["user_id"] != user_id]
         participants.append(
             {
                 "user_id": user_id,
-                "role": held[-1],
+                "role": access.roles[-1],
                 "joined_at": now,
                 "user_session_id": str(uuid.uuid4()),
             }
@@ -125,9 +137,13 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
         current["participants"] = participants
         row = save(ctx, tx, row, stored, ongoing=1)
         state = call_state(tx, row)
-    state["own_capabilities"] = capabilities(grants, held, is_creator=owner)
+    state["own_capabilities"] = own_capabilities(access)
+    membership = next((m for m in state["members"] if m["user_id"] == user_id), None)
+    if membership is not None:
+        state["membership"] = membership
     return {
         **state,
+        "stats_options": dict(STATS_OPTIONS),
         "credentials": {
             "server": {
                 "url": "https://sfu.sandbox.invalid",

@@ -9,7 +9,9 @@ Choices where Stream's behaviour is not documented:
 
 * go_live on a live call is allowed and restarts the live window (``live_started_at``).
 * go_live also starts HLS when ``broadcasting.hls.auto_on`` and recording when
-  ``recording.mode`` is ``auto-on``; stop_live stops each egress unless its ``continue_*`` flag.
+  ``recording.mode`` is ``auto-on``; stop_live stops each egress unless its ``continue_*`` flag
+  says to continue (``continue_recording`` keeps the composite recording, as
+  ``continue_composite_recording`` does). The state moves through :mod:`.egress`'s helpers.
 * ``ongoing`` is true while the current session has participants and the call has not ended.
 """
 
@@ -23,6 +25,13 @@ from stagecfg.rules.join import admitting_grant
 from stagecfg.sandbox.call_rows import live_call, save, stored_state
 from stagecfg.sandbox.call_types import call_type_grants
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.egress import (
+    set_recording_state,
+    start_hls_state,
+    stop_hls_state,
+    stop_rtmp_state,
+)
+from stagecfg.sandbox.grants import overrides_of
 from stagecfg.sandbox.members import roles
 from stagecfg.sandbox.requests import check_request, check_types
 from stagecfg.sandbox.responses import call_state
@@ -81,26 +90,20 @@ def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None
         current = session(stored, now)
         current["live_started_at"] = now
         current.pop("live_ended_at", None)
-        egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
         settings = stored["settings"]
         # Stored settings are read defensively: rows written before requests were checked may
         # hold any shape, and must not make going live fail.
         if body.get("start_hls") or stored_setting(settings, "broadcasting", "hls", "auto_on"):
-            egress["broadcasting"] = True
-            egress["hls"] = {
-                "playlist_url": f"https://hls.sandbox.invalid/{call_type}/{call_id}/playlist.m3u8",
-                "status": "running",
-            }
+            start_hls_state(stored, call_type, call_id)
         recording_auto = stored_setting(settings, "recording", "mode") == "auto-on"
         if body.get("start_recording") or body.get("start_composite_recording"):
             recording_auto = True
         if recording_auto:
-            stored["recording"] = True
-            egress["composite_recording"] = {"status": "running"}
+            set_recording_state(stored, "composite", True)
         if body.get("start_individual_recording"):
-            egress["individual_recording"] = {"status": "running"}
+            set_recording_state(stored, "individual", True)
         if body.get("start_raw_recording"):
-            egress["raw_recording"] = {"status": "running"}
+            set_recording_state(stored, "raw", True)
         if body.get("start_transcription"):
             stored["transcribing"] = True
         if body.get("start_closed_caption"):
@@ -119,20 +122,17 @@ def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = No
         stored = stored_state(row)
         current = session(stored, now)
         current["live_ended_at"] = now
-        egress = stored.setdefault("egress", {"broadcasting": False, "rtmps": []})
         if not body.get("continue_hls"):
-            egress.pop("hls", None)
-            egress["broadcasting"] = False
+            stop_hls_state(stored)
         if not body.get("continue_rtmp_broadcasts"):
-            egress["rtmps"] = []
+            stop_rtmp_state(stored)
         keep_composite = body.get("continue_recording") or body.get("continue_composite_recording")
         if not keep_composite:
-            stored["recording"] = False
-            egress.pop("composite_recording", None)
+            set_recording_state(stored, "composite", False)
         if not body.get("continue_individual_recording"):
-            egress.pop("individual_recording", None)
+            set_recording_state(stored, "individual", False)
         if not body.get("continue_raw_recording"):
-            egress.pop("raw_recording", None)
+            set_recording_state(stored, "raw", False)
         if not body.get("continue_transcription"):
             stored["transcribing"] = False
         if not body.get("continue_closed_caption"):
@@ -143,7 +143,8 @@ def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = No
             # Back in backstage: whoever the backstage stage would not admit is removed.
             held = roles(tx, row[0], p["user_id"])
             owner = p["user_id"] == row[4]
-            if admitting_grant(grants, held, is_creator=owner, stage="backstage"):
+            extra = overrides_of(stored, p["user_id"])
+            if admitting_grant(grants, held, is_creator=owner, stage="backstage", overrides=extra):
                 kept.append(p)
         current["participants"] = kept
         row = save(ctx, tx, row, stored, backstage=1, ongoing=int(bool(kept)))

@@ -96,17 +96,19 @@ def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) 
             )
         upsert_members(tx, row[0], update, now)
         tx.execute("UPDATE calls SET updated_at = ? WHERE seq = ?", (now, row[0]))
-        ids = sorted({m["user_id"] for m in update})
+        # Stream answers with the members in the order the request names them (a user named
+        # twice is answered once, where first named).
+        ids = list(dict.fromkeys(m["user_id"] for m in update))
         if not ids:
             return {"members": []}
         rows = tx.execute(
             f"SELECT {MEMBER_COLUMNS} FROM members"
-            f" WHERE call_seq = ? AND user_id IN ({', '.join('?' * len(ids))})"
-            " ORDER BY user_id",
+            f" WHERE call_seq = ? AND user_id IN ({', '.join('?' * len(ids))})",
             [row[0], *ids],
         ).fetchall()
+        by_user = {m[1]: m for m in rows}
         users = users_by_id(tx, ids)
-        return {"members": [member_response(m, users) for m in rows]}
+        return {"members": [member_response(by_user[uid], users) for uid in ids]}
 
 
 def query_call_members(ctx: Context, body: Json) -> Json:

@@ -116,7 +116,7 @@ def _value(field_name: str, field: Field, value: Any) -> object:
     return value
 
 
-def _in_clause(column: str, values: list[object], params: list[object], negate: bool) -> str:
+def in_clause(column: str, values: list[object], params: list[object], negate: bool) -> str:
     op = "NOT IN" if negate else "IN"
     if not values:
         return "1" if negate else "0"
@@ -143,7 +143,7 @@ def _operator(field_name: str, field: Field, op: str, operand: Any, params: list
         if not isinstance(operand, list):
             raise QueryError(f"{field_name}.{op} expects a list")
         values = [_value(field_name, field, v) for v in operand]
-        return _in_clause(column, values, params, negate=op == "$nin")
+        return in_clause(column, values, params, negate=op == "$nin")
     if op in _COMPARE:
         params.append(_value(field_name, field, operand))
         return f"{column} {_COMPARE[op]} ?"
@@ -164,13 +164,13 @@ def _members_condition(operand: Any, params: list[object]) -> str:
         values = operand if isinstance(operand, list) else [operand]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise QueryError("members expects a list of user ids")
-    inner = _in_clause("m.user_id", list(values), params, negate=False)
+    inner = in_clause("m.user_id", list(values), params, negate=False)
     return f"EXISTS (SELECT 1 FROM members m WHERE m.call_seq = calls.seq AND {inner})"
 
 
-def _check_filter_shape(conditions: Any) -> None:
-    """QueryError when a filter nests ``$and`` / ``$or`` too deep or holds too many conditions
-    (walked without recursion, before compiling recurses)."""
+def check_filter_shape(conditions: Any) -> None:
+    """QueryError when a filter nests ``$and`` / ``$or`` / ``$nor`` too deep or holds too many
+    conditions (walked without recursion, before compiling recurses)."""
     count = 0
     stack: list[tuple[Any, int]] = [(conditions, 0)]
     while stack:
@@ -183,9 +183,9 @@ def _check_filter_shape(conditions: Any) -> None:
             count += 1
             if count > MAX_FILTER_CONDITIONS:
                 raise QueryError(f"a filter may hold at most {MAX_FILTER_CONDITIONS} conditions")
-            if key in ("$and", "$or") and isinstance(value, list):
+            if key in ("$and", "$or", "$nor") and isinstance(value, list):
                 if depth >= MAX_FILTER_DEPTH:
-                    raise QueryError(f"$and / $or may nest at most {MAX_FILTER_DEPTH} levels")
+                    raise QueryError(f"{key} may nest at most {MAX_FILTER_DEPTH} levels")
                 stack.extend((v, depth + 1) for v in value)
             elif isinstance(value, Mapping):
                 stack.append((value, depth))
@@ -195,7 +195,7 @@ def compile_filter(
     conditions: Any, fields: Mapping[str, Field], params: list[object], *, calls: bool = False
 ) -> str:
     """A WHERE fragment (with ``?`` placeholders appended to ``params``)."""
-    _check_filter_shape(conditions)
+    check_filter_shape(conditions)
     return _compile(conditions, fields, params, calls)
 
 

@@ -136,6 +136,12 @@ def check_notifications(op: str, body: Any) -> Json:
     return _check_schema(op, "notification_settings", body, "NotificationSettingsRequest")
 
 
+def check_definition(op: str, what: str, value: Any, definition: str) -> Json:
+    """``value`` against one of Stream's request shapes the manifest schema defines
+    (``LayoutSettingsRequest``, ``SpeechSegmentConfig``, ...); nulls leave fields out."""
+    return _check_schema(op, what, value, definition)
+
+
 def check_grants(op: str, grants: Any) -> dict[str, list[str]]:
     """Grants: role -> list of permission ids."""
     if grants is None:

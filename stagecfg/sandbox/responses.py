@@ -13,12 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecfg.model import Json
-from stagecfg.rules.permissions import OWN_CAPABILITIES
+from stagecfg.rules.roles import own_capabilities
 from stagecfg.rules.settings import backstage_of
+from stagecfg.sandbox.nulls import fill_call, fill_session, fill_settings
 from stagecfg.sandbox.store import Transaction
 
 #: Ids per ``IN (...)`` list: well under SQLite's limit on bound variables.
 _BATCH = 500
+
+#: The columns every users SELECT reads, in the order :func:`user_response` unpacks.
+USER_COLUMNS = "id, role, data, created_at, updated_at, deactivated_at, deleted_at"
 
 #: The columns every members SELECT reads, in the order :func:`member_response` unpacks.
 MEMBER_COLUMNS = "call_seq, user_id, role, custom, created_at, updated_at"
@@ -30,7 +34,7 @@ def call_type_response(row: Sequence[Any]) -> Json:
     stored = json.loads(data)
     body: Json = {
         "name": name,
-        "settings": stored["settings"],
+        "settings": fill_settings(stored["settings"]),
         "grants": stored["grants"],
         "notification_settings": stored["notification_settings"],
         "created_at": created_at,
@@ -42,7 +46,7 @@ def call_type_response(row: Sequence[Any]) -> Json:
 
 
 def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
-    """UserResponse from a ``users`` row (id, role, data, created_at, updated_at)."""
+    """UserResponse from a ``users`` row (the :data:`USER_COLUMNS`, in that order)."""
     if row is None:
         # Only reachable for a user row removed by hand; keep the response well-formed.
         return {
@@ -59,7 +63,7 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
             "shadow_banned": False,
             "invisible": False,
         }
-    uid, role, data, created_at, updated_at = row
+    uid, role, data, created_at, updated_at, deactivated_at, deleted_at = row
     stored = json.loads(data)
     user: Json = {
         "id": uid,
@@ -81,6 +85,10 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
     for key in ("teams_role", "privacy_settings"):
         if stored.get(key):
             user[key] = stored[key]
+    if deactivated_at is not None:
+        user["deactivated_at"] = deactivated_at
+    if deleted_at is not None:
+        user["deleted_at"] = deleted_at
     return user
 
 
@@ -91,8 +99,7 @@ def users_by_id(tx: Transaction, ids: Iterable[str]) -> dict[str, Json]:
     for start in range(0, len(wanted), _BATCH):
         chunk = wanted[start : start + _BATCH]
         rows = tx.execute(
-            "SELECT id, role, data, created_at, updated_at FROM users"
-            f" WHERE id IN ({', '.join('?' * len(chunk))})",
+            f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({', '.join('?' * len(chunk))})",
             list(chunk),
         ).fetchall()
         for row in rows:
@@ -136,10 +143,10 @@ def session_response(session: Json, users: Mapping[str, Json]) -> Json:
         "rejected_by": {},
         "missed_by": {},
     }
-    for key in ("started_at", "ended_at", "live_started_at", "live_ended_at"):
+    for key in ("started_at", "ended_at", "live_started_at", "live_ended_at", "timer_ends_at"):
         if session.get(key) is not None:
             out[key] = session[key]
-    return out
+    return fill_session(out)
 
 
 def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -> Json:
@@ -164,18 +171,20 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
         _settings,
     ) = row
     settings = stored["settings"]
+    if isinstance(settings, dict):
+        fill_settings(settings)
     call: Json = {
         "type": call_type,
         "id": call_id,
         "cid": cid,
         "backstage": bool(backstage),
-        "blocked_user_ids": [],
+        "blocked_user_ids": list(stored.get("blocked_user_ids") or []),
         "captioning": bool(stored.get("captioning")),
         "created_at": created_at,
         "created_by": users.get(created_by_id) or user_response(None, created_by_id),
         "current_session_id": "",
         "custom": stored.get("custom") or {},
-        "egress": stored.get("egress") or {"broadcasting": False, "rtmps": []},
+        "egress": dict(stored.get("egress") or {"broadcasting": False, "rtmps": []}),
         "ingress": {
             "rtmp": {"address": f"rtmps://ingress.sandbox.invalid:443/{call_type}/{call_id}"},
             "srt": {"address": f"srt://ingress.sandbox.invalid:7001?streamid={cid}"},
@@ -199,7 +208,7 @@ def call_response(row: Sequence[Any], stored: Json, users: Mapping[str, Json]) -
     if session:
         call["current_session_id"] = session["id"]
         call["session"] = session_response(session, users)
-    return call
+    return fill_call(call)
 
 
 def render_calls(tx: Transaction, rows: Sequence[Any]) -> list[Json]:
@@ -238,7 +247,8 @@ def render_calls(tx: Transaction, rows: Sequence[Any]) -> list[Json]:
             {
                 "call": call_response(row, stored, users),
                 "members": [member_response(m, users) for m in members[row[0]]],
-                "own_capabilities": list(OWN_CAPABILITIES),
+                # Server-side: every capability; a user's own are set by whoever serves them.
+                "own_capabilities": own_capabilities(None),
             }
         )
     return out

@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     data TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deactivated_at INTEGER,
+    deleted_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS roles (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -76,9 +83,18 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (call_seq, user_id)
 );
 CREATE INDEX IF NOT EXISTS members_user ON members (user_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
 """
 
 
+#: Tables every sandbox file has. Tables added later (``tasks``) are created on open, so a file
+#: from before them is still a sandbox.
 _TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
 
 #: The folder of the default sandbox (cli/options.py DEFAULT_SANDBOX; a test holds them equal).
@@ -252,6 +268,11 @@ class Store:
             if "settings" not in columns:
                 # Files from before settings had their own column keep them inside ``data``.
                 tx.execute("ALTER TABLE calls ADD COLUMN settings TEXT")
+            user_columns = {r[1] for r in tx.execute("PRAGMA table_info(users)").fetchall()}
+            for column in ("deactivated_at", "deleted_at"):
+                if column not in user_columns:
+                    # Files from before users could be deactivated or deleted: all are active.
+                    tx.execute(f"ALTER TABLE users ADD COLUMN {column} INTEGER")
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

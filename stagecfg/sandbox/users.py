@@ -3,10 +3,20 @@ other resources write or require.
 
 UpdateUsers replaces the whole user: a field the request leaves out is gone. UpdateUsersPartial
 changes only the fields it names, which is what lets stagecfg leave undeclared fields alone.
+QueryUsers' filter and sort are compiled by :mod:`.user_filters`; deactivation and deletion
+live in :mod:`.user_status`.
 
 A call's creator given as ``data.created_by`` is written here too (:func:`write_user`), and
 client-side join creates its user on first sight (:func:`ensure_user`), as Stream does on
 connect.
+
+Choices where Stream's behaviour is not documented:
+
+* A deleted user (DeleteUsers, not hard) cannot be upserted, updated or added as a member until
+  RestoreUsers brings it back; a hard-deleted user's id is free again.
+* Upserting or updating a deactivated user changes its fields and leaves it deactivated.
+* QueryUsers leaves deleted users out, and deactivated ones unless
+  ``include_deactivated_users``; it answers 30 users unless ``limit`` says otherwise.
 """
 
 from __future__ import annotations
@@ -16,11 +26,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from stagecfg.model import Json
-from stagecfg.sandbox import query
-from stagecfg.sandbox.apierror import input_error
+from stagecfg.rules.roles import Standing, standing_refusal
+from stagecfg.sandbox import query, user_filters
+from stagecfg.sandbox.apierror import input_error, not_allowed
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
-from stagecfg.sandbox.responses import user_response, users_by_id
+from stagecfg.sandbox.responses import USER_COLUMNS, user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 
 _USER_REQUEST_KEYS = {
@@ -62,6 +73,8 @@ _FULL_USER: Json = {
 }
 #: QueryUsers ``offset``: Stream's spec allows 0 to 1000.
 MAX_USERS_OFFSET = 1000
+#: QueryUsers without ``limit`` (or with 0): Stream's documented default.
+DEFAULT_USERS_LIMIT = 30
 _QUERY_USERS_KEYS = {
     "filter_conditions",
     "include_deactivated_users",
@@ -107,6 +120,11 @@ def _store(tx: Transaction, uid: str, role: str, stored: Json, now: int) -> None
     )
 
 
+def _deleted(tx: Transaction, uid: str) -> bool:
+    row = tx.execute("SELECT deleted_at FROM users WHERE id = ?", (uid,)).fetchone()
+    return row is not None and row[0] is not None
+
+
 def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
     """Insert or replace one user from a UserRequest; its id."""
     user = check_keys(op, "user", user, _USER_REQUEST_KEYS)
@@ -114,29 +132,57 @@ def write_user(tx: Transaction, op: str, user: Any, now: int) -> str:
     if not isinstance(uid, str) or not uid:
         raise input_error(op, "user.id is required")
     _check_fields(op, uid, user)
+    if _deleted(tx, uid):
+        raise input_error(
+            op, f"user {uid[:80]} was deleted; restore it with RestoreUsers to update it"
+        )
     stored = {k: v for k, v in user.items() if k not in ("id", "role") and v is not None}
     _store(tx, uid, user.get("role") or "user", stored, now)
     return uid
 
 
-def ensure_user(tx: Transaction, uid: str, now: int) -> None:
-    """A plain ``user`` row for ``uid`` unless one exists."""
+def standing_of(tx: Transaction, uid: str) -> Standing:
+    """Whether ``uid``'s account is active, deactivated or deleted (a user the app has not seen
+    yet is active: Stream creates users on connect)."""
+    row = tx.execute("SELECT deactivated_at, deleted_at FROM users WHERE id = ?", (uid,)).fetchone()
+    if row is not None and row[1] is not None:
+        return "deleted"
+    if row is not None and row[0] is not None:
+        return "deactivated"
+    return "active"
+
+
+def ensure_user(tx: Transaction, uid: str, now: int) -> Standing:
+    """A plain ``user`` row for ``uid`` unless one exists; the account's standing, which the
+    caller hands to Stream's rule (:func:`stagecfg.rules.roles.barred`)."""
     tx.execute(
         "INSERT OR IGNORE INTO users (id, role, data, created_at, updated_at)"
         " VALUES (?, 'user', '{}', ?, ?)",
         (uid, now, now),
     )
+    return standing_of(tx, uid)
+
+
+def require_active(tx: Transaction, op: str, uid: str, now: int) -> None:
+    """:func:`ensure_user`, then 403 code 17 unless the account is active: who may create a
+    call (its creator), by :func:`stagecfg.rules.roles.standing_refusal`."""
+    reason = standing_refusal(ensure_user(tx, uid, now))
+    if reason is not None:
+        raise not_allowed(op, f"user {uid[:80]} {reason}")
 
 
 def require_users(tx: Transaction, op: str, ids: Iterable[str]) -> None:
-    """400 code 4 naming every id without a user row (members must be upserted first)."""
+    """400 code 4 naming every id without a user row, or whose user was deleted (members must
+    be upserted first)."""
     wanted = sorted(set(ids))
     if not wanted:
         return
     found = {
         r[0]
         for r in tx.execute(
-            f"SELECT id FROM users WHERE id IN ({', '.join('?' * len(wanted))})", wanted
+            f"SELECT id FROM users WHERE id IN ({', '.join('?' * len(wanted))})"
+            " AND deleted_at IS NULL",
+            wanted,
         ).fetchall()
     }
     missing = [u for u in wanted if u not in found]
@@ -219,7 +265,8 @@ def update_users_partial(ctx: Context, body: Json) -> Json:
 
 
 def query_users(ctx: Context, body: Json) -> Json:
-    """QueryUsers with a filter on id / role; ``limit`` (<=100) and ``offset`` page."""
+    """QueryUsers: Stream's filter operators on the built-in and custom fields (see
+    :mod:`.user_filters`), ``sort``, and ``limit`` (<=100) / ``offset`` (<=1000) pages."""
     op = "QueryUsers"
     if isinstance(body, dict):
         # Stream's SDKs send every payload field, unset ones as null (getstream 7 adds id_gt,
@@ -236,17 +283,24 @@ def query_users(ctx: Context, body: Json) -> Json:
         check_keys(op, "user", body["user"], _USER_REQUEST_KEYS)
     params: list[object] = []
     try:
-        where = query.compile_filter(body.get("filter_conditions"), query.USER_FIELDS, params)
-        limit = query.parse_limit(body.get("limit"))
+        where = user_filters.compile_filter(body.get("filter_conditions"), params)
+        order = user_filters.compile_sort(body.get("sort"), params)
+        limit = body.get("limit")
+        if limit is None or (type(limit) is int and limit == 0):
+            limit = DEFAULT_USERS_LIMIT
+        limit = query.parse_limit(limit)
     except query.QueryError as exc:
         raise input_error(op, str(exc)) from None
     offset = body.get("offset") or 0
     if type(offset) is not int or not 0 <= offset <= MAX_USERS_OFFSET:
         raise input_error(op, f"offset must be an integer from 0 to {MAX_USERS_OFFSET}")
+    state = "users.deleted_at IS NULL"
+    if not body.get("include_deactivated_users"):
+        state += " AND users.deactivated_at IS NULL"
     with ctx.store.read() as tx:
         rows = tx.execute(
-            "SELECT id, role, data, created_at, updated_at FROM users"
-            f" WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
+            f"SELECT {USER_COLUMNS} FROM users WHERE {state} AND ({where})"
+            f" ORDER BY {order} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
     return {"users": [user_response(row, row[0]) for row in rows]}
