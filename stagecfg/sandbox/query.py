@@ -20,8 +20,10 @@ from stagecfg.rules.limits import PAGE_LIMIT
 DEFAULT_LIMIT = 25
 
 _TEXT = "text"
-_BOOL = "bool"
-_TIME = "time"
+BOOL = "bool"
+TIME = "time"
+_BOOL = BOOL
+_TIME = TIME
 
 
 class QueryError(ValueError):
@@ -98,21 +100,26 @@ _MAX_INLINE_VALUES = 500
 
 
 def _value(field_name: str, field: Field, value: Any) -> object:
-    if field.kind == _BOOL:
+    return typed_value(field_name, field.kind, value)
+
+
+def typed_value(field_name: str, kind: str, value: Any) -> object:
+    """A filter operand as SQLite stores a field of ``kind``: bools as 0/1, times as nanoseconds,
+    anything else as text; an operand of another type is a QueryError naming the field."""
+    shown = field_name[:80]
+    if kind == _BOOL:
         if not isinstance(value, bool):
-            raise QueryError(f"{field_name} expects true or false, got {value!r}")
+            raise QueryError(f"{shown} expects true or false, got {value!r:.80}")
         return int(value)
-    if field.kind == _TIME:
+    if kind == _TIME:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise QueryError(f"{field_name} expects an RFC 3339 timestamp, got {value!r:.80}")
+            raise QueryError(f"{shown} expects an RFC 3339 timestamp, got {value!r:.80}")
         try:
             return bounded_nanos(value)
         except QueryError:
-            raise QueryError(
-                f"{field_name} expects an RFC 3339 timestamp, got {value!r:.80}"
-            ) from None
+            raise QueryError(f"{shown} expects an RFC 3339 timestamp, got {value!r:.80}") from None
     if not isinstance(value, str):
-        raise QueryError(f"{field_name} expects a string, got {value!r:.80}")
+        raise QueryError(f"{shown} expects a string, got {value!r:.80}")
     return value
 
 

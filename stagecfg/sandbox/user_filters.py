@@ -31,8 +31,9 @@ from stagecfg.sandbox import query
 from stagecfg.sandbox.query import QueryError
 
 _TEXT = "text"
-_BOOL = "bool"
-_TIME = "time"
+# The kinds query.typed_value converts operands for.
+_BOOL = query.BOOL
+_TIME = query.TIME
 _TEAMS = "teams"
 _CUSTOM = "custom"
 
@@ -115,18 +116,8 @@ def _autocomplete(sql: str, name: str, value: Any, params: list[object]) -> str:
 
 
 def _scalar(name: str, field: UserField, value: Any) -> object:
-    if field.kind == _BOOL:
-        if not isinstance(value, bool):
-            raise QueryError(f"{name} expects true or false, got {value!r:.80}")
-        return int(value)
-    if field.kind == _TIME:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise QueryError(f"{name} expects an RFC 3339 timestamp, got {value!r:.80}")
-        try:
-            return query.bounded_nanos(value)
-        except QueryError:
-            raise QueryError(f"{name} expects an RFC 3339 timestamp, got {value!r:.80}") from None
-    return _text(name, value)
+    # The user fields share the calls' kinds ("bool", "time", text), so one conversion serves.
+    return query.typed_value(name, field.kind, value)
 
 
 def _builtin(name: str, field: UserField, op: str, operand: Any, params: list[object]) -> str:
