@@ -26,6 +26,7 @@ from stagecfg.sandbox import (
     participants,
     query,
     signals,
+    storage,
     users,
 )
 from stagecfg.sandbox.apierror import StreamAPIError
@@ -62,6 +63,10 @@ def props(spec: Json, name: str) -> Json:
         ("QueryCallMembersRequest", members._QUERY_KEYS),
         ("UserRequest", users._USER_REQUEST_KEYS),
         ("QueryUsersPayload", users._QUERY_USERS_KEYS),
+        ("CreateExternalStorageRequest", storage._CREATE_KEYS),
+        ("UpdateExternalStorageRequest", storage._UPDATE_KEYS),
+        ("S3Request", storage._S3_KEYS),
+        ("AzureRequest", storage._AZURE_KEYS),
     ],
 )
 def test_request_fields_are_the_specs(spec: Json, schema: str, keys: set[str]) -> None:

@@ -21,6 +21,8 @@ Modules, each importing only those above it:
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
 * :mod:`.users`: UpdateUsers, UpdateUsersPartial, QueryUsers, and user rows for other resources.
 * :mod:`.roles`: ListPermissions, GetPermission, ListRoles, CreateRole, DeleteRole.
+* :mod:`.storage`: ListExternalStorage, CreateExternalStorage, UpdateExternalStorage,
+  DeleteExternalStorage.
 * :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
 * :mod:`.user_status`: DeactivateUser(s), ReactivateUser(s), DeleteUsers, RestoreUsers (the
   batch ones record their task).

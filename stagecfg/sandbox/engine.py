@@ -32,6 +32,7 @@ from stagecfg.sandbox import (
     participants,
     roles,
     signals,
+    storage,
     tasks,
     user_status,
     users,
@@ -313,3 +314,17 @@ class Engine:
         """GetTask: the task a hard DeleteCall or a batch of user changes started (done at
         once in the sandbox)."""
         return tasks.get_task(self._ctx, task_id)
+
+    # --- external storage (stagecfg.sandbox.storage) -------------------------------------
+
+    def list_external_storage(self) -> Json:
+        return storage.list_external_storage(self._ctx)
+
+    def create_external_storage(self, body: Json) -> Json:
+        return storage.create_external_storage(self._ctx, body)
+
+    def update_external_storage(self, name: str, body: Json) -> Json:
+        return storage.update_external_storage(self._ctx, name, body)
+
+    def delete_external_storage(self, name: str) -> Json:
+        return storage.delete_external_storage(self._ctx, name)

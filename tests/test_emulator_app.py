@@ -1,0 +1,103 @@
+"""The app-level operations on a real emulator socket (external storage): each answer is held
+to Stream's OpenAPI spec (status, schema, ``duration``, rate-limit headers), and the state it
+changed is read back; errors are Stream's APIError.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from emulator_fixture import client, emulator, make_emulator  # noqa: F401
+from openapi_check import assert_api_error, check
+
+from stagecfg.emulator.app import OPERATIONS
+from stagecfg.emulator.server import EmulatorHandle
+
+STORAGE = "/api/v2/external_storage"
+ONE_STORAGE = STORAGE + "/{name}"
+GCS = {"storage_type": "gcs", "bucket": "b", "gcs_credentials": "{}"}
+S3 = {"s3_region": "eu-west-1", "s3_api_key": "AKIA-EXAMPLE", "s3_secret": "not-a-real-secret"}
+
+#: The operations this module drives.
+APP_OPERATIONS = {
+    "CreateExternalStorage",
+    "DeleteExternalStorage",
+    "ListExternalStorage",
+    "UpdateExternalStorage",
+}
+
+
+def user_token(handle: EmulatorHandle, user_id: str) -> str:
+    return jwt.encode({"user_id": user_id}, handle.api_secret, "HS256")
+
+
+def drive_app_level_operations(api: httpx.Client) -> None:
+    """Every operation of :data:`APP_OPERATIONS`, each answer checked against the spec and the
+    state the next read answers (tests/test_emulator.py's conformance walk runs it too)."""
+    assert check(api.get(STORAGE), STORAGE, "GET")["external_storages"] == {}
+    made = {"name": "archive", "storage_type": "s3", "bucket": "b1", "aws_s3": S3}
+    check(api.post(STORAGE, json=made), STORAGE, "POST")
+    listed = check(api.get(STORAGE), STORAGE, "GET")["external_storages"]
+    assert listed == {"archive": {"name": "archive", "type": "s3", "bucket": "b1", "path": ""}}
+    moved = {"storage_type": "gcs", "bucket": "b2", "path": "calls/", "gcs_credentials": "{}"}
+    updated = check(api.put(STORAGE + "/archive", json=moved), ONE_STORAGE, "PUT")
+    assert (updated["type"], updated["bucket"], updated["path"]) == ("gcs", "b2", "calls/")
+    check(api.delete(STORAGE + "/archive"), ONE_STORAGE, "DELETE")
+    assert check(api.get(STORAGE), STORAGE, "GET")["external_storages"] == {}
+
+
+def test_every_operation_answers_with_the_spec_status_and_schema(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    with client(emulator) as api:
+        drive_app_level_operations(api)
+    assert set(emulator.stats()["requests"]) >= APP_OPERATIONS
+    assert {op.operation_id for op in OPERATIONS} >= APP_OPERATIONS
+
+
+def test_the_reserved_storage_name_is_refused_and_nothing_is_stored(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    with client(emulator) as api:
+        body = {"name": "stream-s3", "storage_type": "s3", "bucket": "b", "aws_s3": S3}
+        error = assert_api_error(api.post(STORAGE, json=body), 400, 4)
+        assert error["message"] == (
+            'CreateExternalStorage failed with error: "stream-s3 name reserved for internal use"'
+        )
+        assert api.get(STORAGE).json()["external_storages"] == {}
+
+
+def test_storage_credentials_never_come_back(emulator: EmulatorHandle) -> None:  # noqa: F811
+    with client(emulator) as api:
+        body = {"name": "vault", "storage_type": "s3", "bucket": "b", "aws_s3": S3}
+        api.post(STORAGE, json=body).raise_for_status()
+        answers = [api.get(STORAGE).text]
+        update = {key: value for key, value in body.items() if key != "name"}
+        answers.append(api.put(STORAGE + "/vault", json=update).text)
+    for text in answers:
+        assert S3["s3_secret"] not in text and S3["s3_api_key"] not in text
+    # Nor are they kept: not in the sandbox file, nor in its write-ahead log.
+    for path in Path(emulator.sandbox_path).parent.glob(Path(emulator.sandbox_path).name + "*"):
+        assert S3["s3_secret"].encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", STORAGE, None),
+        ("POST", STORAGE, {"name": "x", **GCS}),
+        ("PUT", STORAGE + "/x", GCS),
+        ("DELETE", STORAGE + "/x", None),
+    ],
+)  # fmt: skip
+def test_storage_is_server_side_only(
+    emulator: EmulatorHandle,  # noqa: F811
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    with client(emulator, token=user_token(emulator, "ann")) as ann:
+        assert_api_error(ann.request(method, path, json=body), 403, 17)

@@ -1,0 +1,63 @@
+"""Stream's Python SDK (getstream 7.0.0) against the running emulator: the app's external
+storage, and the active calls' status.
+
+Each test calls the SDK's own methods and reads its typed models, as a team's backend tests
+would; a refusal is the SDK's StreamApiException with Stream's status, code and message.
+"""
+
+from __future__ import annotations
+
+import pytest
+from emulator_fixture import emulator, make_emulator  # noqa: F401
+from getstream import Stream, StreamApiException
+from getstream.models import (
+    CallRequest,
+    S3Request,
+    UserRequest,
+)
+
+from stagecfg.emulator.server import EmulatorHandle
+
+S3 = S3Request(s3_region="eu-west-1", s3_api_key="key-id", s3_secret="not-a-real-secret")
+
+
+@pytest.fixture
+def sdk(emulator: EmulatorHandle) -> Stream:  # noqa: F811
+    return Stream(api_key=emulator.api_key, api_secret=emulator.api_secret, base_url=emulator.url)
+
+
+def test_external_storage_round_trip(sdk: Stream) -> None:
+    assert sdk.list_external_storage().data.external_storages == {}
+    sdk.create_external_storage(
+        name="recordings", storage_type="s3", bucket="calls", path="2030/", aws_s3=S3
+    )
+    listed = sdk.list_external_storage().data.external_storages
+    assert list(listed) == ["recordings"]
+    one = listed["recordings"]
+    assert (one.name, one.type, one.bucket, one.path) == ("recordings", "s3", "calls", "2030/")
+    updated = sdk.update_external_storage(
+        name="recordings", storage_type="gcs", bucket="gcs-calls", gcs_credentials="{}"
+    ).data
+    assert (updated.type, updated.bucket, updated.path) == ("gcs", "gcs-calls", "")
+    assert sdk.delete_external_storage(name="recordings").status_code() == 200
+    assert sdk.list_external_storage().data.external_storages == {}
+
+
+def test_the_reserved_storage_name_raises_streams_error(sdk: Stream) -> None:
+    with pytest.raises(StreamApiException) as excinfo:
+        sdk.create_external_storage(name="stream-s3", storage_type="s3", bucket="b", aws_s3=S3)
+    assert (excinfo.value.status_code, excinfo.value.code) == (400, 4)
+    assert "stream-s3 name reserved for internal use" in str(excinfo.value)
+    with pytest.raises(StreamApiException) as missing:
+        sdk.delete_external_storage(name="nowhere")
+    assert (missing.value.status_code, missing.value.code) == (404, 16)
+
+
+def test_active_calls_status_has_metrics_to_read(sdk: Stream) -> None:
+    sdk.upsert_users(UserRequest(id="host"))
+    sdk.video.call("default", "room").get_or_create(data=CallRequest(created_by_id="host"))
+    status = sdk.video.get_active_calls_status().data
+    assert status.metrics is not None and status.metrics.publishers is not None
+    resolution = status.metrics.publishers.all.video.resolution
+    assert (resolution.p10, resolution.p50) == (0, 0)
+    assert status.summary.active_calls == 0  # nobody joined
