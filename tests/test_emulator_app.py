@@ -1,6 +1,7 @@
-"""The app-level operations on a real emulator socket (external storage): each answer is held
-to Stream's OpenAPI spec (status, schema, ``duration``, rate-limit headers), and the state it
-changed is read back; errors are Stream's APIError.
+"""The app-level operations on a real emulator socket (external storage, users blocking users):
+each answer is held to Stream's OpenAPI spec (status, schema, ``duration``, rate-limit headers),
+and the state it changed is read back; user tokens act only for their own user; errors are
+Stream's APIError.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from stagecfg.emulator.server import EmulatorHandle
 
 STORAGE = "/api/v2/external_storage"
 ONE_STORAGE = STORAGE + "/{name}"
+BLOCK = "/api/v2/users/block"
+UNBLOCK = "/api/v2/users/unblock"
 GCS = {"storage_type": "gcs", "bucket": "b", "gcs_credentials": "{}"}
 S3 = {"s3_region": "eu-west-1", "s3_api_key": "AKIA-EXAMPLE", "s3_secret": "not-a-real-secret"}
 
 #: The operations this module drives.
 APP_OPERATIONS = {
+    "BlockUsers",
     "CreateExternalStorage",
     "DeleteExternalStorage",
+    "GetBlockedUsers",
     "ListExternalStorage",
+    "UnblockUsers",
     "UpdateExternalStorage",
 }
 
@@ -47,6 +53,16 @@ def drive_app_level_operations(api: httpx.Client) -> None:
     assert (updated["type"], updated["bucket"], updated["path"]) == ("gcs", "b2", "calls/")
     check(api.delete(STORAGE + "/archive"), ONE_STORAGE, "DELETE")
     assert check(api.get(STORAGE), STORAGE, "GET")["external_storages"] == {}
+    users = {u: {"id": u} for u in ("ann", "bea")}
+    api.post("/api/v2/users", json={"users": users}).raise_for_status()
+    block = {"user_id": "ann", "blocked_user_id": "bea"}
+    blocked = check(api.post(BLOCK, json=block), BLOCK, "POST")
+    assert (blocked["blocked_by_user_id"], blocked["blocked_user_id"]) == ("ann", "bea")
+    blocks = check(api.get(BLOCK, params={"user_id": "ann"}), BLOCK, "GET")["blocks"]
+    assert [(b["user_id"], b["blocked_user_id"]) for b in blocks] == [("ann", "bea")]
+    assert blocks[0]["user"]["blocked_user_ids"] == ["bea"]
+    check(api.post(UNBLOCK, json=block), UNBLOCK, "POST")
+    assert check(api.get(BLOCK, params={"user_id": "ann"}), BLOCK, "GET")["blocks"] == []
 
 
 def test_every_operation_answers_with_the_spec_status_and_schema(
@@ -101,3 +117,31 @@ def test_storage_is_server_side_only(
 ) -> None:
     with client(emulator, token=user_token(emulator, "ann")) as ann:
         assert_api_error(ann.request(method, path, json=body), 403, 17)
+
+
+def test_a_user_token_blocks_as_its_own_user_only(emulator: EmulatorHandle) -> None:  # noqa: F811
+    with client(emulator) as api:
+        users = {u: {"id": u} for u in ("ann", "bea", "cy")}
+        api.post("/api/v2/users", json={"users": users}).raise_for_status()
+        with client(emulator, token=user_token(emulator, "ann")) as ann:
+            check(ann.post(BLOCK, json={"blocked_user_id": "bea"}), BLOCK, "POST")
+            forged = {"user_id": "cy", "blocked_user_id": "bea"}
+            assert_api_error(ann.post(BLOCK, json=forged), 403, 17)
+            assert_api_error(ann.get(BLOCK, params={"user_id": "cy"}), 403, 17)
+            mine = check(ann.get(BLOCK), BLOCK, "GET")["blocks"]
+            assert [b["blocked_user_id"] for b in mine] == ["bea"]
+        assert api.get(BLOCK, params={"user_id": "cy"}).json()["blocks"] == []
+        with client(emulator, token=user_token(emulator, "ann")) as ann:
+            check(ann.post(UNBLOCK, json={"blocked_user_id": "bea"}), UNBLOCK, "POST")
+        assert api.get(BLOCK, params={"user_id": "ann"}).json()["blocks"] == []
+
+
+def test_server_side_block_requests_must_name_the_blocking_user(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    with client(emulator) as api:
+        api.post("/api/v2/users", json={"users": {"bea": {"id": "bea"}}}).raise_for_status()
+        assert_api_error(api.post(BLOCK, json={"blocked_user_id": "bea"}), 400, 4)
+        assert_api_error(api.get(BLOCK), 400, 4)
+        ghost = {"user_id": "ghost", "blocked_user_id": "bea"}
+        assert_api_error(api.post(BLOCK, json=ghost), 400, 4)

@@ -148,6 +148,10 @@ VALID: dict[str, Json] = {
         },
     },
     "DeleteExternalStorage": {},
+    # alice's user token: she blocks bob, lists her blocks, and unblocks him.
+    "BlockUsers": {"blocked_user_id": "bob", "user": {"id": "alice"}},
+    "GetBlockedUsers": {},
+    "UnblockUsers": {"blocked_user_id": "bob", "user_id": "alice"},
 }
 #: The path segment the seed bodies go with, where ``c1`` (or ``fuzzed`` for ``{name}``) is not it.
 SEED_SEGMENTS = {

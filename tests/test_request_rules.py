@@ -27,6 +27,7 @@ from stagecfg.sandbox import (
     query,
     signals,
     storage,
+    user_blocks,
     users,
 )
 from stagecfg.sandbox.apierror import StreamAPIError
@@ -67,6 +68,8 @@ def props(spec: Json, name: str) -> Json:
         ("UpdateExternalStorageRequest", storage._UPDATE_KEYS),
         ("S3Request", storage._S3_KEYS),
         ("AzureRequest", storage._AZURE_KEYS),
+        ("BlockUsersRequest", user_blocks._KEYS),
+        ("UnblockUsersRequest", user_blocks._KEYS),
     ],
 )
 def test_request_fields_are_the_specs(spec: Json, schema: str, keys: set[str]) -> None:

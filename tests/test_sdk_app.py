@@ -1,5 +1,5 @@
 """Stream's Python SDK (getstream 7.0.0) against the running emulator: the app's external
-storage, and the active calls' status.
+storage, users blocking users, and the active calls' status.
 
 Each test calls the SDK's own methods and reads its typed models, as a team's backend tests
 would; a refusal is the SDK's StreamApiException with Stream's status, code and message.
@@ -12,6 +12,7 @@ from emulator_fixture import emulator, make_emulator  # noqa: F401
 from getstream import Stream, StreamApiException
 from getstream.models import (
     CallRequest,
+    QueryUsersPayload,
     S3Request,
     UserRequest,
 )
@@ -51,6 +52,36 @@ def test_the_reserved_storage_name_raises_streams_error(sdk: Stream) -> None:
     with pytest.raises(StreamApiException) as missing:
         sdk.delete_external_storage(name="nowhere")
     assert (missing.value.status_code, missing.value.code) == (404, 16)
+
+
+def test_users_block_and_unblock_each_other(sdk: Stream) -> None:
+    sdk.upsert_users(*(UserRequest(id=u) for u in ("ann", "bea", "cy")))
+    made = sdk.block_users(blocked_user_id="bea", user_id="ann").data
+    assert (made.blocked_by_user_id, made.blocked_user_id) == ("ann", "bea")
+    sdk.block_users(blocked_user_id="cy", user_id="ann")
+    blocks = sdk.get_blocked_users(user_id="ann").data.blocks
+    assert [(b.user_id, b.blocked_user_id) for b in blocks] == [("ann", "bea"), ("ann", "cy")]
+    assert blocks[0].blocked_user.id == "bea"
+    ann = sdk.query_users(QueryUsersPayload(filter_conditions={"id": "ann"})).data.users[0]
+    assert ann.blocked_user_ids == ["bea", "cy"]
+    sdk.unblock_users(blocked_user_id="bea", user_id="ann")
+    assert [b.blocked_user_id for b in sdk.get_blocked_users(user_id="ann").data.blocks] == ["cy"]
+    with pytest.raises(StreamApiException) as excinfo:
+        sdk.block_users(blocked_user_id="ann", user_id="ann")
+    assert (excinfo.value.status_code, excinfo.value.code) == (400, 4)
+
+
+def test_a_user_client_blocks_as_itself(sdk: Stream, emulator: EmulatorHandle) -> None:  # noqa: F811
+    sdk.upsert_users(UserRequest(id="ann"), UserRequest(id="bea"))
+    ann = Stream(api_key=emulator.api_key, token=sdk.create_token("ann"), base_url=emulator.url)
+    ann.block_users(blocked_user_id="bea")
+    assert [b.blocked_user_id for b in ann.get_blocked_users().data.blocks] == ["bea"]
+    with pytest.raises(StreamApiException) as excinfo:
+        ann.get_blocked_users(user_id="bea")
+    assert (excinfo.value.status_code, excinfo.value.code) == (403, 17)
+    with pytest.raises(StreamApiException) as server_only:
+        ann.list_external_storage()
+    assert (server_only.value.status_code, server_only.value.code) == (403, 17)
 
 
 def test_active_calls_status_has_metrics_to_read(sdk: Stream) -> None:

@@ -236,4 +236,12 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.update_external_storage(p["name"], b)),
     Operation("DeleteExternalStorage", "DELETE", "/api/v2/external_storage/{name}", 200,
               lambda e, p, b, c: e.delete_external_storage(p["name"]), has_body=False),
+    # Users blocking users across the app: a user token blocks as its own user.
+    Operation("BlockUsers", "POST", "/api/v2/users/block", 201,
+              lambda e, p, b, c: e.block_users(b, caller=_caller(c)), client_side=True),
+    Operation("GetBlockedUsers", "GET", "/api/v2/users/block", 200,
+              lambda e, p, b, c: e.get_blocked_users(p.get("user_id"), caller=_caller(c)),
+              has_body=False, client_side=True, query_params=("user_id",)),
+    Operation("UnblockUsers", "POST", "/api/v2/users/unblock", 201,
+              lambda e, p, b, c: e.unblock_users(b, caller=_caller(c)), client_side=True),
 )  # fmt: skip

@@ -26,6 +26,7 @@ Modules, each importing only those above it:
 * :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
 * :mod:`.user_status`: DeactivateUser(s), ReactivateUser(s), DeleteUsers, RestoreUsers (the
   batch ones record their task).
+* :mod:`.user_blocks`: BlockUsers, UnblockUsers, GetBlockedUsers (users blocking users).
 * :mod:`.grants`: a user's permissions in one call, the check every call control makes
   (server-side may do everything), and UpdateUserPermissions.
 * :mod:`.egress`: HLS, recordings, RTMP, transcription and closed captions, and the state

@@ -34,6 +34,7 @@ from stagecfg.sandbox import (
     signals,
     storage,
     tasks,
+    user_blocks,
     user_status,
     users,
 )
@@ -328,3 +329,15 @@ class Engine:
 
     def delete_external_storage(self, name: str) -> Json:
         return storage.delete_external_storage(self._ctx, name)
+
+    # --- users blocking users (stagecfg.sandbox.user_blocks) ------------------------------
+
+    def block_users(self, body: Json, *, caller: Caller = None) -> Json:
+        """BlockUsers: one user blocks another across the app."""
+        return user_blocks.block_users(self._ctx, body, caller)
+
+    def unblock_users(self, body: Json, *, caller: Caller = None) -> Json:
+        return user_blocks.unblock_users(self._ctx, body, caller)
+
+    def get_blocked_users(self, user_id: str | None = None, *, caller: Caller = None) -> Json:
+        return user_blocks.get_blocked_users(self._ctx, user_id, caller)
