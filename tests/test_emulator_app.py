@@ -1,7 +1,7 @@
-"""The app-level operations on a real emulator socket (external storage, users blocking users):
-each answer is held to Stream's OpenAPI spec (status, schema, ``duration``, rate-limit headers),
-and the state it changed is read back; user tokens act only for their own user; errors are
-Stream's APIError.
+"""The app-level operations on a real emulator socket (GetApp, external storage, users blocking
+users): each answer is held to Stream's OpenAPI spec (status, schema, ``duration``, rate-limit
+headers), and the state it changed is read back; user tokens act only for their own user; errors
+are Stream's APIError.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ APP_OPERATIONS = {
     "BlockUsers",
     "CreateExternalStorage",
     "DeleteExternalStorage",
+    "GetApp",
     "GetBlockedUsers",
     "ListExternalStorage",
     "UnblockUsers",
@@ -43,6 +44,8 @@ def user_token(handle: EmulatorHandle, user_id: str) -> str:
 def drive_app_level_operations(api: httpx.Client) -> None:
     """Every operation of :data:`APP_OPERATIONS`, each answer checked against the spec and the
     state the next read answers (tests/test_emulator.py's conformance walk runs it too)."""
+    app = check(api.get("/api/v2/app"), "/api/v2/app", "GET")["app"]
+    assert {"default", "livestream", "audio_room", "development"} <= set(app["call_types"])
     assert check(api.get(STORAGE), STORAGE, "GET")["external_storages"] == {}
     made = {"name": "archive", "storage_type": "s3", "bucket": "b1", "aws_s3": S3}
     check(api.post(STORAGE, json=made), STORAGE, "POST")
@@ -74,6 +77,22 @@ def test_every_operation_answers_with_the_spec_status_and_schema(
     assert {op.operation_id for op in OPERATIONS} >= APP_OPERATIONS
 
 
+def test_get_app_shows_the_call_types_as_they_are_now(
+    emulator: EmulatorHandle,  # noqa: F811
+) -> None:
+    with client(emulator) as api:
+        body = {"name": "stage", "settings": {"session": {"inactivity_timeout_seconds": 300}}}
+        api.post("/api/v2/video/calltypes", json=body).raise_for_status()
+        app = check(api.get("/api/v2/app"), "/api/v2/app", "GET")["app"]
+        assert app["call_types"]["stage"]["settings"]["session"] == {
+            "inactivity_timeout_seconds": 300
+        }
+        api.delete("/api/v2/video/calltypes/stage").raise_for_status()
+        assert (
+            "stage" not in check(api.get("/api/v2/app"), "/api/v2/app", "GET")["app"]["call_types"]
+        )
+
+
 def test_the_reserved_storage_name_is_refused_and_nothing_is_stored(
     emulator: EmulatorHandle,  # noqa: F811
 ) -> None:
@@ -90,7 +109,7 @@ def test_storage_credentials_never_come_back(emulator: EmulatorHandle) -> None: 
     with client(emulator) as api:
         body = {"name": "vault", "storage_type": "s3", "bucket": "b", "aws_s3": S3}
         api.post(STORAGE, json=body).raise_for_status()
-        answers = [api.get(STORAGE).text]
+        answers = [api.get(STORAGE).text, api.get("/api/v2/app").text]
         update = {key: value for key, value in body.items() if key != "name"}
         answers.append(api.put(STORAGE + "/vault", json=update).text)
     for text in answers:
@@ -103,13 +122,14 @@ def test_storage_credentials_never_come_back(emulator: EmulatorHandle) -> None: 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
+        ("GET", "/api/v2/app", None),
         ("GET", STORAGE, None),
         ("POST", STORAGE, {"name": "x", **GCS}),
         ("PUT", STORAGE + "/x", GCS),
         ("DELETE", STORAGE + "/x", None),
     ],
 )  # fmt: skip
-def test_storage_is_server_side_only(
+def test_app_and_storage_are_server_side_only(
     emulator: EmulatorHandle,  # noqa: F811
     method: str,
     path: str,

@@ -152,6 +152,7 @@ VALID: dict[str, Json] = {
     "BlockUsers": {"blocked_user_id": "bob", "user": {"id": "alice"}},
     "GetBlockedUsers": {},
     "UnblockUsers": {"blocked_user_id": "bob", "user_id": "alice"},
+    "GetApp": {},
 }
 #: The path segment the seed bodies go with, where ``c1`` (or ``fuzzed`` for ``{name}``) is not it.
 SEED_SEGMENTS = {

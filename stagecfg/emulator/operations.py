@@ -244,4 +244,7 @@ OPERATIONS: tuple[Operation, ...] = (
               has_body=False, client_side=True, query_params=("user_id",)),
     Operation("UnblockUsers", "POST", "/api/v2/users/unblock", 201,
               lambda e, p, b, c: e.unblock_users(b, caller=_caller(c)), client_side=True),
+    # The app: its settings and every call type, in GetApp's shape.
+    Operation("GetApp", "GET", "/api/v2/app", 200,
+              lambda e, p, b, c: e.get_app(), has_body=False),
 )  # fmt: skip

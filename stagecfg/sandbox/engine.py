@@ -21,6 +21,7 @@ from datetime import datetime
 from stagecfg import timestamps
 from stagecfg.model import Json
 from stagecfg.sandbox import (
+    application,
     call_types,
     calls,
     egress,
@@ -341,3 +342,9 @@ class Engine:
 
     def get_blocked_users(self, user_id: str | None = None, *, caller: Caller = None) -> Json:
         return user_blocks.get_blocked_users(self._ctx, user_id, caller)
+
+    # --- the app (stagecfg.sandbox.application) -------------------------------------------
+
+    def get_app(self) -> Json:
+        """GetApp: the app's settings and every call type."""
+        return application.get_app(self._ctx)
