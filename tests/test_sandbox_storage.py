@@ -97,6 +97,8 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("name with a slash", s3("a/b")),
     ("name with a newline", s3("rec\n")),
     ("unknown kind", {**s3(), "storage_type": "ftp"}),
+    ("kind not a string", {**s3(), "storage_type": ["s3"]}),
+    ("kind an object", {**s3(), "storage_type": {"s3": 1}}),
     ("no bucket", {**s3(), "bucket": ""}),
     ("bucket not a string", {**s3(), "bucket": 7}),
     ("path not a string", {**s3(), "path": ["p"]}),

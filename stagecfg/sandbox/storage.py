@@ -74,7 +74,7 @@ def _check_storage(op: str, body: Json) -> tuple[str, str, str]:
     """The kind, bucket and path of a Create or Update request, every field checked."""
     check_types(op, "request", body, {"bucket": "string", "path": "string"})
     kind = body.get("storage_type")
-    if kind not in CREDENTIALS:
+    if not isinstance(kind, str) or kind not in CREDENTIALS:
         raise input_error(op, f"storage_type must be one of {', '.join(sorted(CREDENTIALS))}")
     bucket = body.get("bucket")
     if not isinstance(bucket, str) or not bucket:
