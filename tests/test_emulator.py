@@ -24,6 +24,7 @@ from openapi_check import (
     check,
     spec_response,
 )
+from test_emulator_app import drive_app_level_operations
 from test_emulator_controls import drive_controls
 
 from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -50,6 +51,7 @@ def test_every_endpoint_answers_with_the_spec_status_and_schema(
     drive_calls_and_call_types(api)
     drive_controls(api, emulator)
     drive_users_roles_and_permissions(api)
+    drive_app_level_operations(api)
     check_join(api, emulator)
     # Every operation the emulator serves was answered as the spec says: a row added to the
     # route table needs its endpoint driven above.

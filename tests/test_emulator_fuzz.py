@@ -129,6 +129,30 @@ VALID: dict[str, Json] = {
     "ListRoles": {},
     "CreateRole": {"name": "fuzzed"},
     "DeleteRole": {},
+    "CreateExternalStorage": {
+        "name": "fuzzed",
+        "storage_type": "s3",
+        "bucket": "b",
+        "path": "p/",
+        "aws_s3": {"s3_region": "eu-west-1", "s3_api_key": "k", "s3_secret": "s"},
+    },
+    "ListExternalStorage": {},
+    "UpdateExternalStorage": {
+        "storage_type": "abs",
+        "bucket": "b",
+        "azure_blob": {
+            "abs_account_name": "a",
+            "abs_client_id": "c",
+            "abs_client_secret": "s",
+            "abs_tenant_id": "t",
+        },
+    },
+    "DeleteExternalStorage": {},
+    # alice's user token: she blocks bob, lists her blocks, and unblocks him.
+    "BlockUsers": {"blocked_user_id": "bob", "user": {"id": "alice"}},
+    "GetBlockedUsers": {},
+    "UnblockUsers": {"blocked_user_id": "bob", "user_id": "alice"},
+    "GetApp": {},
 }
 #: The path segment the seed bodies go with, where ``c1`` (or ``fuzzed`` for ``{name}``) is not it.
 SEED_SEGMENTS = {

@@ -26,6 +26,8 @@ from stagecfg.sandbox import (
     participants,
     query,
     signals,
+    storage,
+    user_blocks,
     users,
 )
 from stagecfg.sandbox.apierror import StreamAPIError
@@ -62,6 +64,12 @@ def props(spec: Json, name: str) -> Json:
         ("QueryCallMembersRequest", members._QUERY_KEYS),
         ("UserRequest", users._USER_REQUEST_KEYS),
         ("QueryUsersPayload", users._QUERY_USERS_KEYS),
+        ("CreateExternalStorageRequest", storage._CREATE_KEYS),
+        ("UpdateExternalStorageRequest", storage._UPDATE_KEYS),
+        ("S3Request", storage._S3_KEYS),
+        ("AzureRequest", storage._AZURE_KEYS),
+        ("BlockUsersRequest", user_blocks._KEYS),
+        ("UnblockUsersRequest", user_blocks._KEYS),
     ],
 )
 def test_request_fields_are_the_specs(spec: Json, schema: str, keys: set[str]) -> None:

@@ -118,3 +118,24 @@ def test_active_calls_count_calls_with_people_in_them(room: Engine) -> None:
         "active_subscribers": 0,
         "participants": 0,
     }
+
+
+def test_active_calls_metrics_have_every_statistic_and_measure_no_media(room: Engine) -> None:
+    metrics = room.active_calls_status()["metrics"]
+    assert_matches("ActiveCallsMetrics", metrics)
+    # Every statistic the spec names is there, so a client may read any of them.
+    video = metrics["publishers"]["all"]["video"]
+    assert video["resolution"] == {"p10": 0, "p50": 0}
+    assert video["fps_30"] == {"p05": 0, "p10": 0, "p50": 0, "p90": 0}
+    assert metrics["join_call_api"]["total"] == metrics["join_call_api"]["failures"] == 0
+    assert set(metrics["subscribers"]["all"]["audio"]) == {
+        "concealment_pct",
+        "jitter_ms",
+        "packets_lost_pct",
+    }
+    # An answer changed by its reader leaves the next one as it was.
+    video["resolution"]["p10"] = 720
+    assert room.active_calls_status()["metrics"]["publishers"]["all"]["video"]["resolution"] == {
+        "p10": 0,
+        "p50": 0,
+    }

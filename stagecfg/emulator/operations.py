@@ -227,4 +227,24 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda e, p, b, c: e.active_calls_status(), has_body=False),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", 200,
               lambda e, p, b, c: e.get_task(p["id"]), has_body=False),
+    # The app's external storage (where recordings and transcriptions go).
+    Operation("CreateExternalStorage", "POST", "/api/v2/external_storage", 201,
+              lambda e, p, b, c: e.create_external_storage(b)),
+    Operation("ListExternalStorage", "GET", "/api/v2/external_storage", 200,
+              lambda e, p, b, c: e.list_external_storage(), has_body=False),
+    Operation("UpdateExternalStorage", "PUT", "/api/v2/external_storage/{name}", 201,
+              lambda e, p, b, c: e.update_external_storage(p["name"], b)),
+    Operation("DeleteExternalStorage", "DELETE", "/api/v2/external_storage/{name}", 200,
+              lambda e, p, b, c: e.delete_external_storage(p["name"]), has_body=False),
+    # Users blocking users across the app: a user token blocks as its own user.
+    Operation("BlockUsers", "POST", "/api/v2/users/block", 201,
+              lambda e, p, b, c: e.block_users(b, caller=_caller(c)), client_side=True),
+    Operation("GetBlockedUsers", "GET", "/api/v2/users/block", 200,
+              lambda e, p, b, c: e.get_blocked_users(p.get("user_id"), caller=_caller(c)),
+              has_body=False, client_side=True, query_params=("user_id",)),
+    Operation("UnblockUsers", "POST", "/api/v2/users/unblock", 201,
+              lambda e, p, b, c: e.unblock_users(b, caller=_caller(c)), client_side=True),
+    # The app: its settings and every call type, in GetApp's shape.
+    Operation("GetApp", "GET", "/api/v2/app", 200,
+              lambda e, p, b, c: e.get_app(), has_body=False),
 )  # fmt: skip

@@ -21,9 +21,13 @@ Modules, each importing only those above it:
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
 * :mod:`.users`: UpdateUsers, UpdateUsersPartial, QueryUsers, and user rows for other resources.
 * :mod:`.roles`: ListPermissions, GetPermission, ListRoles, CreateRole, DeleteRole.
+* :mod:`.storage`: ListExternalStorage, CreateExternalStorage, UpdateExternalStorage,
+  DeleteExternalStorage.
 * :mod:`.members`: UpdateCallMembers, QueryCallMembers, member rows and a user's call roles.
 * :mod:`.user_status`: DeactivateUser(s), ReactivateUser(s), DeleteUsers, RestoreUsers (the
   batch ones record their task).
+* :mod:`.user_blocks`: BlockUsers, UnblockUsers, GetBlockedUsers (users blocking users).
+* :mod:`.application`: GetApp, with every call type in GetApp's shape.
 * :mod:`.grants`: a user's permissions in one call, the check every call control makes
   (server-side may do everything), and UpdateUserPermissions.
 * :mod:`.egress`: HLS, recordings, RTMP, transcription and closed captions, and the state

@@ -21,6 +21,7 @@ from datetime import datetime
 from stagecfg import timestamps
 from stagecfg.model import Json
 from stagecfg.sandbox import (
+    application,
     call_types,
     calls,
     egress,
@@ -32,7 +33,9 @@ from stagecfg.sandbox import (
     participants,
     roles,
     signals,
+    storage,
     tasks,
+    user_blocks,
     user_status,
     users,
 )
@@ -313,3 +316,35 @@ class Engine:
         """GetTask: the task a hard DeleteCall or a batch of user changes started (done at
         once in the sandbox)."""
         return tasks.get_task(self._ctx, task_id)
+
+    # --- external storage (stagecfg.sandbox.storage) -------------------------------------
+
+    def list_external_storage(self) -> Json:
+        return storage.list_external_storage(self._ctx)
+
+    def create_external_storage(self, body: Json) -> Json:
+        return storage.create_external_storage(self._ctx, body)
+
+    def update_external_storage(self, name: str, body: Json) -> Json:
+        return storage.update_external_storage(self._ctx, name, body)
+
+    def delete_external_storage(self, name: str) -> Json:
+        return storage.delete_external_storage(self._ctx, name)
+
+    # --- users blocking users (stagecfg.sandbox.user_blocks) ------------------------------
+
+    def block_users(self, body: Json, *, caller: Caller = None) -> Json:
+        """BlockUsers: one user blocks another across the app."""
+        return user_blocks.block_users(self._ctx, body, caller)
+
+    def unblock_users(self, body: Json, *, caller: Caller = None) -> Json:
+        return user_blocks.unblock_users(self._ctx, body, caller)
+
+    def get_blocked_users(self, user_id: str | None = None, *, caller: Caller = None) -> Json:
+        return user_blocks.get_blocked_users(self._ctx, user_id, caller)
+
+    # --- the app (stagecfg.sandbox.application) -------------------------------------------
+
+    def get_app(self) -> Json:
+        """GetApp: the app's settings and every call type."""
+        return application.get_app(self._ctx)

@@ -12,11 +12,13 @@ Choices where Stream's behaviour is not documented:
   the filter matches, before ``limit`` (default 25, at most 100) cuts the page.
 * GetActiveCallsStatus is a snapshot (``start_time`` = ``end_time`` = now): calls with someone
   in them are active, ``participants`` counts those people, and with no media there are no
-  publishers or subscribers. Its metrics are left out (the spec makes them optional).
+  publishers or subscribers. Stream's SDKs read its ``metrics`` without checking for them, so
+  they are sent, every figure 0: no media flows, so nothing is measured (:data:`NO_METRICS`).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from stagecfg.model import Json
@@ -30,6 +32,36 @@ from stagecfg.sandbox.requests import check_request
 from stagecfg.sandbox.responses import call_state
 
 QUERY_KEYS = {"filter_conditions"}
+_LATENCY = {"p50": 0, "p90": 0}
+_FPS = {"p05": 0, "p10": 0, "p50": 0, "p90": 0}
+#: ActiveCallsMetrics with every statistic Stream's spec names, measured over no media.
+NO_METRICS: Json = {
+    "join_call_api": {"total": 0, "failures": 0, "latency": _LATENCY},
+    "publishers": {
+        "all": {
+            "audio": {"jitter_ms": _LATENCY},
+            "rtt_ms": _LATENCY,
+            "video": {
+                "bitrate": {"p10": 0, "p50": 0},
+                "fps_30": _FPS,
+                "frame_encoding_time_ms": _LATENCY,
+                "jitter_ms": _LATENCY,
+                "resolution": {"p10": 0, "p50": 0},
+            },
+        }
+    },
+    "subscribers": {
+        "all": {
+            "audio": {
+                "concealment_pct": _LATENCY,
+                "jitter_ms": _LATENCY,
+                "packets_lost_pct": _LATENCY,
+            },
+            "rtt_ms": _LATENCY,
+            "video": {"fps_30": _FPS, "jitter_ms": _LATENCY, "packets_lost_pct": _LATENCY},
+        }
+    },
+}
 _ITEM = "participant.value"
 PARTICIPANT_FIELDS: dict[str, query.Field] = {
     "user_id": query.Field(f"json_extract({_ITEM}, '$.user_id')", "text"),
@@ -104,4 +136,5 @@ def active_calls_status(ctx: Context) -> Json:
             "active_subscribers": 0,
             "participants": people,
         },
+        "metrics": copy.deepcopy(NO_METRICS),
     }

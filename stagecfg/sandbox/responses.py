@@ -21,8 +21,13 @@ from stagecfg.sandbox.store import Transaction
 #: Ids per ``IN (...)`` list: well under SQLite's limit on bound variables.
 _BATCH = 500
 
-#: The columns every users SELECT reads, in the order :func:`user_response` unpacks.
-USER_COLUMNS = "id, role, data, created_at, updated_at, deactivated_at, deleted_at"
+#: The columns every users SELECT reads, in the order :func:`user_response` unpacks; the last
+#: is the JSON list of the users this one blocks (:mod:`.user_blocks`).
+USER_COLUMNS = (
+    "id, role, data, created_at, updated_at, deactivated_at, deleted_at,"
+    " (SELECT json_group_array(blocked_user_id) FROM user_blocks"
+    " WHERE user_blocks.user_id = users.id)"
+)
 
 #: The columns every members SELECT reads, in the order :func:`member_response` unpacks.
 MEMBER_COLUMNS = "call_seq, user_id, role, custom, created_at, updated_at"
@@ -63,7 +68,7 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
             "shadow_banned": False,
             "invisible": False,
         }
-    uid, role, data, created_at, updated_at, deactivated_at, deleted_at = row
+    uid, role, data, created_at, updated_at, deactivated_at, deleted_at, blocks = row
     stored = json.loads(data)
     user: Json = {
         "id": uid,
@@ -75,7 +80,7 @@ def user_response(row: Sequence[Any] | None, user_id: str) -> Json:
         "updated_at": updated_at,
         "banned": False,
         "online": False,
-        "blocked_user_ids": [],
+        "blocked_user_ids": sorted(json.loads(blocks or "[]")),
         "shadow_banned": False,
         "invisible": bool(stored.get("invisible", False)),
     }

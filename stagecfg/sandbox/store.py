@@ -90,11 +90,26 @@ CREATE TABLE IF NOT EXISTS tasks (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS external_storages (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_blocks (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    blocked_user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_user_id)
+);
+CREATE INDEX IF NOT EXISTS user_blocks_blocked ON user_blocks (blocked_user_id);
 """
 
 
-#: Tables every sandbox file has. Tables added later (``tasks``) are created on open, so a file
-#: from before them is still a sandbox.
+#: Tables every sandbox file has. Tables added later (``tasks``, ``external_storages``,
+#: ``user_blocks``) are created on open, so a file from before them is still a sandbox.
 _TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
 
 #: The folder of the default sandbox (cli/options.py DEFAULT_SANDBOX; a test holds them equal).
