@@ -371,6 +371,10 @@ def test_the_event_log_is_served_with_filters(
             params={"type": "call.created,call.live_started", "call_cid": "livestream:show"},
         ).json()["events"]
         assert [e["event"]["type"] for e in calls] == ["call.created", "call.live_started"]
+        repeated = http.get(
+            "/_emulator/events", params=[("type", "call.created"), ("type", "call.live_started")]
+        ).json()["events"]
+        assert repeated == calls
         first_id = everything["events"][0]["id"]
         page = http.get("/_emulator/events", params={"since": first_id, "limit": 2}).json()
         assert page["events"] == everything["events"][1:3]

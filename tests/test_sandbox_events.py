@@ -257,6 +257,19 @@ def test_user_changes_emit_user_events(engine: Engine) -> None:  # noqa: F811
     assert bodies[4]["hard_delete"] is True and bodies[4]["user"]["id"] == "carol"
 
 
+def test_a_soft_then_a_hard_delete_each_send_user_deleted(engine: Engine) -> None:  # noqa: F811
+    start = since_now(engine)
+    engine.delete_users({"user_ids": ["bob"]})
+    with pytest.raises(StreamAPIError):
+        engine.delete_users({"user_ids": ["bob"]})  # deleted already: refused, no event
+    hard = {"user": "hard", "messages": "hard", "conversations": "hard"}
+    engine.delete_users({"user_ids": ["bob"], **hard})
+    soft, gone = logged(engine, since=start)
+    assert (soft["delete_user"], soft["hard_delete"]) == ("soft", False)
+    assert soft["user"]["deleted_at"] is not None
+    assert (gone["delete_user"], gone["hard_delete"]) == ("hard", True)
+
+
 def test_deleting_a_call_emits_call_deleted(engine: Engine) -> None:  # noqa: F811
     make_call(engine)
     engine.delete_call(*CID, {"hard": True})

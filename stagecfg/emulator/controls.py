@@ -138,7 +138,8 @@ def event_routes(
         op = "QueryEvents"
         query = request.query_params
         try:
-            kinds = query["type"].split(",") if "type" in query else []
+            # ``type=a,b`` and ``type=a&type=b`` alike.
+            kinds = [kind for value in query.getlist("type") for kind in value.split(",")]
             body: Json = engine.query_events(
                 types=kinds,
                 call_cid=query.get("call_cid"),

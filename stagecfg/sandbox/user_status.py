@@ -23,8 +23,9 @@ Choices where Stream's behaviour is not documented:
   creator of the calls the deleted users created. Messages, conversations and files do not
   exist in a video sandbox, so their modes are only checked.
 * ``user.deactivated`` / ``user.reactivated`` / ``user.deleted`` are sent for each user whose
-  state changed (not for one already in that state); RestoreUsers sends nothing (the spec has
-  no event for it), nor do the calls DeleteUsers' ``calls`` deletes.
+  state changed (not for one already in that state; a soft-deleted user deleted ``hard`` sends
+  ``user.deleted`` again); RestoreUsers sends nothing (the spec has no event for it), nor do the
+  calls DeleteUsers' ``calls`` deletes.
 """
 
 from __future__ import annotations
@@ -263,7 +264,8 @@ def delete_users(ctx: Context, body: Json | None) -> Json:
             )
         shown = gone or users_by_id(tx, ids)
         for uid in ids:
-            if states[uid][1] is None:  # deleted before (only hard may name them): no event
+            # A user deleted softly before sends user.deleted again only when now hard-deleted.
+            if states[uid][1] is None or modes["user"] == "hard":
                 emit(tx, _deleted_event(now, shown[uid], modes))
         return _task(tx, now, ids)
 
