@@ -8,6 +8,7 @@ Shared by the sandbox engine and emulator tests::
     assert_matches("CallResponse", body, strict=False)   # allow fields the spec does not name
     check(response, "/api/v2/video/calltypes", "GET")    # status, schema, duration, headers
     assert_api_error(response, 404, 16)                  # Stream's APIError with this status, code
+    assert_event_matches(body)                           # an event, by its type (WHEvent's map)
 
 OpenAPI 3.0 differs from JSON Schema in ``nullable``; it is translated. A property a schema does
 not require may also be ``null``: Stream sends optional fields without a value that way (see
@@ -182,3 +183,28 @@ def assert_join_answer(body: dict[str, Any]) -> None:
     assert type(stats["reporting_interval_ms"]) is int and stats["reporting_interval_ms"] > 0
     assert type(stats["enable_rtc_stats"]) is bool
     assert isinstance(body["duration"], str)
+
+
+#: Fields the emulator adds to an event beyond Stream's schema (the spec's event schemas allow
+#: more fields; README "Events and webhooks"): checked on their own by assert_event_matches.
+EMULATOR_EVENT_FIELDS = {"call.live_started": {"notification_settings"}}
+
+
+def event_schema(event_type: str) -> str:
+    """The schema of a webhook event of ``event_type``: WHEvent's discriminator names it."""
+    mapping = _spec()["components"]["schemas"]["WHEvent"]["discriminator"]["mapping"]
+    assert event_type in mapping, f"the spec has no event {event_type!r}"
+    ref: str = mapping[event_type]
+    return ref.rsplit("/", 1)[1]
+
+
+def assert_event_matches(body: dict[str, Any]) -> None:
+    """An event body (as the log keeps it and a webhook delivers it) matches the schema of its
+    ``type``, strictly; an emulator field it carries is held to the schema it was taken from."""
+    extra = EMULATOR_EVENT_FIELDS.get(body.get("type", ""), set())
+    assert_matches(event_schema(body["type"]), {k: v for k, v in body.items() if k not in extra})
+    pushed = body.get("notification_settings") if "notification_settings" in extra else None
+    if pushed is not None:
+        assert set(pushed) == {"enabled", "call_live_started"}, pushed
+        assert type(pushed["enabled"]) is bool
+        assert_matches("EventNotificationSettingsResponse", pushed["call_live_started"])

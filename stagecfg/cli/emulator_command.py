@@ -61,6 +61,13 @@ from stagecfg.cli.options import check_api_secret, sandbox_option
     help="Larger request bodies are answered 413.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    default=None,
+    help="POST each event Stream would send to this http(s) URL, signed with the API secret "
+    "in X-Signature, with Stream's retries (loopback only unless --allow-remote).",
+)
 def emulator(
     host: str,
     port: int,
@@ -69,6 +76,7 @@ def emulator(
     api_secret: str | None,
     allow_remote: bool,
     max_body_bytes: int,
+    webhook_url: str | None,
     **faults: Any,
 ) -> None:
     """Serve a sandbox over HTTP with Stream's wire protocol, for tests and CI."""
@@ -76,14 +84,19 @@ def emulator(
     from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from stagecfg.emulator import server as emulator_server
     from stagecfg.emulator.app import EmulatorSettings, Faults
+    from stagecfg.emulator.webhooks import WebhookSettings, check_url
 
     emulator_server.check_host(host, allow_remote=allow_remote)
     check_api_secret(api_secret)
+    webhook = None
+    if webhook_url is not None:
+        webhook = WebhookSettings(url=check_url(webhook_url, allow_remote=allow_remote))
     settings = EmulatorSettings(
         api_key=api_key or DEFAULT_API_KEY,
         api_secret=api_secret or DEFAULT_API_SECRET,
         max_body_bytes=max_body_bytes,
         faults=Faults(**faults),
+        webhook=webhook,
     )
     sock = emulator_server.bind(host, port)
     # Never print the secret itself, only where it came from.
@@ -92,6 +105,8 @@ def emulator(
     )
     click.echo(f"stagecfg emulator serving {sandbox_path} at {emulator_server.url_of(sock)}")
     click.echo(f"api key: {settings.api_key}, secret: {secret_hint} (see README)")
+    if webhook is not None:
+        click.echo(f"webhooks: each event is POSTed to {webhook.url}, signed in X-Signature")
     click.echo("Press Ctrl-C to stop.")
     emulator_server.serve(sock, sandbox_path, settings)
     click.echo("emulator stopped")

@@ -17,6 +17,8 @@ Where things are:
   per-endpoint quota behind ``X-RateLimit-*``.
 - :mod:`~stagecfg.emulator.controls`: test-only request counts, recorded bodies and the
   ``/_emulator/...`` routes.
+- :mod:`~stagecfg.emulator.webhooks`: ``--webhook-url``: the background sender that POSTs the
+  event log as Stream posts webhooks (signature, retries, bounded waits).
 - :mod:`~stagecfg.emulator.server` runs the app on uvicorn, in the foreground or in a thread.
 """
 

@@ -28,9 +28,10 @@ from starlette.routing import Route
 
 from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stagecfg.emulator.auth import Authenticator, user_token_refused
-from stagecfg.emulator.controls import RequestLog, control_routes
+from stagecfg.emulator.controls import RequestLog, control_routes, event_routes
 from stagecfg.emulator.faults import FaultInjector, Faults
 from stagecfg.emulator.operations import OPERATIONS, Operation
+from stagecfg.emulator.webhooks import WebhookSender, WebhookSettings
 from stagecfg.emulator.wire import (
     DEFAULT_MAX_BODY_BYTES,
     dump,
@@ -71,6 +72,7 @@ class EmulatorSettings:
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     record_bodies: bool = False  # keep request bodies for GET /_emulator/requests (tests)
     faults: Faults = field(default_factory=Faults)
+    webhook: WebhookSettings | None = None  # --webhook-url: deliver the event log there
 
 
 class Emulator:
@@ -82,6 +84,14 @@ class Emulator:
         self.auth = Authenticator(settings.api_key, settings.api_secret)
         self.injector = FaultInjector(settings.faults)
         self.log = RequestLog()
+        self.webhooks: WebhookSender | None = None
+        if settings.webhook is not None:
+            self.webhooks = WebhookSender(
+                settings.webhook,
+                lambda since: engine.query_events(since=since, limit=1),
+                api_key=settings.api_key,
+                api_secret=settings.api_secret,
+            )
 
     # The handle tests hold (server.EmulatorHandle) reads the log through these.
 
@@ -94,6 +104,23 @@ class Emulator:
     def reset_stats(self) -> None:
         self.log.reset()
 
+    # Webhook delivery (stagecfg.emulator.webhooks): the server starts it with the app and
+    # stops it before closing the engine.
+
+    def start_webhooks(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.start()
+
+    def stop_webhooks(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
+
+    def webhooks_running(self) -> bool:
+        return self.webhooks is not None and self.webhooks.running()
+
+    def webhook_stats(self) -> Json | None:
+        return None if self.webhooks is None else self.webhooks.stats()
+
 
 def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitable[Response]]:
     # Everything fixed per operation is looked up once here, not on every request.
@@ -104,6 +131,7 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
     injector = emulator.injector
     delays = injector.delays
     log = emulator.log
+    webhooks = emulator.webhooks
     name = op.operation_id
 
     async def endpoint(request: Request) -> Response:
@@ -133,6 +161,8 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
                 params = {**params, **{k: query[k] for k in op.query_params if k in query}}
             result = op.call(emulator.engine, params, body, claims)
             status = op.status
+            if webhooks is not None:
+                webhooks.wake()  # there may be new events to deliver; never waits
         except StreamAPIError as exc:
             result = exc.to_body()
             status = exc.status
@@ -165,6 +195,7 @@ def build_app(engine: Any, settings: EmulatorSettings | None = None) -> Starlett
     emulator = Emulator(engine, settings or EmulatorSettings())
     routes = [Route(op.path, _endpoint(emulator, op), methods=[op.method]) for op in OPERATIONS]
     routes += control_routes(emulator.log, _server_side(emulator))
+    routes += event_routes(engine, emulator.webhook_stats, _server_side(emulator))
     # Starlette's own 404/405 would be plain text; clients expect Stream's APIError JSON.
     handlers = {404: unknown_endpoint, 405: unknown_endpoint}
     app = Starlette(routes=routes, exception_handlers=handlers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from stagecfg.emulator.wire import json_response
 from stagecfg.model import Json
-from stagecfg.sandbox.apierror import StreamAPIError
+from stagecfg.sandbox.apierror import CODE_INPUT, StreamAPIError, failed_message
 
 #: ``guard(request, name)`` raises a StreamAPIError unless the request carries server credentials.
 Guard = Callable[[Request, str], object]
@@ -105,4 +106,61 @@ def control_routes(log: RequestLog, guard: Guard) -> list[Route]:
             "/_emulator/requests", _guarded(guard, "EmulatorRequests", recorded), methods=["GET"]
         ),
         Route("/_emulator/health", health, methods=["GET"]),
+    ]
+
+
+# --- the event log: GET /_emulator/events, POST /_emulator/events/reset ------------------------
+# The events Stream would have sent (the sandbox's log, stagecfg.sandbox.events), for tests to
+# assert on; like the stats, they need the API key and a server-side token.
+
+#: ``since`` and ``limit`` have at most this many digits (an event id fits SQLite's int64).
+_MAX_DIGITS = 18
+
+
+def _whole_number(op: str, raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_DIGITS:
+        raise StreamAPIError(
+            400, CODE_INPUT, failed_message(op, f"{name} must be a whole number, got {raw[:40]!r}")
+        )
+    return int(raw)
+
+
+def event_routes(
+    engine: Any, webhook_stats: Callable[[], Json | None], guard: Guard
+) -> list[Route]:
+    """``GET /_emulator/events`` (filters ``type`` (comma-separated), ``call_cid``, ``since``
+    (an event id: only later events) and ``limit``; with ``webhook`` counts when delivering)
+    and ``POST /_emulator/events/reset``, behind ``guard``."""
+
+    async def events(request: Request) -> Response:
+        op = "QueryEvents"
+        query = request.query_params
+        try:
+            # ``type=a,b`` and ``type=a&type=b`` alike.
+            kinds = [kind for value in query.getlist("type") for kind in value.split(",")]
+            body: Json = engine.query_events(
+                types=kinds,
+                call_cid=query.get("call_cid"),
+                since=_whole_number(op, query.get("since"), "since", 0),
+                limit=_whole_number(op, query.get("limit"), "limit", 100),
+            )
+        except StreamAPIError as exc:
+            return json_response({**exc.to_body(), "duration": "0.00ms"}, exc.status)
+        stats = webhook_stats()
+        if stats is not None:
+            body["webhook"] = stats
+        return json_response(body)
+
+    async def reset(request: Request) -> Response:
+        return json_response(engine.reset_events())
+
+    return [
+        Route("/_emulator/events", _guarded(guard, "EmulatorEvents", events), methods=["GET"]),
+        Route(
+            "/_emulator/events/reset",
+            _guarded(guard, "EmulatorEventsReset", reset),
+            methods=["POST"],
+        ),
     ]

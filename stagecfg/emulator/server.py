@@ -32,6 +32,7 @@ from stagecfg.emulator.app import (
     Faults,
     build_app,
 )
+from stagecfg.emulator.webhooks import WebhookSettings
 from stagecfg.errors import ConfigError, UsageError
 from stagecfg.redact import register_secret
 
@@ -187,6 +188,7 @@ def make_server(
     engine = open_engine(sandbox_path, clock)
     app = build_app(engine, settings)
     emulator: Emulator = app.state.emulator
+    emulator.start_webhooks()
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -205,6 +207,12 @@ def _close(engine: Any) -> None:
         close()
 
 
+def _shut(emulator: Emulator) -> None:
+    """Stop webhook delivery (it reads the engine's log), then close the engine."""
+    emulator.stop_webhooks()
+    _close(emulator.engine)
+
+
 def serve(sock: socket.socket, sandbox_path: str, settings: EmulatorSettings) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly and return."""
     server, emulator = make_server(sandbox_path, settings)
@@ -221,7 +229,7 @@ def serve(sock: socket.socket, sandbox_path: str, settings: EmulatorSettings) ->
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _close(emulator.engine)
+        _shut(emulator)
 
 
 @dataclass
@@ -251,10 +259,20 @@ class EmulatorHandle:
         """Request bodies received so far (only with ``record_bodies=True``)."""
         return self.emulator.recorded_bodies()
 
+    def events(self, **filters: Any) -> dict[str, Any]:
+        """The event log, as ``GET /_emulator/events`` answers (``types``, ``call_cid``,
+        ``since``, ``limit``), without the webhook counts."""
+        found: dict[str, Any] = self.emulator.engine.query_events(**filters)
+        return found
+
+    def webhook_stats(self) -> dict[str, Any] | None:
+        """Webhook delivery counts (None without a webhook URL)."""
+        return self.emulator.webhook_stats()
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
-        _close(self.emulator.engine)
+        _shut(self.emulator)
 
     def __enter__(self) -> EmulatorHandle:
         return self
@@ -275,6 +293,7 @@ def run_in_thread(
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS,
     record_bodies: bool = False,
     clock: Callable[[], datetime] | None = None,
+    webhook: WebhookSettings | None = None,
     **faults: Any,
 ) -> EmulatorHandle:
     """Start an emulator in a daemon thread and return once it accepts connections.
@@ -282,7 +301,8 @@ def run_in_thread(
     ``faults`` are :class:`~stagecfg.emulator.app.Faults` fields: ``latency_ms``,
     ``latency_jitter_ms``, ``error_rate``, ``throttle_rate``, ``retry_after``, ``rate_limit``,
     ``seed``. ``clock`` replaces the engine's wall clock, so tests can join calls at chosen
-    instants (backstage windows depend on the time).
+    instants (backstage windows depend on the time). ``webhook`` delivers the event log to a
+    receiver (see :mod:`stagecfg.emulator.webhooks`).
     """
     check_host(host)
     settings = EmulatorSettings(
@@ -293,6 +313,7 @@ def run_in_thread(
         header_timeout_seconds=header_timeout_seconds,
         record_bodies=record_bodies,
         faults=Faults(**faults),
+        webhook=webhook,
     )
     sock = bind(host, port)
     server, emulator = make_server(sandbox_path, settings, clock=clock)
@@ -305,7 +326,7 @@ def run_in_thread(
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             sock.close()
-            _close(emulator.engine)
+            _shut(emulator)
             raise ConfigError("the emulator did not start")
         time.sleep(0.005)
     return EmulatorHandle(

@@ -143,6 +143,13 @@ def capabilities(
     return [c for c in OWN_CAPABILITIES if c in unlocked]
 
 
+def capabilities_by_role(grants: Grants) -> dict[str, list[str]]:
+    """The capabilities each role of a call type's grants unlocks by itself, as Stream's
+    ``call.updated`` and ``call.member_updated_permission`` events carry them (``-owner``
+    grants unlock nothing here: whether they count depends on who created the call)."""
+    return {role: capabilities(grants, [role], is_creator=False) for role in sorted(grants)}
+
+
 #: A user's account: ``deactivated`` (DeactivateUser(s)) and ``deleted`` (DeleteUsers, not hard)
 #: users keep their data but may act in no call until reactivated or restored.
 Standing = Literal["active", "deactivated", "deleted"]

@@ -18,6 +18,8 @@ Modules, each importing only those above it:
 * :mod:`.responses`: every wire response body, and the batched reads that render calls.
 * :mod:`.call_rows`: the ``calls`` table's row layout; finding and saving a call.
 * :mod:`.tasks`: the tasks a hard DeleteCall and the batch user operations record, and GetTask.
+* :mod:`.events`: the event log (what Stream would send for each change, written in its
+  transaction), saving a call with the events of what changed, and reading the log.
 * :mod:`.call_types`: call type CRUD and the built-ins' seeding.
 * :mod:`.users`: UpdateUsers, UpdateUsersPartial, QueryUsers, and user rows for other resources.
 * :mod:`.roles`: ListPermissions, GetPermission, ListRoles, CreateRole, DeleteRole.

@@ -26,6 +26,7 @@ from stagecfg.rules.builtins import (
     missing_builtin_roles,
     template_call_type,
 )
+from stagecfg.rules.roles import capabilities_by_role
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import (
@@ -90,6 +91,20 @@ def call_type_row(tx: Transaction, name: str, op: str) -> Sequence[Any]:
     if row is None:
         raise not_found(op, "call type does not exist")
     return tuple(row)
+
+
+def call_type_notifications(tx: Transaction, call_type: str) -> Json | None:
+    """The call type's current notification settings; None if it is gone."""
+    row = tx.execute("SELECT data FROM call_types WHERE name = ?", (call_type,)).fetchone()
+    if row is None:
+        return None
+    settings = json.loads(row[0]).get("notification_settings")
+    return settings if isinstance(settings, dict) else None
+
+
+def call_type_capabilities(tx: Transaction, call_type: str) -> dict[str, list[str]]:
+    """What each role of the call type's current grants may do (events carry this)."""
+    return capabilities_by_role(call_type_grants(tx, call_type))
 
 
 def call_type_grants(tx: Transaction, call_type: str) -> Json:

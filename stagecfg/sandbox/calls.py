@@ -13,6 +13,9 @@ Choices where Stream's behaviour is not documented:
 * Ending a call (EndCall) stops every egress, transcription and captions with its session.
 * QueryCalls ``limit`` 0 means the default (25), so a client following ``next`` always advances.
   The default order (created_at, cid) pages by keyset; an explicit sort pages by offset.
+* GetOrCreateCall with ``ring`` / ``notify`` sends ``call.ring`` / ``call.notification`` from the
+  creator to the other members whether or not it created the call; a second EndCall sends no
+  second ``call.ended``.
 """
 
 from __future__ import annotations
@@ -25,18 +28,12 @@ from stagecfg.rules.roles import own_capabilities
 from stagecfg.rules.settings import backstage_of, merge_settings
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
-from stagecfg.sandbox.call_rows import (
-    CALL_COLUMNS,
-    find_call,
-    live_call,
-    reload,
-    save,
-    stored_state,
-)
+from stagecfg.sandbox.call_rows import CALL_COLUMNS, find_call, live_call, reload, stored_state
 from stagecfg.sandbox.call_types import call_type_row
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import stop_everything_state
-from stagecfg.sandbox.grants import require
+from stagecfg.sandbox.events import emit_call_events, save_call
+from stagecfg.sandbox.grants import require, updated_event
 from stagecfg.sandbox.members import check_member_requests, upsert_members
 from stagecfg.sandbox.requests import (
     check_call_id,
@@ -114,11 +111,42 @@ def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -
     check_call_id(op, call_id)
     with ctx.store.write() as tx:
         row = find_call(tx, call_type, call_id)
-        if row is not None:
-            return {**call_state(tx, row), "created": False}
-        type_row = call_type_row(tx, call_type, op)
-        row = insert_call(ctx, tx, op, call_type, call_id, json.loads(type_row[1]), data)
-        return {**call_state(tx, row), "created": True}
+        created = row is None
+        if created:
+            type_row = call_type_row(tx, call_type, op)
+            row = insert_call(ctx, tx, op, call_type, call_id, json.loads(type_row[1]), data)
+        state = call_state(tx, row)
+        partials = [created_event(state)] if created else []
+        partials += _ringing(state, body, data)
+        emit_call_events(tx, ctx.now(), row, partials, state["call"])
+        return {**state, "created": created}
+
+
+def _ringing(state: Json, body: Json, data: Json) -> list[Json]:
+    """``call.ring`` and ``call.notification`` for GetOrCreateCall's ``ring`` and ``notify``:
+    sent by the call's creator to its other members, created or not."""
+    kinds = [
+        k for k, flag in (("call.ring", "ring"), ("call.notification", "notify")) if body.get(flag)
+    ]
+    if not kinds:
+        return []
+    call = state["call"]
+    creator = call["created_by"]
+    rung = [m for m in state["members"] if m["user_id"] != creator["id"]]
+    video = bool(body.get("video", data.get("video", False)))
+    out: list[Json] = []
+    for kind in kinds:
+        event: Json = {"type": kind, "session_id": call["current_session_id"], "members": rung}
+        event["user"] = creator
+        if kind == "call.ring":
+            event["video"] = video
+        out.append(event)
+    return out
+
+
+def created_event(state: Json) -> Json:
+    """``call.created`` of a call just created, as :func:`emit_call_events` completes it."""
+    return {"type": "call.created", "members": state["members"]}
 
 
 def insert_call(
@@ -204,7 +232,8 @@ def update_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
         if body.get("custom") is not None:
             stored["custom"] = body["custom"]
         stored["settings"] = merge_settings(stored["settings"], override)
-        return call_state(tx, save(ctx, tx, row, stored, **columns))
+        updated = updated_event(tx, call_type)
+        return call_state(tx, save_call(ctx, tx, row, stored, [updated], **columns))
 
 
 def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
@@ -214,6 +243,7 @@ def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = 
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         state = call_state(tx, row)
+        emit_call_events(tx, ctx.now(), row, [{"type": "call.deleted"}], state["call"])
         if body.get("hard"):
             tx.execute("DELETE FROM calls WHERE seq = ?", (row[0],))
             result = {row[1]: {"status": "ok"}}
@@ -237,7 +267,8 @@ def mark_ended(ctx: Context, call_type: str, call_id: str) -> Json:
         stop_everything_state(stored)
         # Ending twice keeps the first ended_at.
         ended_at = row[9] if row[9] is not None else now
-        save(ctx, tx, row, stored, ended_at=ended_at, ongoing=0)
+        own = [{"type": "call.ended"}] if row[9] is None else []
+        save_call(ctx, tx, row, stored, own, ended_at=ended_at, ongoing=0)
     return {}
 
 

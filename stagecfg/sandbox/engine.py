@@ -15,7 +15,7 @@ the user id of a user token, who needs the permission Stream's rules name for th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from stagecfg import timestamps
@@ -25,6 +25,7 @@ from stagecfg.sandbox import (
     call_types,
     calls,
     egress,
+    events,
     grants,
     join,
     live,
@@ -348,3 +349,22 @@ class Engine:
     def get_app(self) -> Json:
         """GetApp: the app's settings and every call type."""
         return application.get_app(self._ctx)
+
+    # --- the event log (stagecfg.sandbox.events) ----------------------------------------------
+
+    def query_events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        call_cid: str | None = None,
+        since: int = 0,
+        limit: int = events.DEFAULT_READ,
+    ) -> Json:
+        """The events Stream would have sent, oldest first: ``{"events": [{"id", "event"}],
+        "last_id"}``; ``since`` an id (only later events), ``types`` and ``call_cid`` filters."""
+        return events.query_events(
+            self._ctx, types=types, call_cid=call_cid, since=since, limit=limit
+        )
+
+    def reset_events(self) -> Json:
+        return events.reset_events(self._ctx)

@@ -34,13 +34,15 @@ from typing import Any
 
 from stagecfg.model import Json
 from stagecfg.rules.permissions import OPERATION_PERMISSIONS, permission_for, suggest_permission
-from stagecfg.rules.roles import NO_OVERRIDES, CallAccess, UserOverrides, barred
+from stagecfg.rules.roles import NO_OVERRIDES, CallAccess, UserOverrides, barred, own_capabilities
 from stagecfg.sandbox.apierror import input_error, not_allowed
-from stagecfg.sandbox.call_rows import live_call, save, stored_state
-from stagecfg.sandbox.call_types import call_type_grants
+from stagecfg.sandbox.call_rows import live_call, stored_state
+from stagecfg.sandbox.call_types import call_type_capabilities, call_type_grants
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.events import emit_call_events, save_call
 from stagecfg.sandbox.members import roles
 from stagecfg.sandbox.requests import check_request, check_types
+from stagecfg.sandbox.responses import users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user, require_users, standing_of
 
@@ -120,11 +122,17 @@ def require(
     return access
 
 
+def updated_event(tx: Transaction, call_type: str) -> Json:
+    """``call.updated``, with what each role of the call type may do."""
+    return {"type": "call.updated", "capabilities_by_role": call_type_capabilities(tx, call_type)}
+
+
 @dataclass
 class Control:
     """One call control in progress: the call's row and its state, changed in place (and
     ``columns`` of the row to set with it, e.g. ``ongoing``); ``access``: the caller's (None
-    for a server-side one)."""
+    for a server-side one); ``events``: the control's own events (type and fields), sent
+    before those of what it changed (:func:`stagecfg.sandbox.events.save_call`)."""
 
     tx: Transaction
     row: Any
@@ -134,6 +142,7 @@ class Control:
     access: CallAccess | None = None
     changed: bool = False
     columns: dict[str, object] = field(default_factory=dict)
+    events: list[Json] = field(default_factory=list)
 
 
 @contextmanager
@@ -141,7 +150,8 @@ def control(
     ctx: Context, op: str, call_type: str, call_id: str, caller: str | None
 ) -> Iterator[Control]:
     """Find the call (404), check the caller (403), then hand its state to the body of the
-    ``with``; the state is saved when the body set ``changed``, all in one transaction."""
+    ``with``; the state is saved when the body set ``changed``, and the events sent, all in one
+    transaction."""
     with ctx.store.write() as tx:
         now = ctx.now()
         if caller is not None:
@@ -152,7 +162,9 @@ def control(
         current = Control(tx, row, stored, now, caller, access)
         yield current
         if current.changed:
-            current.row = save(ctx, tx, row, stored, **current.columns)
+            current.row = save_call(ctx, tx, row, stored, current.events, **current.columns)
+        else:
+            emit_call_events(tx, now, row, current.events)
 
 
 def _permission_ids(op: str, what: str, names: list[str] | None) -> frozenset[str]:
@@ -191,4 +203,9 @@ def update_user_permissions(
         updated = overrides_of(c.stored, user_id).updated(grant, revoke)
         _keep_overrides(c.stored, user_id, updated)
         c.changed = True
+        capabilities = own_capabilities(access_of(c.tx, c.row, c.stored, user_id))
+        user = users_by_id(c.tx, [user_id])[user_id]
+        c.events.append(
+            {"type": "call.permissions_updated", "user": user, "own_capabilities": capabilities}
+        )
     return {}

@@ -34,10 +34,16 @@ from stagecfg.rules.join import (
 from stagecfg.rules.roles import holds, own_capabilities
 from stagecfg.rules.settings import backstage_of
 from stagecfg.sandbox.apierror import input_error, not_allowed, not_found
-from stagecfg.sandbox.call_rows import find_call, save, stored_state
+from stagecfg.sandbox.call_rows import find_call, stored_state
 from stagecfg.sandbox.call_types import call_type_row
-from stagecfg.sandbox.calls import check_call_request, check_members_limit, insert_call
+from stagecfg.sandbox.calls import (
+    check_call_request,
+    check_members_limit,
+    created_event,
+    insert_call,
+)
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.events import emit_call_events, save_call
 from stagecfg.sandbox.grants import admit
 from stagecfg.sandbox.live import session
 from stagecfg.sandbox.requests import INT32_MAX, check_call_id, check_request, check_types
@@ -102,6 +108,10 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             created = True
         if row is None:
             raise not_found(op, f"Can't find call with id {call_type}:{call_id}")
+        if created:
+            # Sent now, and rolled back with the call if the creator may not join it after all.
+            fresh = call_state(tx, row)
+            emit_call_events(tx, now, row, [created_event(fresh)], fresh["call"])
         stored = stored_state(row)
         # Blocked, deactivated or deleted: refused before the grants, as every control is.
         access = admit(tx, op, row, stored, user_id)
@@ -135,7 +145,7 @@ def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body:
             }
         )
         current["participants"] = participants
-        row = save(ctx, tx, row, stored, ongoing=1)
+        row = save_call(ctx, tx, row, stored, ongoing=1)
         state = call_state(tx, row)
     state["own_capabilities"] = own_capabilities(access)
     membership = next((m for m in state["members"] if m["user_id"] == user_id), None)

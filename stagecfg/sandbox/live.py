@@ -22,8 +22,8 @@ from typing import Any
 
 from stagecfg.model import Json
 from stagecfg.rules.join import admitting_grant
-from stagecfg.sandbox.call_rows import live_call, save, stored_state
-from stagecfg.sandbox.call_types import call_type_grants
+from stagecfg.sandbox.call_rows import live_call, stored_state
+from stagecfg.sandbox.call_types import call_type_grants, call_type_notifications
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import (
     set_recording_state,
@@ -31,10 +31,12 @@ from stagecfg.sandbox.egress import (
     stop_hls_state,
     stop_rtmp_state,
 )
-from stagecfg.sandbox.grants import overrides_of
+from stagecfg.sandbox.events import save_call
+from stagecfg.sandbox.grants import overrides_of, updated_event
 from stagecfg.sandbox.members import roles
 from stagecfg.sandbox.requests import check_request, check_types
 from stagecfg.sandbox.responses import call_state
+from stagecfg.sandbox.store import Transaction
 
 #: GoLiveRequest and StopLiveRequest: each field and its type.
 _GO_LIVE_KEYS = {
@@ -108,8 +110,23 @@ def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None
             stored["transcribing"] = True
         if body.get("start_closed_caption"):
             stored["captioning"] = True
-        row = save(ctx, tx, row, stored, backstage=0)
+        row = save_call(ctx, tx, row, stored, [live_started_event(tx, call_type)], backstage=0)
         return {"call": call_state(tx, row)["call"]}
+
+
+def live_started_event(tx: Transaction, call_type: str) -> Json:
+    """``call.live_started``, with the call type's ``notification_settings.call_live_started``
+    (and the master switch ``enabled``): the push notification Stream sends the call's members
+    when it goes live. Stream's event has no field for it (the spec allows more fields); the
+    sandbox adds ``notification_settings`` so a test can see what would be pushed."""
+    event: Json = {"type": "call.live_started"}
+    settings = call_type_notifications(tx, call_type)
+    if settings is not None and isinstance(settings.get("call_live_started"), dict):
+        event["notification_settings"] = {
+            "enabled": bool(settings.get("enabled")),
+            "call_live_started": settings["call_live_started"],
+        }
+    return event
 
 
 def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
@@ -147,5 +164,6 @@ def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = No
             if admitting_grant(grants, held, is_creator=owner, stage="backstage", overrides=extra):
                 kept.append(p)
         current["participants"] = kept
-        row = save(ctx, tx, row, stored, backstage=1, ongoing=int(bool(kept)))
+        own = [updated_event(tx, call_type)]
+        row = save_call(ctx, tx, row, stored, own, backstage=1, ongoing=int(bool(kept)))
         return {"call": call_state(tx, row)["call"]}

@@ -1,7 +1,12 @@
 """Call members: UpdateCallMembers, QueryCallMembers, and member rows for calls being created.
 
-Choice where Stream's behaviour is not documented: a member added without a role gets
-``call_member`` (:data:`~stagecfg.rules.builtins.CALL_MEMBER`).
+Choices where Stream's behaviour is not documented:
+
+* A member added without a role gets ``call_member`` (:data:`~stagecfg.rules.builtins.CALL_MEMBER`).
+* UpdateCallMembers sends ``call.member_removed`` (the ids of members it removed),
+  ``call.member_added`` (new members), ``call.member_updated`` (members it updated that were
+  members already) and ``call.member_updated_permission`` (those of them whose role changed),
+  in that order, each only when it names someone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from stagecfg.rules.roles import roles_of
 from stagecfg.sandbox import query
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.call_rows import live_call
+from stagecfg.sandbox.call_types import call_type_capabilities
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.events import emit_call_events
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.responses import MEMBER_COLUMNS, member_response, users_by_id
 from stagecfg.sandbox.store import Transaction
@@ -88,6 +95,18 @@ def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) 
         row = live_call(tx, op, call_type, call_id)
         require_users(tx, op, [m["user_id"] for m in update])
         now = ctx.now()
+        named = list(dict.fromkeys([*remove, *(m["user_id"] for m in update)]))
+        before = (
+            dict(
+                tx.execute(
+                    f"SELECT user_id, role FROM members WHERE call_seq = ? AND user_id IN"
+                    f" ({', '.join('?' * len(named))})",
+                    [row[0], *named],
+                ).fetchall()
+            )
+            if named
+            else {}
+        )
         if remove:
             tx.execute(
                 f"DELETE FROM members WHERE call_seq = ? AND user_id IN"
@@ -99,16 +118,44 @@ def update_call_members(ctx: Context, call_type: str, call_id: str, body: Json) 
         # Stream answers with the members in the order the request names them (a user named
         # twice is answered once, where first named).
         ids = list(dict.fromkeys(m["user_id"] for m in update))
-        if not ids:
-            return {"members": []}
-        rows = tx.execute(
-            f"SELECT {MEMBER_COLUMNS} FROM members"
-            f" WHERE call_seq = ? AND user_id IN ({', '.join('?' * len(ids))})",
-            [row[0], *ids],
-        ).fetchall()
-        by_user = {m[1]: m for m in rows}
-        users = users_by_id(tx, ids)
-        return {"members": [member_response(by_user[uid], users) for uid in ids]}
+        answer: list[Json] = []
+        if ids:
+            rows = tx.execute(
+                f"SELECT {MEMBER_COLUMNS} FROM members"
+                f" WHERE call_seq = ? AND user_id IN ({', '.join('?' * len(ids))})",
+                [row[0], *ids],
+            ).fetchall()
+            by_user = {m[1]: m for m in rows}
+            users = users_by_id(tx, ids)
+            answer = [member_response(by_user[uid], users) for uid in ids]
+        removed = [uid for uid in dict.fromkeys(remove) if uid in before and uid not in ids]
+        emit_call_events(tx, now, row, _member_events(tx, call_type, before, removed, answer))
+        return {"members": answer}
+
+
+def _member_events(
+    tx: Transaction, call_type: str, before: dict[str, str], removed: list[str], answer: list[Json]
+) -> list[Json]:
+    """The events of one UpdateCallMembers (see the module's docstring)."""
+    added = [m for m in answer if m["user_id"] not in before]
+    updated = [m for m in answer if m["user_id"] in before]
+    promoted = [m for m in updated if m["role"] != before[m["user_id"]]]
+    out: list[Json] = []
+    if removed:
+        out.append({"type": "call.member_removed", "members": removed})
+    if added:
+        out.append({"type": "call.member_added", "members": added})
+    if updated:
+        out.append({"type": "call.member_updated", "members": updated})
+    if promoted:
+        out.append(
+            {
+                "type": "call.member_updated_permission",
+                "members": promoted,
+                "capabilities_by_role": call_type_capabilities(tx, call_type),
+            }
+        )
+    return out
 
 
 def query_call_members(ctx: Context, body: Json) -> Json:

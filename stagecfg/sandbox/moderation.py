@@ -14,7 +14,11 @@ Choices where Stream's behaviour is not documented:
   Unblocking a user who is not blocked, and kicking one who is not in the call, are no-ops.
 * MuteUsers needs ``user_ids`` or ``mute_all_users``, and ``user_ids`` must be existing users.
 * Pinning needs an active session (tracks exist only there); unpinning what is not pinned is a
-  no-op. ``kicked_by`` / ``muted_by`` are checked for shape and otherwise ignored.
+  no-op. ``kicked_by`` is checked for shape and otherwise ignored; ``muted_by`` (or
+  ``muted_by_id``, or the token's user) is the ``from_user_id`` of ``call.user_muted``, which
+  MuteUsers sends although nothing changes (``reason`` empty: the request has none).
+* ``call.kicked_user`` is sent only for a user who was in the call, with ``kicked_by_user`` for
+  a user token's kick.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import has_active_session
 from stagecfg.sandbox.grants import Control, blocked_user_ids, control
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
+from stagecfg.sandbox.responses import users_by_id
 from stagecfg.sandbox.users import require_users
 
 #: The request fields of each control and their types (held to the spec by
@@ -69,11 +74,11 @@ def _acting_user(op: str, body: Json, name: str) -> None:
         raise input_error(op, f"{name}.id and {name}_id differ")
 
 
-def _leave(c: Control, user_id: str) -> None:
-    """The user is no longer in the call's current session."""
+def _leave(c: Control, user_id: str) -> bool:
+    """The user is no longer in the call's current session; whether they were in it."""
     session = c.stored.get("session")
     if not isinstance(session, dict):
-        return
+        return False
     participants = session.get("participants") or []
     kept = [p for p in participants if p.get("user_id") != user_id]
     if len(kept) != len(participants):
@@ -81,14 +86,17 @@ def _leave(c: Control, user_id: str) -> None:
         session["pins"] = [p for p in session.get("pins") or [] if p.get("user_id") != user_id]
         c.columns["ongoing"] = int(bool(kept))
         c.changed = True
+        return True
+    return False
 
 
-def _block(c: Control, user_id: str) -> None:
+def _block(c: Control, user_id: str) -> bool:
+    """Block the user (who leaves the call); whether they were in it."""
     blocked = blocked_user_ids(c.stored)
     if user_id not in blocked:
         c.stored["blocked_user_ids"] = [*blocked, user_id]
         c.changed = True
-    _leave(c, user_id)
+    return _leave(c, user_id)
 
 
 def block_user(
@@ -126,9 +134,15 @@ def kick_user(
     with control(ctx, op, call_type, call_id, caller) as c:
         if body.get("block"):
             require_users(c.tx, op, [user_id])
-            _block(c, user_id)
+            was_in = _block(c, user_id)
         else:
-            _leave(c, user_id)
+            was_in = _leave(c, user_id)
+        if was_in:
+            users = users_by_id(c.tx, [user_id])
+            kicked: Json = {"type": "call.kicked_user", "user": users.get(user_id, {"id": user_id})}
+            if caller is not None:
+                kicked["kicked_by_user"] = users_by_id(c.tx, [caller])[caller]
+            c.events.append(kicked)
     return {}
 
 
@@ -146,6 +160,19 @@ def mute_users(
         raise input_error(op, "either user_ids or mute_all_users is required")
     with control(ctx, op, call_type, call_id, caller) as c:
         require_users(c.tx, op, user_ids)
+        if body.get("mute_all_users"):
+            session = c.stored.get("session") or {}
+            user_ids = [p["user_id"] for p in session.get("participants") or []]
+        muted_by = body.get("muted_by") or {}
+        sender = caller or body.get("muted_by_id") or muted_by.get("id") or ""
+        c.events.append(
+            {
+                "type": "call.user_muted",
+                "from_user_id": sender,
+                "muted_user_ids": list(dict.fromkeys(user_ids)),
+                "reason": "",
+            }
+        )
     return {}
 
 

@@ -10,6 +10,8 @@ Choices where Stream's behaviour is not documented:
 * A server-side SendCallEvent names its sender (``user_id`` or ``user``), as server-side chat
   events must; a ``user`` that does not exist is created, as a call's ``created_by`` is. A user
   token's event is sent by that user.
+* SendCallEvent's ``custom`` event and RingCall's ``call.ring`` go to the event log (and a
+  webhook); a ring that reaches nobody sends no event.
 * RingCall rings the call's members only (``members_ids`` naming anyone else is refused); with
   no ``members_ids`` it rings every member. Either way it skips those already in the call,
   those blocked from it, and the one ringing (the token's user, or the call's creator for a
@@ -22,8 +24,9 @@ from stagecfg.model import Json
 from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
-from stagecfg.sandbox.grants import blocked_user_ids, control
+from stagecfg.sandbox.grants import Control, blocked_user_ids, control
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
+from stagecfg.sandbox.responses import MEMBER_COLUMNS, member_response, users_by_id
 from stagecfg.sandbox.users import require_users, write_user
 
 #: RingCallRequest.members_ids: at most this many (the spec's maxItems).
@@ -51,11 +54,16 @@ def send_call_event(
     with control(ctx, op, call_type, call_id, caller) as c:
         if caller is None:
             if user is not None:
-                exists = c.tx.execute("SELECT 1 FROM users WHERE id = ?", (user.get("id"),))
+                sender = user.get("id")
+                exists = c.tx.execute("SELECT 1 FROM users WHERE id = ?", (sender,))
                 if exists.fetchone() is None:
                     write_user(c.tx, op, user, c.now)
             else:
                 require_users(c.tx, op, [str(sender)])
+        else:
+            sender = caller
+        sent_by = users_by_id(c.tx, [str(sender)])[str(sender)]
+        c.events.append({"type": "custom", "custom": body.get("custom") or {}, "user": sent_by})
     return {}
 
 
@@ -84,5 +92,28 @@ def ring_call(
         present = {p.get("user_id") for p in session.get("participants") or []}
         # Nobody is rung who could not answer: a blocked member may not join.
         skipped = {*present, *blocked_user_ids(c.stored)}
-        skipped.add(caller if caller is not None else c.row[4])
-    return {"members_ids": [u for u in members if u not in skipped]}
+        ringer = caller if caller is not None else c.row[4]
+        skipped.add(ringer)
+        rung = [u for u in members if u not in skipped]
+        if rung:
+            c.events.append(_ring_event(c, ringer, rung, bool(body.get("video"))))
+    return {"members_ids": rung}
+
+
+def _ring_event(c: Control, ringer: str, rung: list[str], video: bool) -> Json:
+    """``call.ring``: ``ringer`` rings the members ``rung`` (in the answer's order)."""
+    rows = c.tx.execute(
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE call_seq = ? AND user_id IN"
+        f" ({', '.join('?' * len(rung))})",
+        [c.row[0], *rung],
+    ).fetchall()
+    users = users_by_id(c.tx, [*rung, ringer])
+    by_user = {m[1]: member_response(m, users) for m in rows}
+    session = c.stored.get("session") or {}
+    return {
+        "type": "call.ring",
+        "session_id": session.get("id") or "",
+        "members": [by_user[u] for u in rung if u in by_user],
+        "user": users.get(ringer) or {"id": ringer},
+        "video": video,
+    }

@@ -83,6 +83,13 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (call_seq, user_id)
 );
 CREATE INDEX IF NOT EXISTS members_user ON members (user_id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    call_cid TEXT,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -109,7 +116,7 @@ CREATE INDEX IF NOT EXISTS user_blocks_blocked ON user_blocks (blocked_user_id);
 
 
 #: Tables every sandbox file has. Tables added later (``tasks``, ``external_storages``,
-#: ``user_blocks``) are created on open, so a file from before them is still a sandbox.
+#: ``user_blocks``, ``events``) are created on open, so a file from before them is still a sandbox.
 _TABLES = frozenset({"meta", "call_types", "users", "calls", "members"})
 
 #: The folder of the default sandbox (cli/options.py DEFAULT_SANDBOX; a test holds them equal).

@@ -22,6 +22,10 @@ Choices where Stream's behaviour is not documented:
   two members (one of them the user); ``new_call_owner_id`` (an existing user) becomes the
   creator of the calls the deleted users created. Messages, conversations and files do not
   exist in a video sandbox, so their modes are only checked.
+* ``user.deactivated`` / ``user.reactivated`` / ``user.deleted`` are sent for each user whose
+  state changed (not for one already in that state; a soft-deleted user deleted ``hard`` sends
+  ``user.deleted`` again); RestoreUsers sends nothing (the spec has no event for it), nor do the
+  calls DeleteUsers' ``calls`` deletes.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from collections.abc import Sequence
 from stagecfg.model import Json
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.events import emit, emit_users, user_event
 from stagecfg.sandbox.requests import check_request, check_types
-from stagecfg.sandbox.responses import USER_COLUMNS, user_response
+from stagecfg.sandbox.responses import USER_COLUMNS, user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.tasks import record_task
 
@@ -121,13 +126,15 @@ def deactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
     op = "DeactivateUser"
     _checked(op, body, _DEACTIVATE_ONE)
     with ctx.store.write() as tx:
-        _one(tx, op, user_id)
+        deactivated_at, _deleted = _one(tx, op, user_id)
         now = ctx.now()
         tx.execute(
             "UPDATE users SET deactivated_at = COALESCE(deactivated_at, ?), updated_at = ?"
             " WHERE id = ?",
             (now, now, user_id),
         )
+        if deactivated_at is None:
+            emit_users(ctx, tx, "user.deactivated", [user_id])
         return {"user": _user(tx, user_id)}
 
 
@@ -136,13 +143,15 @@ def deactivate_users(ctx: Context, body: Json | None) -> Json:
     body = _checked(op, body, _DEACTIVATE_MANY)
     ids = _user_ids(op, body)
     with ctx.store.write() as tx:
-        _require(op, _states(tx, ids), ids)
+        states = _states(tx, ids)
+        _require(op, states, ids)
         now = ctx.now()
         tx.executemany(
             "UPDATE users SET deactivated_at = ?, updated_at = ?"
             " WHERE id = ? AND deactivated_at IS NULL",
             [(now, now, uid) for uid in ids],
         )
+        emit_users(ctx, tx, "user.deactivated", [u for u in ids if states[u][0] is None])
         return _task(tx, now, ids)
 
 
@@ -163,6 +172,7 @@ def reactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
         tx.execute(
             "UPDATE users SET deactivated_at = NULL, updated_at = ? WHERE id = ?", (now, user_id)
         )
+        emit_users(ctx, tx, "user.reactivated", [user_id])
         return {"user": _user(tx, user_id)}
 
 
@@ -171,13 +181,15 @@ def reactivate_users(ctx: Context, body: Json | None) -> Json:
     body = _checked(op, body, _REACTIVATE_MANY)
     ids = _user_ids(op, body)
     with ctx.store.write() as tx:
-        _require(op, _states(tx, ids), ids)
+        states = _states(tx, ids)
+        _require(op, states, ids)
         now = ctx.now()
         tx.executemany(
             "UPDATE users SET deactivated_at = NULL, updated_at = ?"
             " WHERE id = ? AND deactivated_at IS NOT NULL",
             [(now, uid) for uid in ids],
         )
+        emit_users(ctx, tx, "user.reactivated", [u for u in ids if states[u][0] is not None])
         return _task(tx, now, ids)
 
 
@@ -229,6 +241,8 @@ def delete_users(ctx: Context, body: Json | None) -> Json:
                 [owner, *ids],
             )
         now = ctx.now()
+        # Read before a hard delete removes them: its event shows each user as they were.
+        gone = users_by_id(tx, ids) if modes["user"] == "hard" else {}
         if modes["calls"]:
             seqs = _one_to_one_calls(tx, ids)
             if seqs and modes["calls"] == "hard":
@@ -248,7 +262,27 @@ def delete_users(ctx: Context, body: Json | None) -> Json:
                 f" WHERE id IN {_in(ids)}",
                 [now, now, *ids],
             )
+        shown = gone or users_by_id(tx, ids)
+        for uid in ids:
+            # A user deleted softly before sends user.deleted again only when now hard-deleted.
+            if states[uid][1] is None or modes["user"] == "hard":
+                emit(tx, _deleted_event(now, shown[uid], modes))
         return _task(tx, now, ids)
+
+
+def _deleted_event(now: int, user: Json, modes: dict[str, str]) -> Json:
+    """``user.deleted`` with the modes DeleteUsers ran (no messages or channels in a video app)."""
+    return user_event(
+        "user.deleted",
+        now,
+        user,
+        delete_user=modes["user"],
+        delete_messages=modes["messages"],
+        delete_conversation=modes["conversations"],
+        hard_delete=modes["user"] == "hard",
+        mark_messages_deleted=False,
+        delete_conversation_channels=False,
+    )
 
 
 def restore_users(ctx: Context, body: Json | None) -> Json:

@@ -17,6 +17,8 @@ Choices where Stream's behaviour is not documented:
 * Upserting or updating a deactivated user changes its fields and leaves it deactivated.
 * QueryUsers leaves deleted users out, and deactivated ones unless
   ``include_deactivated_users``; it answers 30 users unless ``limit`` says otherwise.
+* UpdateUsers and UpdateUsersPartial send ``user.updated`` for each user they write, new ones
+  too; users created on the way (a call's ``created_by``, a token's user) send none.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from stagecfg.rules.roles import Standing, standing_refusal
 from stagecfg.sandbox import query, user_filters
 from stagecfg.sandbox.apierror import input_error, not_allowed
 from stagecfg.sandbox.context import Context
+from stagecfg.sandbox.events import emit_users
 from stagecfg.sandbox.requests import check_keys, check_request, check_types
 from stagecfg.sandbox.responses import USER_COLUMNS, user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
@@ -207,6 +210,7 @@ def upsert_users(ctx: Context, body: Json) -> Json:
             if isinstance(user, dict) and user.get("id", key) != key:
                 raise input_error(op, f"users.{key}.id does not match its key")
             ids.append(write_user(tx, op, {"id": key, **(user or {})}, now))
+        emit_users(ctx, tx, "user.updated", ids)
         found = users_by_id(tx, ids)
     users_out = {uid: {**found[uid], **_FULL_USER} for uid in sorted(found)}
     return {"users": users_out, "membership_deletion_task_id": ""}
@@ -257,6 +261,7 @@ def update_users_partial(ctx: Context, body: Json) -> Json:
             if "role" in unset:
                 role = "user"
             _store(tx, uid, set_.get("role") or role, stored, now)
+        emit_users(ctx, tx, "user.updated", ids)
         found = users_by_id(tx, ids)
     return {
         "users": {uid: {**found[uid], **_FULL_USER} for uid in sorted(found)},
