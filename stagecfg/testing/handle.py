@@ -158,7 +158,10 @@ class StreamEmulator:
 
     def environ(self) -> dict[str, str]:
         """``STREAM_API_KEY``, ``STREAM_API_SECRET`` and ``STREAM_BASE_URL`` for this emulator,
-        for an app that reads its settings from the environment (``monkeypatch.setenv``)."""
+        for an app that reads its settings from the environment (``monkeypatch.setenv``).
+
+        getstream 7.0.0's ``Stream()`` reads ``STREAM_BASE_URL`` only when given
+        ``base_url=None``; without it, it would talk to Stream's real API."""
         return {
             "STREAM_API_KEY": self.api_key,
             "STREAM_API_SECRET": self.api_secret,
