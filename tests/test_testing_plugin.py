@@ -456,3 +456,18 @@ def test_starting_and_stopping_emulators_leaks_no_descriptor(tmp_path: Path) -> 
         emulator.stop()
     assert _open_descriptors() == settled
     assert set(threading.enumerate()) == threads
+
+
+def test_environ_points_an_app_that_reads_the_environment_at_the_emulator(
+    stream_emulator: StreamEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from getstream import Stream
+
+    for name, value in stream_emulator.environ().items():
+        monkeypatch.setenv(name, value)
+    app_client = Stream(base_url=None)  # as an app configured by STREAM_* would make it
+    try:
+        assert "livestream" in app_client.video.list_call_types().data.call_types
+    finally:
+        app_client.close()
+    assert [r["operation"] for r in stream_emulator.requests()] == ["ListCallTypes"]
