@@ -143,6 +143,14 @@ def test_load_seeds_the_sandbox_before_it_serves(work: Path) -> None:
             timeout=10,
         ).json()
         assert log["requests"] == []
+        # ... and the seed is the app as it already was: no events to deliver or list.
+        events = httpx.get(
+            f"{url}/_emulator/events",
+            params={"api_key": DEFAULT_API_KEY},
+            headers={"Authorization": server_token(DEFAULT_API_SECRET), "stream-auth-type": "jwt"},
+            timeout=10,
+        ).json()
+        assert events["events"] == []
     # Started again on the same file, it finds nothing left to do.
     with serving(work, "--sandbox", "app.db", "--load", "examples/backstage") as (_, lines):
         assert lines[1] == "loaded examples/backstage: no changes\n"

@@ -105,11 +105,14 @@ def test_reset_isolates_tests_and_the_session_fixture_keeps_state(tmp_path: Path
                     call = sdk.video.call("default", "c1")
                     call.get_or_create(data=CallRequest(created_by_id="zoe"))
                     assert len(stream_emulator.requests()) == 4
+                    kinds = [e["event"]["type"] for e in stream_emulator.events()]
+                    assert "call.deleted" in kinds and "call.created" in kinds
 
                 def test_b_starts_from_the_manifests_again(stream_emulator):
                     sdk = stream_emulator.client()
                     assert stream_emulator.requests() == []
                     assert stream_emulator.stats() == {"requests": {}, "total": 0}
+                    assert stream_emulator.events() == []  # not even the seed's
                     types = sdk.video.list_call_types().data.call_types
                     assert "extra" not in types
                     assert types["livestream"].settings.backstage.enabled is True
@@ -471,3 +474,31 @@ def test_environ_points_an_app_that_reads_the_environment_at_the_emulator(
     finally:
         app_client.close()
     assert [r["operation"] for r in stream_emulator.requests()] == ["ListCallTypes"]
+
+
+def test_events_show_what_stream_would_send_for_the_test(stream_emulator: StreamEmulator) -> None:
+    sdk = stream_emulator.client()
+    call = sdk.video.call("livestream", "show")
+    call.get_or_create(data=CallRequest(created_by_id="ann"))
+    call.go_live()
+    kinds = [e["event"]["type"] for e in stream_emulator.events(call_cid="livestream:show")]
+    assert kinds[0] == "call.created" and "call.live_started" in kinds
+    (live,) = stream_emulator.events("call.live_started")
+    assert live["event"]["call_cid"] == "livestream:show"
+    assert stream_emulator.events(since=live["id"]) == [
+        e for e in stream_emulator.events() if e["id"] > live["id"]
+    ]
+    with pytest.raises(pytest.fail.Exception, match="call_cid must be"):
+        stream_emulator.events(call_cid="")
+
+
+def test_events_of_a_load_in_the_test_are_kept(
+    stream_emulator: StreamEmulator,
+) -> None:
+    assert stream_emulator.events() == []  # the test above's are gone
+    stream_emulator.load(BACKSTAGE)
+    # The changes happened in the app, so Stream would have sent their events.
+    assert [e["event"]["type"] for e in stream_emulator.events()] == [
+        "user.updated",
+        "call.created",
+    ]

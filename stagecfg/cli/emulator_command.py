@@ -167,7 +167,10 @@ def _seed(sandbox_path: str, desired: DesiredState) -> int:
 
     backend = open_backend(sandbox_path=sandbox_path)
     try:
-        return pipeline.apply_desired(backend, desired)
+        applied = pipeline.apply_desired(backend, desired)
+        # The seed is the app as it already was: /_emulator/events starts empty.
+        backend.engine.reset_events()
+        return applied
     except ApplyFailed as exc:
         echo(exc.report_text, nl=False)
         raise

@@ -97,6 +97,8 @@ class StreamEmulator:
             paths = list(manifests)
             if paths:
                 emulator.load(paths, env=env)
+                # The seed is the app as it already was: its events are not the tests' to see.
+                handle.emulator.engine.reset_events()
                 emulator._baseline = folder / "baseline.db"
                 handle.emulator.engine.snapshot(emulator._baseline)
             emulator._clear_logs()
@@ -211,7 +213,8 @@ class StreamEmulator:
         Relative paths are read from the current directory. Invalid manifests fail the test
         with each problem at its ``file:line:col``; warnings become
         :class:`StreamEmulatorWarning`. Seeding goes to the sandbox directly, so the request
-        log and the stats do not show it.
+        log and the stats do not show it; the events Stream would send for the changes are in
+        :meth:`events` (those of the configured manifests, loaded at start, are not).
         """
         from stagecfg import pipeline
         from stagecfg.backends.local import open_backend
@@ -291,6 +294,39 @@ class StreamEmulator:
             _fail(f"stream_emulator.requests(): {problem}")
         entries: list[dict[str, Any]] = self._handle.emulator.history.body(filters)["requests"]
         return entries
+
+    def events(
+        self,
+        types: str | Iterable[str] | None = None,
+        *,
+        call_cid: str | None = None,
+        since: int = 0,
+    ) -> list[dict[str, Any]]:
+        """The events Stream would have sent (webhooks), oldest first, as ``GET
+        /_emulator/events`` lists them: ``{"id": N, "event": {"type": "call.live_started",
+        ...}}``. ``types``: only these event types; ``call_cid``: only this call's; ``since``:
+        only after this id."""
+        from stagecfg.sandbox.apierror import StreamAPIError
+        from stagecfg.sandbox.events import MAX_READ
+
+        wanted = [types] if isinstance(types, str) else list(types or ())
+        engine = self._handle.emulator.engine
+        found: list[dict[str, Any]] = []
+        problem: str | None = None
+        try:
+            while True:  # pages of MAX_READ; each page moves on, and the log is finite
+                page = engine.query_events(
+                    types=wanted, call_cid=call_cid, since=since, limit=MAX_READ
+                )["events"]
+                found.extend(page)
+                if len(page) < MAX_READ:
+                    break
+                since = page[-1]["id"]
+        except StreamAPIError as exc:
+            problem = exc.message
+        if problem is not None:
+            _fail(f"stream_emulator.events(): {problem}")
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Request counts by operation id and method, as ``GET /_emulator/stats`` reports."""

@@ -37,6 +37,9 @@ def test_opening_the_doors_goes_live_and_sends_exactly_that(stream_emulator):
     assert sent[0]["body"]["data"]["members"] == [{"user_id": "presenter", "role": "host"}]
     assert sent[1]["path"] == "/api/v2/video/call/shows/launch-party/go_live"
     assert sent[1]["body"] == {"start_hls": True}
+    # ...and the event Stream would have sent your webhook.
+    (live,) = stream_emulator.events("call.live_started")
+    assert live["event"]["call_cid"] == "shows:launch-party"
 
 
 def test_every_test_starts_from_the_manifests(stream_emulator):
