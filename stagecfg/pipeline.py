@@ -293,3 +293,20 @@ def apply_planned(
             report_text=report.render(full=full),
         ) from None
     return report
+
+
+def apply_desired(backend: Backend, desired: DesiredState, *, parallelism: int = 8) -> int:
+    """Make ``backend`` match ``desired`` as ``stagecfg apply --auto-approve`` does (no prune),
+    without printing; the changes applied (0: it matched already).
+
+    This seeds an emulator from manifests (``stagecfg emulator --load``, the ``stream_emulator``
+    pytest fixture): the same lock, plan, safety rules and convergence check as apply, so what
+    a test starts from is what apply would make. Raises like apply: ManifestError,
+    PlanRefused, ApplyFailed (with its report).
+    """
+    backend.lock_for_apply()
+    planned = plan_manifests(backend, desired)
+    if planned.plan.empty:
+        return 0
+    check_applicable(planned, force=False, allow_disruptive=False)
+    return len(apply_planned(backend, planned, parallelism=parallelism).succeeded)

@@ -288,6 +288,7 @@ def test_a_silent_client_is_cut_off(make_emulator: MakeEmulator) -> None:  # noq
         ("GET", "/_emulator/stats"),
         ("POST", "/_emulator/stats/reset"),
         ("GET", "/_emulator/requests"),
+        ("POST", "/_emulator/requests/reset"),
     ],
 )
 def test_test_only_routes_need_credentials(

@@ -155,3 +155,45 @@ def test_a_failed_confirm_read_raises_with_the_report_of_the_finished_apply(
     assert summary == f"Applied {total} of {total} changes; 0 failed, 0 not started."
     assert len(done) == total and all(line.startswith("  done:   ") for line in done)  # few
     assert pipeline.plan_manifests(inner, desired).plan.empty  # they were indeed applied
+
+
+def test_apply_desired_applies_then_finds_nothing_to_do(tmp_path: Path) -> None:
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([EXAMPLE])
+    try:
+        assert pipeline.apply_desired(backend, desired) == 3
+        assert pipeline.apply_desired(backend, desired) == 0
+        assert pipeline.plan_manifests(backend, desired).plan.empty
+    finally:
+        backend.close()
+
+
+def test_apply_desired_refuses_what_apply_would_refuse_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    backend = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([EXAMPLE])
+    try:
+        pipeline.apply_desired(backend, desired)
+        backend.go_live("livestream:launch-show", {})  # the manifest says live: false
+        with pytest.raises(PlanRefused, match="--allow-disruptive"):
+            pipeline.apply_desired(backend, desired)
+        call = backend.read(cids=["livestream:launch-show"]).calls["livestream:launch-show"]
+        assert call.backstage is False  # still live: the stop-live was not run
+    finally:
+        backend.close()
+
+
+def test_apply_desired_takes_the_apply_lock(tmp_path: Path) -> None:
+    holder = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    other = open_backend(sandbox_path=str(tmp_path / "sb.db"))
+    desired, _ = load_desired([EXAMPLE])
+    try:
+        holder.lock_for_apply()
+        with pytest.raises(BackendError, match="in use by another stagecfg apply"):
+            pipeline.apply_desired(other, desired)
+        assert other.read().call_types.keys() == holder.read().call_types.keys()
+        assert "launch-show" not in str(other.read(all_calls=True).calls)
+    finally:
+        other.close()
+        holder.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import stat
 import threading
@@ -889,3 +890,45 @@ def test_processes_opening_a_new_sandbox_at_once_all_succeed(tmp_path: Path) -> 
             worker.join(timeout=60)
         failures += sum(worker.exitcode != 0 for worker in workers)
     assert failures == 0
+
+
+def test_restore_brings_back_a_snapshot_for_every_connection(tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "app.db")
+    engine.snapshot(tmp_path / "empty.db")
+    # Another thread keeps its own connection open, as the emulator's event loop does.
+    jobs: queue.Queue[Any] = queue.Queue()
+    answers: queue.Queue[Any] = queue.Queue()
+
+    def worker() -> None:
+        while (job := jobs.get(timeout=30)) is not None:
+            answers.put(job())
+
+    def on_worker(job: Any) -> Any:
+        jobs.put(job)
+        return answers.get(timeout=30)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        on_worker(lambda: engine.create_call_type({"name": "stage"}))
+        on_worker(lambda: engine.upsert_users({"users": {"ann": {"id": "ann"}}}))
+        assert "stage" in on_worker(lambda: set(engine.list_call_types()["call_types"]))
+        engine.restore(tmp_path / "empty.db")
+        assert on_worker(lambda: sorted(engine.list_call_types()["call_types"])) == [
+            "audio_room",
+            "default",
+            "development",
+            "livestream",
+        ]
+        assert engine.query_users({})["users"] == []
+        on_worker(lambda: engine.create_call_type({"name": "after"}))
+        assert "after" in engine.list_call_types()["call_types"]
+    finally:
+        jobs.put(None)
+        thread.join(timeout=30)
+    engine.close()
+    # The snapshot is a plain file (no write-ahead log beside it), and the sandbox is whole.
+    assert not (tmp_path / "empty.db-wal").exists()
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stagecfg.cli.help_text import EMULATOR, Command
 from stagecfg.cli.options import check_api_secret, sandbox_option
+from stagecfg.cli.output import echo, echo_warnings
+from stagecfg.cli.selection_options import selection_from, selection_options
+
+if TYPE_CHECKING:
+    from stagecfg.model import DesiredState
 
 
 @click.command(cls=Command, examples=EMULATOR)
@@ -68,6 +73,16 @@ from stagecfg.cli.options import check_api_secret, sandbox_option
     help="POST each event Stream would send to this http(s) URL, signed with the API secret "
     "in X-Signature, with Stream's retries (loopback only unless --allow-remote).",
 )
+@click.option(
+    "--load",
+    "load",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Apply these manifests (files or directories; repeatable) to the sandbox before "
+    "serving, as `apply --auto-approve` would.",
+)
+@selection_options
 def emulator(
     host: str,
     port: int,
@@ -77,6 +92,7 @@ def emulator(
     allow_remote: bool,
     max_body_bytes: int,
     webhook_url: str | None,
+    load: tuple[str, ...],
     **faults: Any,
 ) -> None:
     """Serve a sandbox over HTTP with Stream's wire protocol, for tests and CI."""
@@ -91,6 +107,7 @@ def emulator(
     webhook = None
     if webhook_url is not None:
         webhook = WebhookSettings(url=check_url(webhook_url, allow_remote=allow_remote))
+    desired = _load(load, faults)  # before listening: invalid manifests serve nothing
     settings = EmulatorSettings(
         api_key=api_key or DEFAULT_API_KEY,
         api_secret=api_secret or DEFAULT_API_SECRET,
@@ -99,14 +116,63 @@ def emulator(
         webhook=webhook,
     )
     sock = emulator_server.bind(host, port)
+    try:
+        applied = _seed(sandbox_path, desired) if desired is not None else None
+    except BaseException:
+        sock.close()
+        raise
     # Never print the secret itself, only where it came from.
     secret_hint = (
         "from --api-secret / STREAM_API_SECRET" if api_secret else "the documented default"
     )
     click.echo(f"stagecfg emulator serving {sandbox_path} at {emulator_server.url_of(sock)}")
+    if applied is not None:
+        changes = (
+            f"{applied} change{'s' if applied != 1 else ''} applied" if applied else "no changes"
+        )
+        click.echo(f"loaded {', '.join(load)}: {changes}")
     click.echo(f"api key: {settings.api_key}, secret: {secret_hint} (see README)")
     if webhook is not None:
         click.echo(f"webhooks: each event is POSTed to {webhook.url}, signed in X-Signature")
     click.echo("Press Ctrl-C to stop.")
     emulator_server.serve(sock, sandbox_path, settings)
     click.echo("emulator stopped")
+
+
+def _load(paths: tuple[str, ...], options: dict[str, Any]) -> DesiredState | None:
+    """The desired state of ``--load PATH...`` (with ``--env``/``--var``/``--var-file``, taken
+    out of ``options``), or None without ``--load``."""
+    from stagecfg.errors import UsageError
+    from stagecfg.validation import load_desired
+
+    ctx = click.get_current_context()
+    env_given = ctx.get_parameter_source("environment") == click.core.ParameterSource.COMMANDLINE
+    selection = selection_from(options)
+    if not paths:
+        if env_given or selection.variables or selection.var_files:
+            raise UsageError(
+                "--env, --var and --var-file choose what --load applies; give --load PATH"
+            )
+        return None
+    desired, warnings = load_desired(list(paths), selection=selection)
+    echo_warnings(warnings)
+    return desired
+
+
+def _seed(sandbox_path: str, desired: DesiredState) -> int:
+    """Apply ``desired`` to the sandbox file the emulator will serve; the changes applied."""
+    from stagecfg import pipeline
+    from stagecfg.backends.local import open_backend
+    from stagecfg.errors import ApplyFailed
+
+    backend = open_backend(sandbox_path=sandbox_path)
+    try:
+        applied = pipeline.apply_desired(backend, desired)
+        # The seed is the app as it already was: /_emulator/events starts empty.
+        backend.engine.reset_events()
+        return applied
+    except ApplyFailed as exc:
+        echo(exc.report_text, nl=False)
+        raise
+    finally:
+        backend.close()

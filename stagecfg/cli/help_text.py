@@ -178,4 +178,8 @@ EMULATOR: tuple[Example, ...] = (
         "Another port and file, answering 10% of requests with HTTP 500, reproducibly",
         "stagecfg emulator --port 9000 --sandbox ci.db --error-rate 0.1 --seed 7",
     ),
+    (
+        "Serve a new sandbox seeded from manifests (applied before it serves)",
+        "stagecfg emulator --sandbox test.db --load examples/backstage",
+    ),
 )

@@ -28,16 +28,18 @@ from starlette.routing import Route
 
 from stagecfg.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from stagecfg.emulator.auth import Authenticator, user_token_refused
-from stagecfg.emulator.controls import RequestLog, control_routes, event_routes
+from stagecfg.emulator.controls import RequestLog, control_routes, event_routes, history_routes
 from stagecfg.emulator.faults import FaultInjector, Faults
+from stagecfg.emulator.history import MAX_REQUESTS, RequestHistory
 from stagecfg.emulator.operations import OPERATIONS, Operation
 from stagecfg.emulator.webhooks import WebhookSender, WebhookSettings
 from stagecfg.emulator.wire import (
     DEFAULT_MAX_BODY_BYTES,
     dump,
     duration,
+    parse_body,
     payload_param,
-    read_body,
+    read_raw_body,
     unknown_endpoint,
 )
 from stagecfg.model import Json
@@ -70,7 +72,8 @@ class EmulatorSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_header_bytes: int = MAX_HEADER_BYTES
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
-    record_bodies: bool = False  # keep request bodies for GET /_emulator/requests (tests)
+    record_bodies: bool = False  # keep the bodies that reach the engine (EmulatorHandle.recorded)
+    request_history: int = MAX_REQUESTS  # requests GET /_emulator/requests keeps (0: none)
     faults: Faults = field(default_factory=Faults)
     webhook: WebhookSettings | None = None  # --webhook-url: deliver the event log there
 
@@ -92,6 +95,7 @@ class Emulator:
                 api_key=settings.api_key,
                 api_secret=settings.api_secret,
             )
+        self.history = RequestHistory(settings.request_history)
 
     # The handle tests hold (server.EmulatorHandle) reads the log through these.
 
@@ -132,12 +136,14 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
     delays = injector.delays
     log = emulator.log
     webhooks = emulator.webhooks
+    history = emulator.history.add
     name = op.operation_id
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         log.count(name, op.method)
         headers: dict[str, str] = {}
+        raw = b""
         try:
             if delays:
                 await asyncio.sleep(injector.delay_seconds())
@@ -148,7 +154,8 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
             if fault is not None:
                 raise fault
             if op.has_body:
-                body = await read_body(request, name, max_body)
+                raw = await read_raw_body(request, name, max_body)
+                body = parse_body(raw, name)
             elif op.query_payload:
                 body = payload_param(request, name)
             else:
@@ -173,6 +180,8 @@ def _endpoint(emulator: Emulator, op: Operation) -> Callable[[Request], Awaitabl
         # A copy, so a dict the engine may keep and hand out again never gains a duration.
         result = dict(result)
         result["duration"] = duration(started)
+        scope = request.scope
+        history(op.method, scope["path"], name, scope["query_string"], raw, status)
         return Response(dump(result), status, headers, media_type="application/json")
 
     return endpoint
@@ -193,11 +202,23 @@ def _server_side(emulator: Emulator) -> Callable[[Request, str], object]:
 def build_app(engine: Any, settings: EmulatorSettings | None = None) -> Starlette:
     """The ASGI app serving ``engine``; ``app.state.emulator`` exposes stats for tests."""
     emulator = Emulator(engine, settings or EmulatorSettings())
+    known = frozenset(op.operation_id for op in OPERATIONS)
+
+    async def unknown(request: Request, exc: Exception) -> Response:
+        # Logged too: a test should see that its app called an endpoint nobody serves.
+        response = await unknown_endpoint(request, exc)
+        scope = request.scope
+        emulator.history.add(
+            request.method, scope["path"], None, scope["query_string"], b"", response.status_code
+        )
+        return response
+
     routes = [Route(op.path, _endpoint(emulator, op), methods=[op.method]) for op in OPERATIONS]
     routes += control_routes(emulator.log, _server_side(emulator))
     routes += event_routes(engine, emulator.webhook_stats, _server_side(emulator))
+    routes += history_routes(emulator.history, _server_side(emulator), known)
     # Starlette's own 404/405 would be plain text; clients expect Stream's APIError JSON.
-    handlers = {404: unknown_endpoint, 405: unknown_endpoint}
+    handlers = {404: unknown, 405: unknown}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.emulator = emulator
     return app

@@ -2,9 +2,10 @@
 
 Real Stream has none of this. Tests and the benchmark use it to assert how many requests a
 command made (``GET /_emulator/stats``), to start counting afresh (``POST
-/_emulator/stats/reset``), to see what was sent (``GET /_emulator/requests``, only with
-``record_bodies``) and to wait for startup (``GET /_emulator/health``). They are not counted,
-so looking at the stats never changes them. All but ``health`` need the API key and a
+/_emulator/stats/reset``), to see what was sent (``GET /_emulator/requests``, the
+:mod:`~stagecfg.emulator.history`; ``POST /_emulator/requests/reset`` empties it) and to wait
+for startup (``GET /_emulator/health``). They are neither counted nor logged, so looking never
+changes what is seen. All but ``health`` need the API key and a
 server-side token like Stream's endpoints (what they show or reset is the app's traffic);
 ``health`` answers anyone, as a startup probe that reveals nothing.
 """
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from stagecfg.emulator.history import RequestHistory, parse_filters
 from stagecfg.emulator.wire import json_response
 from stagecfg.model import Json
 from stagecfg.sandbox.apierror import CODE_INPUT, StreamAPIError, failed_message
@@ -89,9 +91,6 @@ def control_routes(log: RequestLog, guard: Guard) -> list[Route]:
         log.reset()
         return json_response({"requests": {}, "total": 0})
 
-    async def recorded(request: Request) -> Response:
-        return json_response({"requests": log.recorded_bodies()})
-
     async def health(request: Request) -> Response:
         return json_response({"status": "ok"})
 
@@ -101,9 +100,6 @@ def control_routes(log: RequestLog, guard: Guard) -> list[Route]:
             "/_emulator/stats/reset",
             _guarded(guard, "EmulatorStatsReset", reset),
             methods=["POST"],
-        ),
-        Route(
-            "/_emulator/requests", _guarded(guard, "EmulatorRequests", recorded), methods=["GET"]
         ),
         Route("/_emulator/health", health, methods=["GET"]),
     ]
@@ -161,6 +157,33 @@ def event_routes(
         Route(
             "/_emulator/events/reset",
             _guarded(guard, "EmulatorEventsReset", reset),
+            methods=["POST"],
+        ),
+    ]
+
+
+def history_routes(history: RequestHistory, guard: Guard, known: frozenset[str]) -> list[Route]:
+    """``GET /_emulator/requests`` (filters: ``operation``, ``since``) and its reset."""
+
+    async def requests(request: Request) -> Response:
+        try:
+            query = request.query_params
+            filters = parse_filters({k: query.getlist(k) for k in query}, known)
+        except StreamAPIError as exc:
+            return json_response({**exc.to_body(), "duration": "0.00ms"}, exc.status)
+        return json_response(history.body(filters))
+
+    async def reset(request: Request) -> Response:
+        history.reset()
+        return json_response(history.body())
+
+    return [
+        Route(
+            "/_emulator/requests", _guarded(guard, "EmulatorRequests", requests), methods=["GET"]
+        ),
+        Route(
+            "/_emulator/requests/reset",
+            _guarded(guard, "EmulatorRequestsReset", reset),
             methods=["POST"],
         ),
     ]

@@ -32,6 +32,7 @@ from stagecfg.emulator.app import (
     Faults,
     build_app,
 )
+from stagecfg.emulator.history import MAX_REQUESTS
 from stagecfg.emulator.webhooks import WebhookSettings
 from stagecfg.errors import ConfigError, UsageError
 from stagecfg.redact import register_secret
@@ -269,6 +270,13 @@ class EmulatorHandle:
         """Webhook delivery counts (None without a webhook URL)."""
         return self.emulator.webhook_stats()
 
+    def requests(self) -> dict[str, Any]:
+        """The request log, as ``GET /_emulator/requests`` answers it (unfiltered)."""
+        return self.emulator.history.body()
+
+    def reset_requests(self) -> None:
+        self.emulator.history.reset()
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
@@ -292,6 +300,7 @@ def run_in_thread(
     max_header_bytes: int = MAX_HEADER_BYTES,
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS,
     record_bodies: bool = False,
+    request_history: int = MAX_REQUESTS,
     clock: Callable[[], datetime] | None = None,
     webhook: WebhookSettings | None = None,
     **faults: Any,
@@ -312,6 +321,7 @@ def run_in_thread(
         max_header_bytes=max_header_bytes,
         header_timeout_seconds=header_timeout_seconds,
         record_bodies=record_bodies,
+        request_history=request_history,
         faults=Faults(**faults),
         webhook=webhook,
     )

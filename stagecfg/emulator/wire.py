@@ -45,6 +45,16 @@ def json_response(body: Json, status: int = 200) -> Response:
 
 async def read_body(request: Request, operation: str, max_body: int) -> Json:
     """The request's JSON object body (``{}`` when empty), or Stream's 413/400 saying why not."""
+    return parse_body(await read_raw_body(request, operation, max_body), operation)
+
+
+def parse_body(raw: bytes, operation: str) -> Json:
+    """A request body's bytes as its JSON object (``{}`` when empty), or Stream's 400."""
+    return json_object(raw, operation, "body") if raw.strip() else {}
+
+
+async def read_raw_body(request: Request, operation: str, max_body: int) -> bytes:
+    """The request body's bytes, or Stream's 413 once it is over ``max_body``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:
         raise StreamAPIError(
@@ -60,8 +70,7 @@ async def read_body(request: Request, operation: str, max_body: int) -> Json:
                 413, CODE_TOO_LARGE, failed_message(operation, f"body over {max_body} bytes")
             )
         parts.append(chunk)
-    raw = b"".join(parts)
-    return json_object(raw, operation, "body") if raw.strip() else {}
+    return b"".join(parts)
 
 
 def payload_param(request: Request, operation: str) -> Json:

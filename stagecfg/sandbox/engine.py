@@ -69,6 +69,14 @@ class Engine:
     def close(self) -> None:
         self._store.close()
 
+    def snapshot(self, target: str | os.PathLike[str]) -> None:
+        """Save the whole app to the new file ``target``, for :meth:`restore` (tests' resets)."""
+        self._store.copy_to(target)
+
+    def restore(self, source: str | os.PathLike[str]) -> None:
+        """Make the app exactly what :meth:`snapshot` saved in ``source``, in one step."""
+        self._store.restore_from(source)
+
     # --- call types (stagecfg.sandbox.call_types) -----------------------------------------
 
     def list_call_types(self) -> Json:

@@ -337,6 +337,28 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
+    def copy_to(self, target: str | os.PathLike[str]) -> None:
+        """Write a consistent copy of the whole file to ``target`` (a new file), with SQLite's
+        backup API: writers running meanwhile are either wholly in the copy or not at all."""
+        copy = sqlite3.connect(os.fspath(target))
+        try:
+            self.connection().backup(copy)
+            # A plain file: opening it read-only later needs no -wal or -shm beside it.
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+
+    def restore_from(self, source: str | os.PathLike[str]) -> None:
+        """Replace the whole content of the file with ``source``'s (a file :meth:`copy_to`
+        wrote), in one step under SQLite's locks: every connection, in any thread or process,
+        then reads the restored content."""
+        path = urllib.parse.quote(os.fspath(Path(source).resolve()))
+        original = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            original.backup(self.connection())
+        finally:
+            original.close()
+
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
