@@ -233,3 +233,11 @@ def test_multi_env_readme_commands_run_as_written(tmp_path: Path) -> None:
     saved = next(out for line, out in outputs.items() if "--out" in line)
     for expected in shown:
         assert expected in saved.splitlines(), (expected, saved)
+
+
+def test_readme_offline_testing_example_is_the_example_project() -> None:
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    section = readme.split("### Test your Stream app offline", 1)[1].split("\n### ", 1)[0]
+    shown = section.split("```python\n", 1)[1].split("```\n", 1)[0]
+    example = REPO_ROOT / "examples" / "testing" / "tests" / "test_shows.py"
+    assert shown == example.read_text("utf-8")
