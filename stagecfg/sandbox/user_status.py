@@ -139,20 +139,7 @@ def deactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
 
 
 def deactivate_users(ctx: Context, body: Json | None) -> Json:
-    op = "DeactivateUsers"
-    body = _checked(op, body, _DEACTIVATE_MANY)
-    ids = _user_ids(op, body)
-    with ctx.store.write() as tx:
-        states = _states(tx, ids)
-        _require(op, states, ids)
-        now = ctx.now()
-        tx.executemany(
-            "UPDATE users SET deactivated_at = ?, updated_at = ?"
-            " WHERE id = ? AND deactivated_at IS NULL",
-            [(now, now, uid) for uid in ids],
-        )
-        emit_users(ctx, tx, "user.deactivated", [u for u in ids if states[u][0] is None])
-        return _task(tx, now, ids)
+    return _set_active_many(ctx, "DeactivateUsers", body, _DEACTIVATE_MANY, active=False)
 
 
 def reactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
@@ -177,19 +164,35 @@ def reactivate_user(ctx: Context, user_id: str, body: Json | None) -> Json:
 
 
 def reactivate_users(ctx: Context, body: Json | None) -> Json:
-    op = "ReactivateUsers"
-    body = _checked(op, body, _REACTIVATE_MANY)
+    return _set_active_many(ctx, "ReactivateUsers", body, _REACTIVATE_MANY, active=True)
+
+
+def _set_active_many(
+    ctx: Context, op: str, body: Json | None, shape: dict[str, str], *, active: bool
+) -> Json:
+    """DeactivateUsers and ReactivateUsers: one write, an event per user whose state changed,
+    and the task Stream answers with. They differ only in the direction."""
+    body = _checked(op, body, shape)
     ids = _user_ids(op, body)
     with ctx.store.write() as tx:
         states = _states(tx, ids)
         _require(op, states, ids)
         now = ctx.now()
-        tx.executemany(
-            "UPDATE users SET deactivated_at = NULL, updated_at = ?"
-            " WHERE id = ? AND deactivated_at IS NOT NULL",
-            [(now, uid) for uid in ids],
-        )
-        emit_users(ctx, tx, "user.reactivated", [u for u in ids if states[u][0] is not None])
+        if active:
+            tx.executemany(
+                "UPDATE users SET deactivated_at = NULL, updated_at = ?"
+                " WHERE id = ? AND deactivated_at IS NOT NULL",
+                [(now, uid) for uid in ids],
+            )
+        else:
+            tx.executemany(
+                "UPDATE users SET deactivated_at = ?, updated_at = ?"
+                " WHERE id = ? AND deactivated_at IS NULL",
+                [(now, now, uid) for uid in ids],
+            )
+        # states[u][0] is deactivated_at before this write.
+        changed = [u for u in ids if (states[u][0] is not None) == active]
+        emit_users(ctx, tx, "user.reactivated" if active else "user.deactivated", changed)
         return _task(tx, now, ids)
 
 
