@@ -10,7 +10,9 @@ LEFT = ("call_type shows settings.limits.max_participants",)
 
 
 def change(client: Stream) -> None:
-    client.update_users_partial(users=[UpdateUserPartialRequest(id="presenter", set={"name": "Pat"})])
+    client.update_users_partial(
+        users=[UpdateUserPartialRequest(id="presenter", set={"name": "Pat"})]
+    )
     client.video.update_call_type(
         name="shows",
         settings=CallSettingsRequest(limits=LimitsSettingsRequest(max_participants=80)),
