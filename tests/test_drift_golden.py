@@ -219,6 +219,18 @@ def test_the_live_change_shows_in_plan(case: Case, session: Session) -> None:
     set_up(session, case)
 
 
+@pytest.mark.parametrize("case", case_params(drift=False))
+def test_the_after_files_are_what_the_changed_app_holds(case: Case, session: Session) -> None:
+    """The golden files themselves are right: written over the manifests, plan against the
+    changed app is empty (but for what the case leaves on purpose)."""
+    set_up(session, case)
+    for name, text in tree(case.folder / "after").items():
+        target = session.manifests / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
+    assert session.planned_fields(case) == set(case.left)
+
+
 @pytest.mark.parametrize("case", case_params(drift=True))
 def test_drift_write_gives_the_golden_files(case: Case, session: Session) -> None:
     set_up(session, case)
