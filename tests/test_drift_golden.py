@@ -52,6 +52,8 @@ class Case:
     ``REPORTED`` (text the drift output must hold, e.g. the variable to change),
     ``LEFT`` (``"kind name path"`` that ``plan`` still shows after ``--write``: left on purpose),
     ``DRY_RUN`` (True: ``--dry-run``, the files stay as they were and the diff is printed),
+    ``JSON_ITEMS`` (entries the ``--format json`` report must hold before ``--write``, each
+    given by some of its keys),
     ``XFAIL`` (the reason, when the implementation is known to get this case wrong).
     """
 
@@ -64,6 +66,7 @@ class Case:
     reported: tuple[str, ...]
     left: frozenset[str]
     dry_run: bool
+    json_items: tuple[dict[str, object], ...]
     xfail: str | None
 
     @property
@@ -93,6 +96,7 @@ def load_case(name: str) -> Case:
         reported=tuple(getattr(module, "REPORTED", ())),
         left=frozenset(getattr(module, "LEFT", ())),
         dry_run=bool(getattr(module, "DRY_RUN", False)),
+        json_items=tuple(getattr(module, "JSON_ITEMS", ())),
         xfail=getattr(module, "XFAIL", None),
     )
 
@@ -234,11 +238,18 @@ def test_the_after_files_are_what_the_changed_app_holds(case: Case, session: Ses
 @pytest.mark.parametrize("case", case_params(drift=True))
 def test_drift_write_gives_the_golden_files(case: Case, session: Session) -> None:
     set_up(session, case)
+    code, out, err = session.run("drift", "m", *case.env_args, "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["version"] == 1 and report["drifted"] is True
+    for want in case.json_items:
+        assert any(want.items() <= item.items() for item in report["drift"]), report["drift"]
+
     before = tree(session.manifests)
     flags = ("--write", "--dry-run") if case.dry_run else ("--write",)
     code, out, err = session.run("drift", "m", *case.env_args, *flags, *case.drift_args)
     assert code == 0, out + err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and session.emulator.api_secret not in out + err
     expected = expected_tree(case)
     assert tree(session.manifests) == expected
     for text in case.reported:

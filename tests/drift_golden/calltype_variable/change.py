@@ -22,3 +22,18 @@ def change(client: Stream) -> None:
             recording=RecordSettingsRequest(mode="auto-on", quality="1080p"),
         ),
     )
+
+
+JSON_ITEMS = (
+    {
+        "name": "shows",
+        "status": "changed",
+        "path": "settings.limits.max_participants",
+        "manifest": 5000,
+        "live": 6000,
+        "variable": "max_viewers",
+        "adoptable": False,
+        "location": {"file": "m/environments/production.yaml", "line": 6, "col": 16},
+    },
+    {"path": "settings.recording.mode", "manifest": "available", "live": "auto-on"},
+)

@@ -24,3 +24,6 @@ def change(client: Stream) -> None:
     client.video.call("livestream", "ad-hoc").get_or_create(
         data=CallRequest(created_by_id="host-1")
     )
+
+
+JSON_ITEMS = ({"kind": "call", "name": "livestream:extra", "status": "undeclared"},)
