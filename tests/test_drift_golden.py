@@ -38,8 +38,11 @@ from stagecfg.emulator.server import EmulatorHandle
 CASES_DIR = Path(__file__).parent / "drift_golden"
 CASE_NAMES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "change.py").is_file())
 
-HAS_DRIFT = "drift" in cli.list_commands(click.Context(cli))
+_DRIFT = cli.get_command(click.Context(cli), "drift")
+HAS_DRIFT = _DRIFT is not None
+HAS_WRITE = _DRIFT is not None and any(p.name == "write" for p in _DRIFT.params)
 needs_drift = pytest.mark.skipif(not HAS_DRIFT, reason="stagecfg drift is not on this branch yet")
+needs_write = pytest.mark.skipif(not HAS_WRITE, reason="drift --write is not on this branch yet")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class Case:
     ``DRY_RUN`` (True: ``--dry-run``, the files stay as they were and the diff is printed),
     ``JSON_ITEMS`` (entries the ``--format json`` report must hold before ``--write``, each
     given by some of its keys),
-    ``XFAIL`` (the reason, when the implementation is known to get this case wrong).
+    ``XFAIL`` (the reason, when the implementation is known to get ``--write`` wrong here),
+    ``XFAIL_REPORT`` (the same for the report before ``--write``).
     """
 
     name: str
@@ -68,6 +72,7 @@ class Case:
     dry_run: bool
     json_items: tuple[dict[str, object], ...]
     xfail: str | None
+    xfail_report: str | None
 
     @property
     def env_args(self) -> tuple[str, ...]:
@@ -98,18 +103,20 @@ def load_case(name: str) -> Case:
         dry_run=bool(getattr(module, "DRY_RUN", False)),
         json_items=tuple(getattr(module, "JSON_ITEMS", ())),
         xfail=getattr(module, "XFAIL", None),
+        xfail_report=getattr(module, "XFAIL_REPORT", None),
     )
 
 
-def case_params(*, drift: bool) -> list[object]:
+def case_params(needs: pytest.MarkDecorator | None = None) -> list[object]:
     params: list[object] = []
     for name in CASE_NAMES:
         case = load_case(name)
         marks = []
-        if drift:
-            marks.append(needs_drift)
-            if case.xfail:
-                marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
+        if needs is not None:
+            marks.append(needs)
+            reason = case.xfail if needs is needs_write else case.xfail_report
+            if reason:
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
         params.append(pytest.param(case, id=name, marks=marks))
     return params
 
@@ -218,12 +225,12 @@ def printed_diff_lines(out: str) -> list[str]:
 # --- the cases ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", case_params(drift=False))
+@pytest.mark.parametrize("case", case_params())
 def test_the_live_change_shows_in_plan(case: Case, session: Session) -> None:
     set_up(session, case)
 
 
-@pytest.mark.parametrize("case", case_params(drift=False))
+@pytest.mark.parametrize("case", case_params())
 def test_the_after_files_are_what_the_changed_app_holds(case: Case, session: Session) -> None:
     """The golden files themselves are right: written over the manifests, plan against the
     changed app is empty (but for what the case leaves on purpose)."""
@@ -235,8 +242,8 @@ def test_the_after_files_are_what_the_changed_app_holds(case: Case, session: Ses
     assert session.planned_fields(case) == set(case.left)
 
 
-@pytest.mark.parametrize("case", case_params(drift=True))
-def test_drift_write_gives_the_golden_files(case: Case, session: Session) -> None:
+@pytest.mark.parametrize("case", case_params(needs_drift))
+def test_drift_reports_the_live_change(case: Case, session: Session) -> None:
     set_up(session, case)
     code, out, err = session.run("drift", "m", *case.env_args, "--format", "json")
     assert code == 0, err
@@ -244,7 +251,15 @@ def test_drift_write_gives_the_golden_files(case: Case, session: Session) -> Non
     assert report["version"] == 1 and report["drifted"] is True
     for want in case.json_items:
         assert any(want.items() <= item.items() for item in report["drift"]), report["drift"]
+    code, out, err = session.run("drift", "m", *case.env_args, "--detailed-exitcode")
+    assert code == 2, out + err
+    for text in case.reported:
+        assert text in out, out
 
+
+@pytest.mark.parametrize("case", case_params(needs_write))
+def test_drift_write_gives_the_golden_files(case: Case, session: Session) -> None:
+    set_up(session, case)
     before = tree(session.manifests)
     flags = ("--write", "--dry-run") if case.dry_run else ("--write",)
     code, out, err = session.run("drift", "m", *case.env_args, *flags, *case.drift_args)

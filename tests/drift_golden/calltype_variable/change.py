@@ -37,3 +37,8 @@ JSON_ITEMS = (
     },
     {"path": "settings.recording.mode", "manifest": "available", "live": "auto-on"},
 )
+XFAIL_REPORT = (
+    "drift 1ff9b48: the variable-backed max_participants is reported adoptable: true (it cannot "
+    "be: ${max_viewers} is never overwritten) and located at the reference m/base.yaml:16:27 "
+    "instead of where production sets the value, m/environments/production.yaml:6:16"
+)
