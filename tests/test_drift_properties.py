@@ -30,6 +30,7 @@ from stagecfg.cli import cli, main
 from stagecfg.sandbox import Engine
 
 _DRIFT = cli.get_command(click.Context(cli), "drift")
+HAS_DRIFT = _DRIFT is not None
 HAS_WRITE = _DRIFT is not None and any(p.name == "write" for p in _DRIFT.params)
 PROJECT = "props"
 ENV = "prod"
@@ -322,6 +323,31 @@ def make_change(engine: Engine, change: tuple[Any, ...]) -> None:
             engine.go_live(call_type, call_id, {})
 
 
+#: The drift path each kind of generated change shows up at.
+CHANGE_PATHS = {
+    "ahead": "settings.backstage.join_ahead_time_seconds",
+    "cap": CAP_PATH,
+    "name": "name",
+    "role": "role",
+    "topic": "custom.topic",
+    "go_live": "live",
+}
+
+
+def expected_item(change: tuple[Any, ...]) -> tuple[str, str, str]:
+    """(kind, name, path) of the drift entry a generated change must give."""
+    kind = change[0]
+    if kind in ("ahead", "cap"):
+        return "call_type", change[1], CHANGE_PATHS[kind]
+    if kind == "grants":
+        return "call_type", change[1], f"grants.{change[2]}"
+    if kind in ("name", "role"):
+        return "user", change[1], kind
+    if kind == "member":
+        return "call", change[1], f"members.{change[2]}"
+    return "call", change[1], CHANGE_PATHS[kind]
+
+
 def left_after_write(project: Project, changes: list[tuple[Any, ...]]) -> set[str]:
     """The plan fields drift cannot adopt: a changed cap that is ``${cap}``."""
     return {
@@ -406,6 +432,34 @@ def test_generated_live_changes_show_in_plan(
             make_change(engine, change)
         engine.close()
         assert planned_fields(root, sandbox, project.env), changes
+
+
+@pytest.mark.skipif(not HAS_DRIFT, reason="stagecfg drift is not on this branch yet")
+@PROPERTY
+@given(data=st.data(), project=projects(), seed=st.integers(0, 2**32))
+def test_drift_reports_every_generated_change(
+    data: st.DataObject, project: Project, seed: int
+) -> None:
+    changes = data.draw(live_changes(project))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        sandbox, _ = set_up(root, project, seed)
+        engine = Engine(sandbox)
+        for change in changes:
+            make_change(engine, change)
+        engine.close()
+        env_args = ("--env", project.env) if project.env else ()
+        backend = ("--backend", "local", "--sandbox", str(sandbox))
+        code, out, err = run("drift", str(root / "m"), *env_args, *backend, "--format", "json")
+        assert code == 0, err
+        items = {(i["kind"], i["name"], i["path"]): i for i in json.loads(out)["drift"]}
+        for change in changes:
+            item = items.get(expected_item(change))
+            assert item is not None, (change, sorted(items))
+            assert item["status"] == "changed" and item["manifest"] != item["live"], item
+            assert item["variable"] == ("cap" if left_after_write(project, [change]) else None)
+        code, out, err = run("drift", str(root / "m"), *env_args, *backend, "--detailed-exitcode")
+        assert code == 2, out + err
 
 
 @pytest.mark.skipif(not HAS_WRITE, reason="drift --write is not on this branch yet")
