@@ -57,6 +57,7 @@ class Case:
     ``DRY_RUN`` (True: ``--dry-run``, the files stay as they were and the diff is printed),
     ``JSON_ITEMS`` (entries the ``--format json`` report must hold before ``--write``, each
     given by some of its keys),
+    ``ENVIRON`` (process environment variables the manifests read, ``${NAME}``),
     ``XFAIL`` (the reason, when the implementation is known to get ``--write`` wrong here),
     ``XFAIL_REPORT`` (the same for the report before ``--write``).
     """
@@ -71,6 +72,7 @@ class Case:
     left: frozenset[str]
     dry_run: bool
     json_items: tuple[dict[str, object], ...]
+    environ: dict[str, str]
     xfail: str | None
     xfail_report: str | None
 
@@ -102,6 +104,7 @@ def load_case(name: str) -> Case:
         left=frozenset(getattr(module, "LEFT", ())),
         dry_run=bool(getattr(module, "DRY_RUN", False)),
         json_items=tuple(getattr(module, "JSON_ITEMS", ())),
+        environ=dict(getattr(module, "ENVIRON", {})),
         xfail=getattr(module, "XFAIL", None),
         xfail_report=getattr(module, "XFAIL_REPORT", None),
     )
@@ -142,6 +145,7 @@ class Session:
     """The CLI, in process, against one emulator; the case's manifests copied to ``m/``."""
 
     capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
     emulator: EmulatorHandle
     manifests: Path
 
@@ -182,11 +186,13 @@ def session(
 ) -> Iterator[Session]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STREAM_API_SECRET", emulator.api_secret)
-    yield Session(capsys, emulator, tmp_path / "m")
+    yield Session(capsys, monkeypatch, emulator, tmp_path / "m")
 
 
 def set_up(session: Session, case: Case) -> None:
     """Apply the case's manifests, then make its live change; plan must show the change."""
+    for name, value in case.environ.items():
+        session.monkeypatch.setenv(name, value)
     shutil.copytree(case.folder / "before", session.manifests)
     code, out, err = session.run("apply", "m", *case.env_args, "--auto-approve")
     assert code == 0, out + err
