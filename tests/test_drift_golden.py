@@ -57,6 +57,8 @@ class Case:
     ``DRY_RUN`` (True: ``--dry-run``, the files stay as they were and the diff is printed),
     ``JSON_ITEMS`` (entries the ``--format json`` report must hold before ``--write``, each
     given by some of its keys),
+    ``ONLY_REPORT`` (with ``DRIFT_ARGS`` of ``--only``: the report's entries, one by one, each
+    given by some of its keys),
     ``ENVIRON`` (process environment variables the manifests read, ``${NAME}``),
     ``XFAIL`` (the reason, when the implementation is known to get ``--write`` wrong here),
     ``XFAIL_REPORT`` (the same for the report before ``--write``).
@@ -72,6 +74,7 @@ class Case:
     left: frozenset[str]
     dry_run: bool
     json_items: tuple[dict[str, object], ...]
+    only_report: tuple[dict[str, object], ...]
     environ: dict[str, str]
     xfail: str | None
     xfail_report: str | None
@@ -104,6 +107,7 @@ def load_case(name: str) -> Case:
         left=frozenset(getattr(module, "LEFT", ())),
         dry_run=bool(getattr(module, "DRY_RUN", False)),
         json_items=tuple(getattr(module, "JSON_ITEMS", ())),
+        only_report=tuple(getattr(module, "ONLY_REPORT", ())),
         environ=dict(getattr(module, "ENVIRON", {})),
         xfail=getattr(module, "XFAIL", None),
         xfail_report=getattr(module, "XFAIL_REPORT", None),
@@ -261,6 +265,15 @@ def test_drift_reports_the_live_change(case: Case, session: Session) -> None:
     assert code == 2, out + err
     for text in case.reported:
         assert text in out, out
+    if case.only_report:
+        code, out, err = session.run(
+            "drift", "m", *case.env_args, "--format", "json", *case.drift_args
+        )
+        assert code == 0, err
+        items = json.loads(out)["drift"]
+        assert len(items) == len(case.only_report), items
+        for want, item in zip(case.only_report, items):
+            assert want.items() <= item.items(), item
 
 
 @pytest.mark.parametrize("case", case_params(needs_write))

@@ -17,3 +17,6 @@ def change(client: Stream) -> None:
         name="shows",
         settings=CallSettingsRequest(limits=LimitsSettingsRequest(max_participants=80)),
     )
+
+
+ONLY_REPORT = ({"kind": "user", "name": "presenter", "path": "name", "live": "Pat"},)
