@@ -272,7 +272,7 @@ def test_drift_reports_the_live_change(case: Case, session: Session) -> None:
         assert code == 0, err
         items = json.loads(out)["drift"]
         assert len(items) == len(case.only_report), items
-        for want, item in zip(case.only_report, items):
+        for want, item in zip(case.only_report, items, strict=True):
             assert want.items() <= item.items(), item
 
 
