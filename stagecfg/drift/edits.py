@@ -356,11 +356,10 @@ class _Editor(Splicer):
                 self.insert_lines(lines, before=entries[0][0])
 
     def new_pair(self, node: Node, name: str, value: Any, col: int) -> str:
-        """A new ``name: value`` line in a block mapping: a list or mapping in flow style if
-        every list or mapping already there is (``grants`` of ``[...]`` lists stay so)."""
-        kind = "seq" if isinstance(value, list) else "map"
-        alike = [v for _, v in node.pairs if v.kind == kind]
-        if is_block(value) and alike and all(v.flow for v in alike):
+        """A new ``name: value`` line in a block mapping: a list in flow style if every list
+        already there is (a ``grants`` of ``[...]`` lists stays so), else block style."""
+        alike = [v for _, v in node.pairs if v.kind == "seq"]
+        if isinstance(value, list) and value and alike and all(v.flow for v in alike):
             return f"{key_name(name)}: {flow_text(value)}"
         return pair_text(name, value, col, self.layout)
 

@@ -114,10 +114,21 @@ class Splicer:
             return
         skip: set[int] = set()
         if 0 in dropped and not self.tree.at_line_start(entries[0][0]):
-            # "- a: 1" or "- - x": the first entry shares the line of the "-" above.
+            # "- a: 1" or "- - x": the first entry shares the line of the "-" above; the next
+            # one kept moves up unless comment lines lie between (then the "-" stands alone).
             nxt = left[0]
-            self.splice(entries[0][0], entries[nxt][0], "")
-            skip = set(range(nxt))
+            start, end = entries[0]
+            between = range(self.tree.line_of(start), self.tree.line_of(entries[nxt][0]))
+            if not any(self.tree.is_comment_line(n) for n in between):
+                self.splice(start, entries[nxt][0], "")
+                skip = set(range(nxt))
+            else:
+                line = self.tree.line_of(start)
+                while self.text[start - 1] == " ":
+                    start -= 1
+                self.splice(start, min(end, self.content_end(line)), "")
+                self.remove_lines(line + 1, self.tree.line_of(max(end - 1, start)))
+                skip = {0}
         for i in gone:
             if i not in skip:
                 start, end = entries[i]
@@ -144,34 +155,56 @@ class Splicer:
             self.splice(at, at, " " + text)
 
     def replace(self, slot: Slot, value: Any) -> None:
-        """Write ``value`` in place of the node (its anchor kept), in the style of the place."""
+        """Write ``value`` in place of the node (its anchor kept), in the style of the place.
+        A block mapping or list replaced keeps the comment lines it had."""
         node = slot.node
         anchor = f"&{node.anchor}" if node.anchor else ""
         end = end_of(self.text, node)
-        inline = slot.flow or (node.kind in ("map", "seq") and node.flow) or not is_block(value)
-        block_node = node.kind in ("map", "seq") and not node.flow
-        if inline and not block_node:
+        shown = node.target if node.kind == "alias" and node.target is not None else node
+        inline = slot.flow or (shown.kind in ("map", "seq") and shown.flow) or not is_block(value)
+        newline = self.layout.newline
+        if node.kind in ("map", "seq") and not node.flow:
+            first = node.pairs[0][0].start if node.kind == "map" else node.dashes[0]
+            line = self.tree.line_of(first)
+            last = self.tree.line_of(max(end - 1, first))
+            if not self.tree.at_line_start(first):
+                # "- a: 1": the value starts on the line of its "-".
+                col = self.tree.col_of(first)
+                text = flow_text(value) if inline else block_text(value, col, self.layout)
+                self.splice(first, min(end, self.content_end(line)), text)
+                self.remove_lines(line + 1, last)
+                return
+            at = self.after_head(slot)
+            text = " " + flow_text(value) if inline else newline + self.indented(slot, value)
+            self.splice(at, at, text)
+            self.remove_lines(line, last)
+            return
+        if inline:
             text = (anchor + " " if anchor else "") + flow_text(value)
             self.splice(node.start, end, (" " if node.empty else "") + text)
-            return
-        start = self.after_head(slot)
-        if inline:
-            self.splice(start, end, " " + flow_text(value))
-            return
-        newline = self.layout.newline
-        if slot.dash >= 0 and not anchor:
-            col = self.tree.col_of(slot.dash) + 2
-            self.splice(start, end, " " + block_text(value, col, self.layout))
-            return
-        base = self.tree.col_of(slot.key.start) if slot.key is not None else 0
-        if slot.dash >= 0:
-            base = self.tree.col_of(slot.dash)
+        elif slot.dash >= 0 and not anchor:
+            self.splice(
+                node.start, end, block_text(value, self.tree.col_of(slot.dash) + 2, self.layout)
+            )
+        else:
+            head = " " + anchor if anchor else ""
+            self.splice(self.after_head(slot), end, head + newline + self.indented(slot, value))
+
+    def indented(self, slot: Slot, value: Any) -> str:
+        """A block value on the lines after its key or "-", indented as the file indents."""
+        base = self.tree.col_of(slot.dash if slot.dash >= 0 else slot.node.start)
+        if slot.key is not None:
+            base = self.tree.col_of(slot.key.start)
         step = self.layout.mapping if isinstance(value, dict) else self.layout.offset
-        col = base + (step if isinstance(value, dict) or step else 0)
-        if slot.dash >= 0 and col == base:
-            col += 2
-        head = " " + anchor if anchor and not block_node else ""
-        self.splice(start, end, head + newline + " " * col + block_text(value, col, self.layout))
+        col = base + (2 if slot.dash >= 0 else step)
+        return " " * col + block_text(value, col, self.layout)
+
+    def content_end(self, line: int) -> int:
+        """The end of a line's text, before its line break."""
+        end = self.tree.line_end(line)
+        while end > self.tree.line_start(line) and self.text[end - 1] in "\r\n":
+            end -= 1
+        return end
 
     def replace_scalar(self, slot: Slot, value: Any) -> None:
         """Write a scalar in place of a scalar, keeping its quote style where the value allows."""
