@@ -36,11 +36,21 @@ _PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched 
     help="Exit 2 when the app has drifted (with --write: when drift is left unadopted).",
 )
 @click.option(
+    "--write", is_flag=True, help="Edit the manifests to match the app, and print the diff."
+)
+@click.option("--dry-run", is_flag=True, help="With --write: print the diff, change no file.")
+@click.option(
     "--only",
     multiple=True,
     metavar="KIND:NAME[.PATH]",
     help="Only this object or field: calltype:shows.settings, call:CID.live, user:ID.name "
     "(repeatable).",
+)
+@click.option(
+    "--new-objects-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="With --write: add live calls with this project's marker, declared nowhere, to FILE.",
 )
 @click.option(
     "--github-comment",
@@ -57,16 +67,21 @@ def drift_command(
     paths: tuple[str, ...],
     fmt: str,
     detailed_exitcode: bool,
+    write: bool,
+    dry_run: bool,
     only: tuple[str, ...],
+    new_objects_file: str | None,
     github_comment: bool,
     project: str | None,
     **options: Any,
 ) -> None:
-    """Show where the app differs from the manifests."""
+    """Show where the app differs from the manifests; --write adopts it into them."""
     from stagecfg.drift import detection, rendering
-    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
+    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR, UsageError
     from stagecfg.validation import load_composed
 
+    if (dry_run or new_objects_file) and not write:
+        raise UsageError("--dry-run and --new-objects-file go with --write")
     selection = selection_from(options)
     desired, composition, warnings = load_composed(
         list(paths), project=project, selection=selection
@@ -76,6 +91,17 @@ def drift_command(
     backend = open_backend(options)
     try:
         detected = detection.detect(backend, desired, composition, only=only)
+        if write:
+            from stagecfg.cli.drift_write import adopt
+
+            left = adopt(
+                detected, desired, composition, paths=paths, selection=selection, only=only,
+                project=project, new_objects_file=new_objects_file, dry_run=dry_run,
+                backend=backend,
+            )  # fmt: skip
+            if detailed_exitcode and left:
+                raise click.exceptions.Exit(EXIT_CHANGES)
+            return
     finally:
         backend.close()
     report = _masked(detected.report)
