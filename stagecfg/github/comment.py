@@ -25,6 +25,7 @@ from stagecfg.github.client import (
     expect_id,
     expect_list,
     expect_object,
+    repo_path,
 )
 
 PER_PAGE = 100
@@ -47,11 +48,6 @@ class Posted:
     action: str  # "created" | "updated"
     id: int
     url: str
-
-
-def repo_path(repository: str) -> str:
-    owner, name = repository.split("/", 1)
-    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
 def find_comment(

@@ -33,10 +33,11 @@ from stagecfg.github.client import (
     expect_id,
     expect_list,
     expect_object,
+    repo_path,
 )
-from stagecfg.github.comment import PER_PAGE, repo_path
 
-#: 5,000 open issues; past that the drift issue could be anywhere (see README, CI).
+PER_PAGE = 100
+#: 5,000 open issues; a repository with more gets an error saying so, not a second issue.
 MAX_PAGES = 50
 #: GitHub refuses an issue body longer than this (422).
 MAX_BODY_CHARS = 65536
