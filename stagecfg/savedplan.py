@@ -196,18 +196,19 @@ def write(path: str, saved: SavedPlan) -> None:
     write_text_atomic(path, dumps(saved), mode=0o600)
 
 
-def write_text_atomic(path: str, text: str, *, mode: int = 0o600) -> None:
+def write_text_atomic(path: str, text: str, *, mode: int = 0o600, flag: str = "--out") -> None:
     """Readers see the old file or the new one, never half of it.
 
-    An unwritable place is the user's to fix, so it is a one-line error, not a crash.
+    An unwritable place is the user's to fix, so it is a one-line error, not a crash; ``flag``
+    names what gave the path (``--out``, or ``drift --write`` for a manifest).
     """
-    _check_replaceable(path)
+    _check_replaceable(path, flag)
     try:
         _write_text_atomic(path, text, mode)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UsageError(
-            f"cannot write {path}: {reason}; choose a writable path for --out"
+            f"cannot write {path}: {reason}; choose a writable path for {flag}"
         ) from None
 
 
@@ -221,7 +222,7 @@ _NOT_REGULAR = (
 )
 
 
-def _check_replaceable(path: str) -> None:
+def _check_replaceable(path: str, flag: str) -> None:
     """Refuse a path that holds anything but a regular file: renaming over it would replace a
     device, a FIFO or a symlink (``/proc/self/fd/1``) with a file. lstat, so a symlink to a
     regular file is refused too rather than followed or replaced."""
@@ -231,14 +232,14 @@ def _check_replaceable(path: str) -> None:
         return
     except OSError as exc:
         raise UsageError(
-            f"cannot write {path}: {exc.strerror}; choose a writable path for --out"
+            f"cannot write {path}: {exc.strerror}; choose a writable path for {flag}"
         ) from None
     if stat.S_ISREG(mode):
         return
     what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
     raise UsageError(
         f"cannot write {path}: it is {what}, not a regular file, and is left as it is; "
-        "give --out the path of a regular file (or of one that does not exist yet)"
+        f"give {flag} the path of a regular file (or of one that does not exist yet)"
     )
 
 

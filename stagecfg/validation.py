@@ -221,6 +221,20 @@ def load_desired(
     (problems) when there is any error (or any warning with strict=True), UsageError when the
     manifests define environments and ``selection`` names none. Returns the warnings otherwise.
     env defaults to os.environ. project overrides the manifest's top-level `project`."""
+    found = load_composed(paths, env=env, strict=strict, project=project, selection=selection)
+    return found[0], found[2]
+
+
+def load_composed(
+    paths: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    project: str | None = None,
+    selection: Selection | None = None,
+) -> tuple[DesiredState, Composition, list[Problem]]:
+    """:func:`load_desired`, with the environment's :class:`~stagecfg.manifest.Composition`
+    (the files, which of them sets each value, their ``${...}``: what ``drift --write`` needs)."""
     selection = selection or Selection()
     result = validate(paths, env=env, selection=selection, every=False)
     if not result.valid(strict=strict):
@@ -232,13 +246,17 @@ def load_desired(
         for (section, name), fields in composition.patched.fields.items()
         if fields
     }
-    return dataclasses.replace(
-        desired,
-        environment=composition.environment,
-        field_locations=located,
-        variables=tuple((v.name, v.text) for v in selection.variables),
-        var_files=selection.var_files,
-    ), result.warnings
+    return (
+        dataclasses.replace(
+            desired,
+            environment=composition.environment,
+            field_locations=located,
+            variables=tuple((v.name, v.text) for v in selection.variables),
+            var_files=selection.var_files,
+        ),
+        composition,
+        result.warnings,
+    )
 
 
 _KINDS = {"users": KIND_USER, "call_types": KIND_CALL_TYPE, "calls": KIND_CALL}

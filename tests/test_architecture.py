@@ -64,7 +64,18 @@ def test_nothing_but_the_entry_point_imports_the_cli() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["access", "cli", "emulator", "github", "manifest", "plan", "rules", "sandbox", "testing"],
+    [
+        "access",
+        "cli",
+        "drift",
+        "emulator",
+        "github",
+        "manifest",
+        "plan",
+        "rules",
+        "sandbox",
+        "testing",
+    ],
 )
 def test_every_module_of_a_package_has_a_layer(package: str) -> None:
     contract = next(c for c in _contracts() if c.get("containers") == [f"stagecfg.{package}"])

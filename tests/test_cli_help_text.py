@@ -40,7 +40,7 @@ ENVIRONMENT = {
 }
 
 #: Examples that say "after an apply" run once the Quick start's apply has run there.
-AFTER_APPLY = {"stagecfg access", "stagecfg export"}
+AFTER_APPLY = {"stagecfg access", "stagecfg drift", "stagecfg export"}
 
 
 def _walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:

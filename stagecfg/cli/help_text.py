@@ -164,6 +164,18 @@ EXPORT: tuple[Example, ...] = (
     ),
 )
 
+DRIFT: tuple[Example, ...] = (
+    ("What changed in the local sandbox since the last apply", "stagecfg drift examples/backstage"),
+    (
+        "A scheduled CI check: exit 2 when the app has drifted (here it has not)",
+        "stagecfg drift examples/backstage --detailed-exitcode",
+    ),
+    (
+        "One call type's settings only, as JSON",
+        "stagecfg drift examples/backstage --only calltype:livestream.settings --format json",
+    ),
+)
+
 SCHEMA: tuple[Example, ...] = (
     ("Print the manifest JSON Schema", "stagecfg schema"),
     ("Save it for an editor or check-jsonschema", "stagecfg schema > stagecfg.schema.json"),

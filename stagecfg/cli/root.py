@@ -14,6 +14,7 @@ import click
 
 from stagecfg import __version__
 from stagecfg.cli.access_command import access
+from stagecfg.cli.drift_command import drift_command
 from stagecfg.cli.emulator_command import emulator
 from stagecfg.cli.export_command import export_command
 from stagecfg.cli.help_text import STAGECFG, Group
@@ -39,7 +40,16 @@ def cli() -> None:
 
 
 # `stagecfg --help` lists commands alphabetically, so the order here changes no output.
-for _command in (schema, emulator, validate, access, plan_command, apply_command, export_command):
+for _command in (
+    schema,
+    emulator,
+    validate,
+    access,
+    plan_command,
+    apply_command,
+    export_command,
+    drift_command,
+):
     cli.add_command(_command)
 
 

@@ -1,0 +1,123 @@
+"""``stagecfg drift``: what changed in the app outside stagecfg, and ``--write`` to adopt it.
+
+Wiring only: load the manifests with their composition, read the app, render the report
+(:mod:`stagecfg.drift`), and with ``--write`` print the diff and write the files it checked.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from stagecfg.cli.help_text import DRIFT, Command
+from stagecfg.cli.options import backend_options, open_backend
+from stagecfg.cli.output import echo, echo_warnings
+from stagecfg.cli.selection_options import selection_from, selection_options
+
+_PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
+
+
+@click.command("drift", cls=Command, examples=DRIFT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=_PATHS_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+    help="text (for people), json (for scripts), markdown (an issue or comment) or github "
+    "(workflow annotations).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when the app has drifted (with --write: when drift is left unadopted).",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="KIND:NAME[.PATH]",
+    help="Only this object or field: calltype:shows.settings, call:CID.live, user:ID.name "
+    "(repeatable).",
+)
+@click.option(
+    "--github-comment",
+    is_flag=True,
+    help="After printing: create or update the pull request's drift comment (GITHUB_TOKEN, "
+    "GITHUB_REPOSITORY, GITHUB_EVENT_PATH) and append it to $GITHUB_STEP_SUMMARY.",
+)
+@click.option(
+    "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
+)
+@selection_options
+@backend_options
+def drift_command(
+    paths: tuple[str, ...],
+    fmt: str,
+    detailed_exitcode: bool,
+    only: tuple[str, ...],
+    github_comment: bool,
+    project: str | None,
+    **options: Any,
+) -> None:
+    """Show where the app differs from the manifests."""
+    from stagecfg.drift import detection, rendering
+    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
+    from stagecfg.validation import load_composed
+
+    selection = selection_from(options)
+    desired, composition, warnings = load_composed(
+        list(paths), project=project, selection=selection
+    )
+    echo_warnings(warnings)
+    github_timeout = float(options["timeout"])
+    backend = open_backend(options)
+    try:
+        detected = detection.detect(backend, desired, composition, only=only)
+    finally:
+        backend.close()
+    report = _masked(detected.report)
+    key = desired.environment or "default"
+    echo(rendering.render(report, fmt, key=key), nl=False, masked_data=True)
+    if github_comment and not _post_comment(report, key, github_timeout):
+        raise click.exceptions.Exit(EXIT_ERROR)
+    if detailed_exitcode and report.drifted:
+        raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+def _masked(report: Any) -> Any:
+    """The report as shown: secret values masked inside each item's values."""
+    import dataclasses
+
+    from stagecfg.redact import mask_data
+
+    items = tuple(
+        dataclasses.replace(i, manifest=mask_data(i.manifest), live=mask_data(i.live))
+        for i in report.items
+    )
+    return dataclasses.replace(report, items=items)
+
+
+def _post_comment(report: Any, key: str, timeout: float) -> bool:
+    from stagecfg.drift.rendering import drift_marker, render_markdown
+    from stagecfg.errors import StagecfgError
+    from stagecfg.github.context import read_context
+    from stagecfg.github.publish import publish
+    from stagecfg.redact import redact
+
+    try:
+        context = read_context(os.environ)
+        marker, _, rest = render_markdown(report, key=key).partition("\n")
+        publish(
+            context,
+            marker=drift_marker(key),
+            body=f"{marker}\n{redact(rest)}",
+            notify=lambda line: echo(line, err=True),
+            timeout=timeout,
+        )
+    except StagecfgError as exc:
+        echo(f"Error: {exc}", err=True)
+        return False
+    return True
