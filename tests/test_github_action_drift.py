@@ -20,15 +20,9 @@ from action_runner import FAKE_TOKEN, ActionRun, load_action, run_action
 from conftest import REPO_ROOT
 from github_fake import FakeGithub
 
-from stagecfg.cli import cli
-
 DRIFT_WORKFLOW = REPO_ROOT / "examples" / "ci" / "drift.yml"
 MULTI_ENV = REPO_ROOT / "examples" / "multi-env"
 REPOSITORY = "octo/shows"
-
-needs_drift = pytest.mark.skipif(
-    "drift" not in cli.commands, reason="`stagecfg drift` is not on this branch yet (the lead's)"
-)
 
 
 def _workflow() -> dict[str, Any]:
@@ -139,7 +133,6 @@ def change_production_behind_the_manifests(workspace: Path, job: Job) -> None:
     shutil.rmtree(changed)
 
 
-@needs_drift
 def test_drift_opens_keeps_and_closes_one_issue_per_environment(
     workspace: Path, github: FakeGithub
 ) -> None:
@@ -185,7 +178,6 @@ def test_drift_opens_keeps_and_closes_one_issue_per_environment(
     assert "no drift any more" in closed["body"] and github.open_issues() == []
 
 
-@needs_drift
 def test_drift_as_the_pull_requests_sticky_comment(workspace: Path, github: FakeGithub) -> None:
     job = Job(workspace, github)
     job.apply("production")
@@ -200,7 +192,6 @@ def test_drift_as_the_pull_requests_sticky_comment(workspace: Path, github: Fake
     assert github.issues == []
 
 
-@needs_drift
 def test_a_drift_that_cannot_run_fails_the_step(workspace: Path, github: FakeGithub) -> None:
     job = Job(workspace, github)
     base = workspace / "stagecfg" / "base.yaml"
