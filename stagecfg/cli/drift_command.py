@@ -59,6 +59,13 @@ _PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched 
     "GITHUB_REPOSITORY, GITHUB_EVENT_PATH) and append it to $GITHUB_STEP_SUMMARY.",
 )
 @click.option(
+    "--github-issue",
+    is_flag=True,
+    help="After printing: open or update this environment's drift issue, or close it when "
+    "there is no drift (GITHUB_TOKEN, GITHUB_REPOSITORY), and append the report to "
+    "$GITHUB_STEP_SUMMARY.",
+)
+@click.option(
     "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
 )
 @selection_options
@@ -72,6 +79,7 @@ def drift_command(
     only: tuple[str, ...],
     new_objects_file: str | None,
     github_comment: bool,
+    github_issue: bool,
     project: str | None,
     **options: Any,
 ) -> None:
@@ -88,6 +96,12 @@ def drift_command(
     )
     echo_warnings(warnings)
     github_timeout = float(options["timeout"])
+    if github_issue:
+        from stagecfg.github.context import read_context
+        from stagecfg.github.publish import check_drift_ready
+
+        # A job that cannot file the issue fails now, before reading the app.
+        check_drift_ready(read_context(os.environ))
     backend = open_backend(options)
     try:
         detected = detection.detect(backend, desired, composition, only=only)
@@ -108,6 +122,8 @@ def drift_command(
     key = desired.environment or "default"
     echo(rendering.render(report, fmt, key=key), nl=False, masked_data=True)
     if github_comment and not _post_comment(report, key, github_timeout):
+        raise click.exceptions.Exit(EXIT_ERROR)
+    if github_issue and not _file_issue(report, key, desired.environment, github_timeout):
         raise click.exceptions.Exit(EXIT_ERROR)
     if detailed_exitcode and report.drifted:
         raise click.exceptions.Exit(EXIT_CHANGES)
@@ -140,6 +156,33 @@ def _post_comment(report: Any, key: str, timeout: float) -> bool:
             context,
             marker=drift_marker(key),
             body=f"{marker}\n{redact(rest)}",
+            notify=lambda line: echo(line, err=True),
+            timeout=timeout,
+            what="drift report",
+        )
+    except StagecfgError as exc:
+        echo(f"Error: {exc}", err=True)
+        return False
+    return True
+
+
+def _file_issue(report: Any, key: str, environment: str | None, timeout: float) -> bool:
+    """Open, update or close the environment's drift issue; False, after printing the error,
+    when that failed."""
+    from stagecfg.drift.rendering import render_markdown
+    from stagecfg.errors import StagecfgError
+    from stagecfg.github.context import read_context
+    from stagecfg.github.publish import publish_drift
+    from stagecfg.redact import redact
+
+    try:
+        context = read_context(os.environ)
+        marker, _, rest = render_markdown(report, key=key).partition("\n")
+        publish_drift(
+            context,
+            environment=environment,
+            body=f"{marker}\n{redact(rest)}",
+            drifted=report.drifted,
             notify=lambda line: echo(line, err=True),
             timeout=timeout,
         )
