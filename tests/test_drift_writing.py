@@ -300,3 +300,11 @@ def test_a_written_file_keeps_its_mode(
 def test_write_flags_need_write(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "drift", "stagecfg", "--env", "production", "--dry-run")
     assert code == 1 and "--dry-run and --new-objects-file go with --write" in err
+
+
+def test_write_does_not_take_report_flags(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for flag in (["--format", "json"], ["--github-issue"], ["--github-comment"]):
+        code, _, err = run(capsys, "drift", "stagecfg", "--env", "production", "--write", *flag)
+        assert code == 1 and "--write prints a diff of the files it changes" in err, flag

@@ -90,6 +90,11 @@ def drift_command(
 
     if (dry_run or new_objects_file) and not write:
         raise UsageError("--dry-run and --new-objects-file go with --write")
+    if write and (github_comment or github_issue or fmt != "text"):
+        raise UsageError(
+            "--write prints a diff of the files it changes; --format, --github-comment and "
+            "--github-issue report drift without --write (run drift once for each)"
+        )
     selection = selection_from(options)
     desired, composition, warnings = load_composed(
         list(paths), project=project, selection=selection
@@ -105,19 +110,18 @@ def drift_command(
     backend = open_backend(options)
     try:
         detected = detection.detect(backend, desired, composition, only=only)
-        if write:
-            from stagecfg.cli.drift_write import adopt
-
-            left = adopt(
-                detected, desired, composition, paths=paths, selection=selection, only=only,
-                project=project, new_objects_file=new_objects_file, dry_run=dry_run,
-                backend=backend,
-            )  # fmt: skip
-            if detailed_exitcode and left:
-                raise click.exceptions.Exit(EXIT_CHANGES)
-            return
     finally:
         backend.close()
+    if write:
+        from stagecfg.cli.drift_write import adopt
+
+        left = adopt(
+            detected, desired, composition, paths=paths, selection=selection, only=only,
+            project=project, new_objects_file=new_objects_file, dry_run=dry_run,
+        )  # fmt: skip
+        if detailed_exitcode and left:
+            raise click.exceptions.Exit(EXIT_CHANGES)
+        return
     report = _masked(detected.report)
     key = desired.environment or "default"
     echo(rendering.render(report, fmt, key=key), nl=False, masked_data=True)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from stagecfg.cli.output import echo
 
 if TYPE_CHECKING:
-    from stagecfg.backends.base import Backend
     from stagecfg.drift.adoption import NewObjects
     from stagecfg.drift.detection import Detected
     from stagecfg.drift.report import DriftItem
@@ -34,7 +33,6 @@ def adopt(
     project: str | None,
     new_objects_file: str | None,
     dry_run: bool,
-    backend: Backend,
 ) -> list[DriftItem]:
     """Adopt ``detected`` and return the items left unadopted."""
     from stagecfg.drift import writing
