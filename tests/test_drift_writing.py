@@ -144,7 +144,9 @@ def test_a_value_a_variable_gives_is_left_and_named_and_its_call_is_not_pinned(
     assert (
         "not adopted: calltype:shows.settings.limits.max_participants: "
         "settings.limits.max_participants: 5000 -> 80: the manifest's value comes from "
-        "${max_viewers} at stagecfg/base.yaml:15:34: set variable max_viewers"
+        "${max_viewers} at stagecfg/base.yaml:15:34 (max_viewers is set by "
+        "stagecfg/production.yaml:3:23 (values:)): change the variable there to the live value; "
+        "stagecfg does not overwrite a variable"
     ) in err
     # With the variable at the live value, the type matches; its call keeps what it had.
     code, out, err = run(

@@ -109,7 +109,7 @@ def drift_command(
         check_drift_ready(read_context(os.environ))
     backend = open_backend(options)
     try:
-        detected = detection.detect(backend, desired, composition, only=only)
+        detected = detection.detect(backend, desired, composition, only=only, environ=os.environ)
     finally:
         backend.close()
     if write:

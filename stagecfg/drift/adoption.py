@@ -94,13 +94,14 @@ def plan_adoption(
 def _adopt_field(item: DriftItem, origins: Origins, adoption: Adoption) -> None:
     origin = origins.field(item.kind, item.name, item.keys)
     if origin.reference is not None:
-        names = ", ".join(origin.variables) or origin.reference.text
+        sources = "; ".join(f"{n} is set by {origins.variable_source(n)}" for n in origin.variables)
         adoption.leave(
             item,
             f"the manifest's value comes from {origin.reference.text} at "
-            f"{origin.reference.location}: set variable {names} to the live value for this "
-            "environment (its values:, --var-file, --var or its default), stagecfg does not "
-            "overwrite it",
+            f"{origin.reference.location}"
+            + (f" ({sources})" if sources else "")
+            + ": change the variable there to the live value; stagecfg does not overwrite "
+            "a variable",
         )
         return
     path = origin.doc.path

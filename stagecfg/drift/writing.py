@@ -100,7 +100,11 @@ def rewrite(
     """The edited files that adopt ``items``, checked against ``inputs.actual``."""
     result = Rewrite()
     pending = list(items)
-    origins = Origins(composition)
+    origins = Origins(
+        composition,
+        cli_variables=frozenset(v.name for v in inputs.selection.variables),
+        environ=inputs.env if inputs.env is not None else os.environ,
+    )
     for round_number in range(1, ROUNDS + 1):
         result.rounds = round_number
         adoption = plan_adoption(
@@ -190,7 +194,13 @@ def _check(inputs: Inputs, result: Rewrite) -> tuple[list[DriftItem], Origins]:
             ) from None
         plan = make_plan(desired, inputs.actual, prune=inputs.prune, project=desired.project)
         remaining = select(find_drift(desired, inputs.actual, plan), inputs.only)
-    return [replace(i, location=None) for i in remaining], Origins(composition, back)
+    origins = Origins(
+        composition,
+        back,
+        cli_variables=frozenset(v.name for v in inputs.selection.variables),
+        environ=inputs.env if inputs.env is not None else os.environ,
+    )
+    return [replace(i, location=None) for i in remaining], origins
 
 
 def _mirror(
