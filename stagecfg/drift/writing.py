@@ -23,7 +23,7 @@ from stagecfg.drift import edits as yaml_edits
 from stagecfg.drift.adoption import Adoption, NewObjects, plan_adoption
 from stagecfg.drift.origins import Origins
 from stagecfg.drift.report import DriftItem, find_drift, select
-from stagecfg.errors import ManifestError, StagecfgError, UsageError
+from stagecfg.errors import ManifestError, Problem, StagecfgError, UsageError
 from stagecfg.manifest import Composition, Selection, collect_sources
 from stagecfg.model import ActualState
 from stagecfg.plan import make_plan
@@ -187,10 +187,11 @@ def _check(inputs: Inputs, result: Rewrite) -> tuple[list[DriftItem], Origins]:
                 mirrored, env=inputs.env, project=inputs.project, selection=inputs.selection
             )
         except ManifestError as exc:
-            shown = "\n".join(f"  {p.message}" for p in exc.problems[:10])
+            shown = "\n".join(f"  {_original(p, back)}" for p in exc.problems[:10])
             raise AdoptionFailed(
-                "drift --write made manifests that do not validate, so nothing was written "
-                f"(please report this as a stagecfg bug):\n{shown}"
+                "adopting the drift would leave manifests that do not validate, so nothing was "
+                f"written:\n{shown}\nadopt these differences by hand (or leave them out with "
+                "--only)"
             ) from None
         plan = make_plan(desired, inputs.actual, prune=inputs.prune, project=desired.project)
         remaining = select(find_drift(desired, inputs.actual, plan), inputs.only)
@@ -238,3 +239,12 @@ def _mirror(
 def _under(name: str, directory: str) -> bool:
     relative = os.path.relpath(os.path.abspath(name), os.path.abspath(directory))
     return not relative.startswith("..")
+
+
+def _original(problem: Problem, back: dict[str, str]) -> str:
+    """A problem of the copy, as one line naming the original file."""
+    location = problem.location
+    if location is not None and location.file in back:
+        location = replace(location, file=back[location.file])
+    where = f"{location}: " if location is not None else ""
+    return f"{where}{problem.message}"
