@@ -1,4 +1,5 @@
-"""A fake GitHub REST API on 127.0.0.1 for tests: a real HTTP server holding comments in memory.
+"""A fake GitHub REST API on 127.0.0.1 for tests: a real HTTP server holding comments and issues
+in memory.
 
     from github_fake import FakeGithub, fake_github  # noqa: F401
 
@@ -8,6 +9,10 @@
 * ``GET /repos/{o}/{r}/issues/{n}/comments?per_page=&page=`` (a ``Link: rel="next"`` header
   while more pages follow), ``POST`` the same path (201), ``PATCH
   /repos/{o}/{r}/issues/comments/{id}``, ``GET /repos/{o}/{r}/commits/{sha}/pulls``;
+* ``GET /repos/{o}/{r}/issues?state=&sort=created&direction=&per_page=&page=`` (open issues
+  and pull requests, as GitHub lists both; paginated the same way), ``POST`` the same path
+  (201; a title is required), ``PATCH /repos/{o}/{r}/issues/{n}`` (body, title, state,
+  state_reason); ``issues_enabled = False`` answers them with GitHub's 410;
 * ``Authorization: Bearer <token>`` or 401; ``read_only = True`` answers writes with the 403 a
   fork pull request's token gets; a body over 65,536 characters is 422; other repositories 404.
 
@@ -38,6 +43,8 @@ BOT = {"login": "github-actions[bot]", "type": "Bot"}
 _COMMENTS = re.compile(r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments")
 _COMMENT = re.compile(r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)")
 _PULLS = re.compile(r"/repos/([^/]+)/([^/]+)/commits/([0-9a-fA-F]+)/pulls")
+_ISSUES = re.compile(r"/repos/([^/]+)/([^/]+)/issues")
+_ISSUE = re.compile(r"/repos/([^/]+)/([^/]+)/issues/(\d+)")
 
 
 @dataclass
@@ -72,11 +79,14 @@ class FakeGithub:
         self.repository = repository
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.pulls_of: dict[str, list[dict[str, Any]]] = {}
+        self.issues: list[dict[str, Any]] = []
+        self.issues_enabled = True
         self.read_only = False
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._next_id = 1000
+        self._next_number = 0
         self._release = threading.Event()
         fake = self
 
@@ -118,6 +128,36 @@ class FakeGithub:
         with self._lock:
             return self._store(number, body, user or {"login": "someone", "type": "User"})
 
+    def add_issue(
+        self,
+        body: str | None,
+        *,
+        title: str = "an issue",
+        user: dict[str, str] | None = None,
+        state: str = "open",
+        pull_request: bool = False,
+    ) -> int:
+        """An issue (or, with ``pull_request``, a pull request as the issues API lists it)."""
+        with self._lock:
+            number = self._store_issue(title, body, user or {"login": "someone", "type": "User"})
+            issue = self.issue(number)
+            issue["state"] = state
+            if pull_request:
+                issue["pull_request"] = {
+                    "url": f"{self.url}/repos/{self.repository}/pulls/{number}"
+                }
+            return number
+
+    def issue(self, number: int) -> dict[str, Any]:
+        (found,) = [i for i in self.issues if i["number"] == number]
+        return found
+
+    def open_issues(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                dict(i) for i in self.issues if i["state"] == "open" and "pull_request" not in i
+            ]
+
     def fail(self, status: int = 500, **options: Any) -> None:
         with self._lock:
             self.faults.append(Fault(status=status, **options))
@@ -142,6 +182,23 @@ class FakeGithub:
         }
         self.comments.setdefault(number, []).append(comment)
         return self._next_id
+
+    def _store_issue(self, title: str, body: str | None, user: dict[str, str]) -> int:
+        self._next_number += 1
+        number = self._next_number
+        self.issues.append(
+            {
+                "number": number,
+                "id": 5000 + number,
+                "title": title,
+                "body": body,
+                "state": "open",
+                "state_reason": None,
+                "user": dict(user),
+                "html_url": f"https://github.com/{self.repository}/issues/{number}",
+            }
+        )
+        return number
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
@@ -177,6 +234,18 @@ class FakeGithub:
         self, method: str, path: str, query: str, body: Any
     ) -> tuple[int, dict[str, str], Any]:
         not_found = (404, {}, {"message": "Not Found"})
+        for pattern in (_ISSUES, _ISSUE):
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            if f"{match.group(1)}/{match.group(2)}" != self.repository:
+                return not_found
+            if not self.issues_enabled:
+                return 410, {}, {"message": "Issues are disabled for this repo"}
+            if method != "GET" and self.read_only:
+                return 403, {}, {"message": "Resource not accessible by integration"}
+            with self._lock:
+                return self._issue_resource(match, method, query, body) or not_found
         for pattern in (_COMMENTS, _COMMENT, _PULLS):
             match = pattern.fullmatch(path)
             if match is None:
@@ -217,6 +286,47 @@ class FakeGithub:
             comment["body"] = body["body"]
             return 200, {}, comment
         return 200, {}, self.pulls_of.get(match.group(3), [])
+
+    def _issue_resource(
+        self, match: re.Match[str], method: str, query: str, body: Any
+    ) -> tuple[int, dict[str, str], Any] | None:
+        fields = body if isinstance(body, dict) else {}
+        text = fields.get("body")
+        if method != "GET" and (
+            (text is not None and not isinstance(text, str)) or len(text or "") > 65536
+        ):
+            return 422, {}, {"message": "Validation Failed", "errors": ["body"]}
+        if match.re is _ISSUE:
+            found = [i for i in self.issues if i["number"] == int(match.group(3))]
+            if not found or method not in ("GET", "PATCH"):
+                return None
+            issue = found[0]
+            if method == "PATCH":
+                if fields.get("state", "open") not in ("open", "closed"):
+                    return 422, {}, {"message": "Validation Failed", "errors": ["state"]}
+                for name in ("title", "body", "state", "state_reason"):
+                    if name in fields:
+                        issue[name] = fields[name]
+            return 200, {}, issue
+        if method == "POST":
+            title = fields.get("title")
+            if not isinstance(title, str) or not title:
+                return 422, {}, {"message": "Validation Failed", "errors": ["title"]}
+            number = self._store_issue(title, text, BOT)
+            return 201, {}, self.issue(number)
+        if method != "GET":
+            return None
+        params = parse_qs(query)
+        state = params.get("state", ["open"])[0]
+        listed = [i for i in self.issues if state == "all" or i["state"] == state]
+        if params.get("direction", ["desc"])[0] == "desc":
+            listed.reverse()
+        per_page = int(params.get("per_page", ["30"])[0])
+        page = int(params.get("page", ["1"])[0])
+        headers = {}
+        if page * per_page < len(listed):
+            headers["Link"] = f'<{self.url}{match.group(0)}?page={page + 1}>; rel="next"'
+        return 200, headers, listed[(page - 1) * per_page : page * per_page]
 
     def _find(self, cid: int) -> dict[str, Any] | None:
         for comments in self.comments.values():

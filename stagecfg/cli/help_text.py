@@ -171,8 +171,12 @@ DRIFT: tuple[Example, ...] = (
         "stagecfg drift examples/backstage --detailed-exitcode",
     ),
     (
-        "One call type's settings only, as JSON",
-        "stagecfg drift examples/backstage --only calltype:livestream.settings --format json",
+        "Preview adopting the app's changes into the manifests (drop --dry-run to write)",
+        "stagecfg drift examples/backstage --write --dry-run",
+    ),
+    (
+        "Adopt one call type's settings only",
+        "stagecfg drift examples/backstage --write --only calltype:livestream.settings",
     ),
 )
 

@@ -7,7 +7,7 @@ found. Nothing is written to the app.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from stagecfg.backends.base import Backend
@@ -37,12 +37,20 @@ def detect(
     composition: Composition,
     *,
     only: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Detected:
+    """The drift of ``desired`` from ``backend``'s app; ``environ`` (the process environment)
+    says where variables from ``STAGECFG_VAR_*`` got their value."""
     prune = desired.project is not None
     actual = backend.read(cids=sorted(desired.calls), users=sorted(desired.users), all_calls=prune)
     check_only(only, desired, actual)
     plan = make_plan(desired, actual, prune=prune, project=desired.project)
-    items = select(locate(find_drift(desired, actual, plan), Origins(composition)), only)
+    origins = Origins(
+        composition,
+        cli_variables=frozenset(name for name, _ in desired.variables),
+        environ=environ,
+    )
+    items = select(locate(find_drift(desired, actual, plan), origins), only)
     report = DriftReport(
         tuple(items), desired.environment, backend.describe(), project=desired.project
     )

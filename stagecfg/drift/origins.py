@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from stagecfg.drift.report import STATUS_ABSENT, STATUS_CHANGED, DriftItem
 from stagecfg.errors import Location
-from stagecfg.manifest import Composition, Document, child_path, join_path
+from stagecfg.manifest import ENV_PREFIX, Composition, Document, child_path, join_path
 from stagecfg.manifest.references import Reference
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER
 
@@ -48,10 +48,21 @@ class Origin:
 class Origins:
     """Answers "which file sets this?" for one environment's composed manifest."""
 
-    def __init__(self, composition: Composition, rename: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        composition: Composition,
+        rename: Mapping[str, str] | None = None,
+        *,
+        cli_variables: frozenset[str] = frozenset(),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         """``rename`` maps file names in ``composition`` to the ones to edit (a composition
-        loaded from a copy of the manifests names the copy's files)."""
+        loaded from a copy of the manifests names the copy's files); ``cli_variables`` are the
+        names given with ``--var`` and ``environ`` the process environment, which say where a
+        variable's value comes from."""
         self.composition = composition
+        self.cli_variables = cli_variables
+        self.environ = environ or {}
         rename = rename or {}
         self.documents = {
             doc.path: replace(doc, path=rename[doc.path]) if doc.path in rename else doc
@@ -103,6 +114,29 @@ class Origins:
             reference=_reference(doc, path),
         )
 
+    def variable_source(self, name: str) -> str:
+        """Where variable ``name`` gets its value in this environment, by its precedence:
+        ``--var``, then the last ``--var-file``, the environment's ``values:``,
+        ``STAGECFG_VAR_<NAME>``, and its default."""
+        if name in self.cli_variables:
+            return "--var"
+        for doc in reversed(self.composition.merged.var_files):
+            if name in doc.data:
+                return f"--var-file {doc.locate(child_path('$', name), value=True)}"
+        for doc in reversed([d for d in self.files() if d.environment is not None]):
+            values = doc.data.get("values")
+            if isinstance(values, dict) and name in values:
+                path = child_path("$.values", name)
+                return f"{doc.locate(path, value=True)} (values:)"
+        if ENV_PREFIX + name in self.environ:
+            return f"environment variable {ENV_PREFIX}{name}"
+        for doc in self.files():
+            declared = doc.data.get("variables")
+            if isinstance(declared, dict) and name in declared:
+                path = child_path(child_path("$.variables", name), "default")
+                return f"its default at {doc.locate(path, value=True)}"
+        return "nowhere (it is not declared: an environment variable)"
+
     def environment_file(self) -> Document | None:
         """The selected environment's own file that takes a new overlay entry: the first one
         with an ``overlay:``, else the first one."""
@@ -151,6 +185,12 @@ def _located_field(item: DriftItem, origins: Origins) -> DriftItem:
             origin = origins.field(item.kind, item.name, item.keys)
         return replace(item, location=origin.location)
     origin = origins.field(item.kind, item.name, item.keys)
+    names = origin.variables
+    if not names:
+        return replace(item, location=origin.location)
     return replace(
-        item, location=origin.location, variable=", ".join(origin.variables) or item.variable
+        item,
+        location=origin.location,
+        variable=", ".join(names),
+        variable_source="; ".join(origins.variable_source(n) for n in names),
     )

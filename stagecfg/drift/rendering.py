@@ -76,7 +76,8 @@ def item_line(item: DriftItem) -> str:
 def _notes(item: DriftItem) -> list[str]:
     notes = []
     if item.variable:
-        notes.append(f"variable {item.variable}")
+        source = f", set by {item.variable_source}" if item.variable_source else ""
+        notes.append(f"variable {item.variable}{source}")
     if not item.adoptable and item.why:
         notes.append(f"not adopted: {item.why}")
     elif item.why:

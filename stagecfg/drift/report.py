@@ -68,8 +68,10 @@ class DriftItem:
     live_present: bool = True
     #: where the manifests declare it (the field, or its nearest declared parent)
     location: Location | None = None
-    #: the variable that gives the manifest's value, when one does (``--write`` leaves it)
+    #: the variable that gives the manifest's value, when one does (``--write`` leaves it),
+    #: and where the variable's value is set for this environment
     variable: str | None = None
+    variable_source: str | None = None
     adoptable: bool = True
     why: str = ""
 
@@ -104,6 +106,7 @@ class DriftItem:
             "live": self.live if self.live_present else None,
             "location": None if self.location is None else self.location.to_json(),
             "variable": self.variable,
+            "variable_source": self.variable_source,
             "adoptable": self.adoptable,
             "why": self.why,
         }

@@ -5,9 +5,12 @@
 - :mod:`~stagecfg.github.context`: the ``GITHUB_*`` variables and the event file, checked.
 - :mod:`~stagecfg.github.comment`: the sticky comment, found by its hidden marker (paginated),
   created once and then updated; the pull request of a merged commit.
+- :mod:`~stagecfg.github.issue`: the drift issue, one open per environment, found by its
+  marker (paginated), opened, updated, or closed when the drift is gone.
 - :mod:`~stagecfg.github.summary`: the job summary file, appended within GitHub's bound.
-- :mod:`~stagecfg.github.publish`: the two together, as ``--github-comment`` runs them.
+- :mod:`~stagecfg.github.publish`: the summary with the comment (``--github-comment``) or with
+  the drift issue (``drift --github-issue``).
 
-What the comment says is rendered in :mod:`stagecfg.render` (which never imports this
+What the comment or issue says is rendered in :mod:`stagecfg.render` (which never imports this
 package); this package only moves the text.
 """

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -345,6 +346,12 @@ def _advice(status: int, api_url: str) -> str:
     if status == 422:
         return "GitHub refused the request as invalid"
     return "see https://docs.github.com/rest for what it means"
+
+
+def repo_path(repository: str) -> str:
+    """The REST path of ``repository`` (owner/name), each part escaped."""
+    owner, name = repository.split("/", 1)
+    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
 def expect_object(value: Any, operation: str, what: str) -> dict[str, Any]:

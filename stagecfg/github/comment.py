@@ -25,6 +25,7 @@ from stagecfg.github.client import (
     expect_id,
     expect_list,
     expect_object,
+    repo_path,
 )
 
 PER_PAGE = 100
@@ -49,11 +50,6 @@ class Posted:
     url: str
 
 
-def _repo_path(repository: str) -> str:
-    owner, name = repository.split("/", 1)
-    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-
-
 def find_comment(
     client: GithubClient, repository: str, number: int, marker: str, *, legacy: bool = False
 ) -> Found | None:
@@ -64,7 +60,7 @@ def find_comment(
     for page in range(1, MAX_PAGES + 1):
         answer, headers = client.request(
             "GET",
-            f"{_repo_path(repository)}/issues/{number}/comments",
+            f"{repo_path(repository)}/issues/{number}/comments",
             f"{operation} (page {page})",
             params={"per_page": PER_PAGE, "page": page},
         )
@@ -99,8 +95,11 @@ def upsert_comment(
     *,
     fork: str | None = None,
     legacy: bool = False,
+    what: str = "plan",
 ) -> Posted:
-    """Update the pull request's comment with ``body``, or create it; one comment either way."""
+    """Update the pull request's comment with ``body``, or create it; one comment either way.
+
+    ``what`` the comment holds ("plan", "drift report") names it in errors."""
     if not body.startswith(marker + "\n"):
         # Without its marker the comment would never be found again, and each run add one.
         raise GithubError(
@@ -112,7 +111,7 @@ def upsert_comment(
         if status == 403 and fork:
             return (
                 f"this pull request comes from the fork {fork}, and GitHub gives workflows on "
-                "fork pull requests a read-only token, so stagecfg cannot comment; the plan is "
+                f"fork pull requests a read-only token, so stagecfg cannot comment; the {what} is "
                 "in the job summary (run the plan job only for pull requests from this "
                 "repository, see README, CI)"
             )
@@ -126,8 +125,8 @@ def upsert_comment(
     found = find_comment(client, repository, number, marker, legacy=legacy)
     if found is not None:
         return _update(client, repository, number, found.id, body, hint)
-    operation = f"create the plan comment on pull request #{number} in {repository}"
-    path = f"{_repo_path(repository)}/issues/{number}/comments"
+    operation = f"create the {what} comment on pull request #{number} in {repository}"
+    path = f"{repo_path(repository)}/issues/{number}/comments"
     try:
         answer, _ = client.request(
             "POST", path, operation, json_body={"body": body}, resend=False, hint=hint
@@ -156,7 +155,7 @@ def _update(
     operation = f"update comment {comment_id} on pull request #{number} in {repository}"
     answer, _ = client.request(
         "PATCH",
-        f"{_repo_path(repository)}/issues/comments/{comment_id}",
+        f"{repo_path(repository)}/issues/comments/{comment_id}",
         operation,
         json_body={"body": body},
         hint=hint,
@@ -180,7 +179,7 @@ def pull_request_of_commit(client: GithubClient, repository: str, sha: str) -> i
     operation = f"find the pull request of commit {sha[:12]} in {repository}"
     answer, _ = client.request(
         "GET",
-        f"{_repo_path(repository)}/commits/{quote(sha, safe='')}/pulls",
+        f"{repo_path(repository)}/commits/{quote(sha, safe='')}/pulls",
         operation,
         params={"per_page": PER_PAGE},
     )

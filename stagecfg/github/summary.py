@@ -16,8 +16,9 @@ from stagecfg.github.client import GithubError
 MAX_SUMMARY_BYTES = 1024 * 1024
 
 
-def append_step_summary(path: str, markdown: str) -> str | None:
-    """Append ``markdown`` (and a blank line) to the summary file; a notice when skipped."""
+def append_step_summary(path: str, markdown: str, *, what: str = "the plan") -> str | None:
+    """Append ``markdown`` (and a blank line) to the summary file; a notice when skipped
+    (``what`` names the Markdown in it)."""
     data = (markdown.rstrip("\n") + "\n\n").encode("utf-8")
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     for name in ("O_NONBLOCK", "O_NOFOLLOW", "O_CLOEXEC"):
@@ -33,7 +34,7 @@ def append_step_summary(path: str, markdown: str) -> str | None:
             raise GithubError(f"{what}: not a regular file; GitHub writes the summary to one")
         if info.st_size + len(data) > MAX_SUMMARY_BYTES:
             return (
-                f"notice: the plan was not added to the job summary: it would pass GitHub's "
+                f"notice: {what} was not added to the job summary: it would pass GitHub's "
                 f"{MAX_SUMMARY_BYTES // 1024} KiB per step ({info.st_size:,} bytes are there)"
             )
         written = 0

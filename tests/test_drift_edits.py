@@ -1,0 +1,530 @@
+"""The drift writer edits YAML text in place: only the changed values' lines change, and the result
+reads back, with stagecfg's own loader, as exactly the data the edits describe."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stagecfg.drift.edits import Edit, EditRefused, apply_edits, refused_edits
+from stagecfg.manifest import load
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(
+    p for p in (REPO / "examples").rglob("*.yaml") if "ci" not in p.parts and "tests" not in p.parts
+)
+
+
+def read_back(text: str) -> Any:
+    """The text as stagecfg's loader reads it (problems must be none)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "m.yaml"
+        path.write_bytes(text.encode("utf-8"))
+        doc, problems = load(path)
+    assert doc is not None, problems
+    assert not problems, [p.render() for p in problems]
+    return doc.data
+
+
+def changed_lines(old: str, new: str) -> tuple[list[int], list[str]]:
+    """(1-based numbers of old lines removed or replaced, the new lines added)."""
+    before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    removed: list[int] = []
+    added: list[str] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += range(a1 + 1, a2 + 1)
+            added += after[b1:b2]
+    return removed, added
+
+
+def edit(text: str, *edits: Edit) -> str:
+    return apply_edits(text, list(edits), file="m.yaml")
+
+
+def set_(*path: str | int, value: Any) -> Edit:
+    return Edit(tuple(path), "set", value)
+
+
+def delete(*path: str | int) -> Edit:
+    return Edit(tuple(path), "delete")
+
+
+BASE = """\
+# yaml-language-server: $schema=../schemas/stagecfg.schema.json
+# The shows.
+version: 1
+project: shows
+
+call_types:
+  shows:
+    settings:
+      backstage: {enabled: true, join_ahead_time_seconds: 120}  # two minutes
+      limits:
+        max_participants: 100   # aligned comment
+        max_duration_seconds: 3600
+
+      recording: {mode: 'available', quality: "1080p"}
+    grants:
+      # hosts run the show
+      host: [join-call, read-call, send-audio]
+      user:
+        - join-call   # everyone joins
+        # and reads
+        - read-call
+"""
+
+
+# -- scalars --------------------------------------------------------------------------------
+
+
+def test_a_scalar_is_replaced_in_its_line_and_nothing_else_changes() -> None:
+    new = edit(
+        BASE, set_("call_types", "shows", "settings", "limits", "max_participants", value=80)
+    )
+    assert changed_lines(BASE, new) == (
+        [11],
+        ["        max_participants: 80   # aligned comment\n"],
+    )
+    assert read_back(new)["call_types"]["shows"]["settings"]["limits"]["max_participants"] == 80
+
+
+def test_a_scalar_in_a_flow_mapping_keeps_the_braces_and_the_comment() -> None:
+    path = ("call_types", "shows", "settings", "backstage", "join_ahead_time_seconds")
+    new = edit(BASE, set_(*path, value=300))
+    assert changed_lines(BASE, new)[1] == [
+        "      backstage: {enabled: true, join_ahead_time_seconds: 300}  # two minutes\n"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("auto", "{mode: 'auto', quality: \"1080p\"}"),
+        ("it's", "{mode: 'it''s', quality: \"1080p\"}"),
+        ("new\nline", '{mode: "new\\nline", quality: "1080p"}'),
+    ],
+)
+def test_single_quotes_are_kept_where_the_value_allows(value: str, written: str) -> None:
+    new = edit(BASE, set_("call_types", "shows", "settings", "recording", "mode", value=value))
+    assert f"      recording: {written}\n" in new
+    assert read_back(new)["call_types"]["shows"]["settings"]["recording"]["mode"] == value
+
+
+def test_double_quotes_are_kept() -> None:
+    new = edit(BASE, set_("call_types", "shows", "settings", "recording", "quality", value="720p"))
+    assert "      recording: {mode: 'available', quality: \"720p\"}\n" in new
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("yes", '"yes"'),
+        ("Off", '"Off"'),
+        ("n", '"n"'),
+        ("5", '"5"'),
+        ("1.5", '"1.5"'),
+        ("null", '"null"'),
+        ("true", '"true"'),
+        ("a: b", '"a: b"'),
+        ("a #b", '"a #b"'),
+        ("- x", '"- x"'),
+        ("", '""'),
+        (" padded", '" padded"'),
+        ("2027-03-01T18:00:00Z", "2027-03-01T18:00:00Z"),
+        ("join-call", "join-call"),
+        (5, "5"),
+        (1.5, "1.5"),
+        (1e20, "1e+20"),
+        (True, "true"),
+        (None, "null"),
+    ],
+)
+def test_a_plain_scalar_is_quoted_only_when_the_loader_would_read_it_as_something_else(
+    value: Any, written: str
+) -> None:
+    text = "version: 1\nname: old  # c\n"
+    new = edit(text, set_("name", value=value))
+    assert new == f"version: 1\nname: {written}  # c\n"
+    assert read_back(new)["name"] == value
+
+
+def test_a_number_in_quotes_becomes_a_plain_number() -> None:
+    assert edit("a: '5'\n", set_("a", value=6)) == "a: 6\n"
+
+
+def test_an_empty_value_gets_the_new_one_after_its_colon() -> None:
+    text = "a:\nb: 1  # b\n"
+    assert edit(text, set_("a", value=2)) == "a: 2\nb: 1  # b\n"
+    assert edit(text, set_("a", "x", value=2)) == "a:\n  x: 2\nb: 1  # b\n"
+
+
+def test_a_literal_block_scalar_stays_literal() -> None:
+    text = "a:\n  text: |\n    one\n    two\n  # after\nb: 1\n"
+    new = edit(text, set_("a", "text", value="uno\ndos\ntres\n"))
+    assert new == "a:\n  text: |\n    uno\n    dos\n    tres\n  # after\nb: 1\n"
+    assert read_back(new)["a"]["text"] == "uno\ndos\ntres\n"
+
+
+def test_an_unchanged_value_leaves_the_text_identical() -> None:
+    path = ("call_types", "shows", "settings", "limits", "max_participants")
+    assert edit(BASE, set_(*path, value=100)) is BASE or edit(BASE, set_(*path, value=100)) == BASE
+
+
+def test_an_integer_is_not_the_same_as_a_float_or_a_boolean() -> None:
+    assert edit("a: 1\n", set_("a", value=1.0)) == "a: 1.0\n"
+    assert edit("a: 1\n", set_("a", value=True)) == "a: true\n"
+
+
+# -- mappings -------------------------------------------------------------------------------
+
+
+def test_a_mapping_is_synced_key_by_key() -> None:
+    limits = {"max_participants": 100, "max_duration_seconds": 60, "max_calls": 3}
+    new = edit(BASE, set_("call_types", "shows", "settings", "limits", value=limits))
+    removed, added = changed_lines(BASE, new)
+    assert removed == [12]
+    assert added == ["        max_duration_seconds: 60\n", "        max_calls: 3\n"]
+
+
+def test_a_deleted_key_goes_with_its_inline_comment_and_comment_lines_stay() -> None:
+    new = edit(BASE, delete("call_types", "shows", "grants", "host"))
+    assert changed_lines(BASE, new) == ([17], [])
+    assert "      # hosts run the show\n" in new
+
+
+def test_a_deleted_block_keeps_the_comment_lines_inside_it() -> None:
+    new = edit(BASE, delete("call_types", "shows", "grants", "user"))
+    assert changed_lines(BASE, new) == ([18, 19, 21], [])
+    assert "        # and reads\n" in new
+    assert read_back(new)["call_types"]["shows"]["grants"] == {
+        "host": ["join-call", "read-call", "send-audio"]
+    }
+
+
+def test_deleting_the_last_key_of_a_block_mapping_leaves_an_empty_mapping() -> None:
+    text = "a:\n  b: 1\nc: 2\n"
+    assert edit(text, delete("a", "b")) == "a: {}\nc: 2\n"
+    assert edit("a: {b: 1}\n", delete("a", "b")) == "a: {}\n"
+
+
+def test_a_deleted_key_in_a_flow_mapping_takes_its_comma() -> None:
+    text = "a: {x: 1, y: 2, z: 3}\n"
+    assert edit(text, delete("a", "x")) == "a: {y: 2, z: 3}\n"
+    assert edit(text, delete("a", "y")) == "a: {x: 1, z: 3}\n"
+    assert edit(text, delete("a", "z")) == "a: {x: 1, y: 2}\n"
+    assert edit(text, set_("a", value={"w": 0})) == "a: {w: 0}\n"
+
+
+def test_new_keys_follow_the_last_key_in_the_files_own_indentation() -> None:
+    text = "a:\n    b:\n        c: 1\n    # trailing\nz: 0\n"
+    new = edit(text, set_("a", "b", "d", "e", value=[1, 2]))
+    assert new == (
+        "a:\n    b:\n        c: 1\n        d:\n            e:\n                - 1\n"
+        "                - 2\n    # trailing\nz: 0\n"
+    )
+
+
+def test_new_lists_are_dashed_like_the_files_lists() -> None:
+    text = "a:\n  l:\n  - 1\n  m: x\n"
+    assert edit(text, set_("a", "o", value=["p"])) == "a:\n  l:\n  - 1\n  m: x\n  o:\n  - p\n"
+
+
+def test_a_new_list_among_flow_lists_is_a_flow_list() -> None:
+    text = "grants:\n  host: [join-call]  # hosts\n  user: [read-call]\n"
+    new = edit(text, set_("grants", "moderator", value=["mute-users", "kick-user"]))
+    assert new == text + "  moderator: [mute-users, kick-user]\n"
+    new = edit(BASE, set_("call_types", "shows", "grants", "moderator", value=["mute-users"]))
+    assert changed_lines(BASE, new)[1] == ["      moderator:\n", "        - mute-users\n"]
+
+
+def test_missing_parents_are_created_in_block_style_or_flow_inside_flow() -> None:
+    text = "a: 1\nb: {c: 1}\n"
+    assert edit(text, set_("x", "w", value=1)) == "a: 1\nb: {c: 1}\nx:\n  w: 1\n"
+    assert edit(text, set_("b", "d", "e", value=1)) == "a: 1\nb: {c: 1, d: {e: 1}}\n"
+
+
+def test_a_key_that_needs_quotes_is_quoted() -> None:
+    assert edit("a: 1\n", set_("on", value=1)) == 'a: 1\n"on": 1\n'
+    assert edit("a: 1\n", set_("livestream:show", value=1)) == "a: 1\nlivestream:show: 1\n"
+
+
+# -- lists ----------------------------------------------------------------------------------
+
+
+def test_list_entries_kept_keep_their_comments_others_go_and_new_ones_are_appended() -> None:
+    path = ("call_types", "shows", "grants", "user")
+    new = edit(BASE, set_(*path, value=["join-call", "send-audio"]))
+    # The new entry follows the last one kept; the removed entry's comment line stays.
+    assert new.endswith(
+        "        - join-call   # everyone joins\n        - send-audio\n        # and reads\n"
+    )
+
+
+def test_a_reordered_list_moves_as_few_entries_as_it_can() -> None:
+    text = "l:\n  - a  # a\n  - b  # b\n  - c  # c\n  - d  # d\n"
+    new = edit(text, set_("l", value=["b", "c", "d", "a"]))
+    assert new == "l:\n  - b  # b\n  - c  # c\n  - d  # d\n  - a\n"
+    assert edit(text, set_("l", value=["a", "x", "b", "c", "d"])) == (
+        "l:\n  - a  # a\n  - x\n  - b  # b\n  - c  # c\n  - d  # d\n"
+    )
+    assert edit(text, set_("l", value=["x", "a", "b", "c", "d"])) == (
+        "l:\n  - x\n  - a  # a\n  - b  # b\n  - c  # c\n  - d  # d\n"
+    )
+
+
+def test_flow_lists_stay_flow() -> None:
+    text = "l: [a, b, c]  # c\n"
+    assert edit(text, set_("l", value=["a", "c"])) == "l: [a, c]  # c\n"
+    assert edit(text, set_("l", value=["b", "c"])) == "l: [b, c]  # c\n"
+    assert edit(text, set_("l", value=["a", "b"])) == "l: [a, b]  # c\n"
+    assert edit(text, set_("l", value=["z", "a", "b", "c", "yes"])) == (
+        'l: [z, a, b, c, "yes"]  # c\n'
+    )
+    assert edit(text, set_("l", value=[])) == "l: []  # c\n"
+    assert edit(text, delete("l", 1)) == "l: [a, c]  # c\n"
+    assert edit(text, set_("l", 3, value="d")) == "l: [a, b, c, d]  # c\n"
+
+
+def test_emptying_a_block_list_leaves_an_empty_flow_list_and_the_comments() -> None:
+    text = "l:\n  # why\n  - a\n  - b\nm: 1\n"
+    assert edit(text, set_("l", value=[])) == "l: []\n  # why\nm: 1\n"
+
+
+def test_a_changed_mapping_entry_is_edited_in_place() -> None:
+    text = "l:\n  - name: a\n    # about a\n    role: user\n  - name: b\n    role: user\n"
+    new = edit(
+        text, set_("l", value=[{"name": "a", "role": "admin"}, {"name": "b", "role": "user"}])
+    )
+    assert new == "l:\n  - name: a\n    # about a\n    role: admin\n  - name: b\n    role: user\n"
+
+
+def test_deleting_a_list_entry_removes_exactly_that_one() -> None:
+    text = "l:\n- a\n- b\n- a\n"
+    assert edit(text, delete("l", 0)) == "l:\n- b\n- a\n"
+    assert edit(text, delete("l", 2)) == "l:\n- a\n- b\n"
+
+
+def test_the_first_key_of_a_list_entry_can_go() -> None:
+    text = "l:\n  - name: a\n    role: user\n"
+    assert edit(text, delete("l", 0, "name")) == "l:\n  - role: user\n"
+    text = "l:\n  - name: a\n    # c\n    role: user\n"
+    new = edit(text, delete("l", 0, "name"))
+    assert new == "l:\n  -\n    # c\n    role: user\n"
+    assert read_back(new) == {"l": [{"role": "user"}]}
+
+
+def test_a_type_change_rewrites_the_value_and_keeps_its_comment_lines() -> None:
+    text = "a:\n  # c\n  b: 1\nz: 0\n"
+    assert edit(text, set_("a", value=[1])) == "a:\n  - 1\n  # c\nz: 0\n"
+    assert edit(text, set_("a", value="x")) == "a: x\n  # c\nz: 0\n"
+    assert edit("a: x  # c\n", set_("a", value={"b": 1})) == "a:\n  b: 1  # c\n"
+
+
+# -- anchors, aliases and merge keys ---------------------------------------------------------
+
+ANCHORED = """\
+defaults: &grants [join-call, read-call]
+base: &base
+  enabled: true
+  seconds: 60
+call_types:
+  a:
+    grants: *grants
+    settings:
+      <<: *base
+      seconds: 120
+  b:
+    grants: *grants
+    settings: *base
+"""
+
+
+def test_an_edit_through_a_shared_anchor_is_refused_with_the_anchor_and_its_uses() -> None:
+    with pytest.raises(EditRefused) as refused:
+        edit(ANCHORED, set_("defaults", value=["join-call"]))
+    assert "anchor &grants" in refused.value.reason
+    assert "line 7, 12" in refused.value.reason
+    assert refused.value.path == ("defaults",)
+    assert str(refused.value).startswith("m.yaml:1:11: cannot edit $.defaults: ")
+
+
+def test_an_alias_target_is_written_out_and_the_anchor_stays_for_the_others() -> None:
+    new = edit(ANCHORED, set_("call_types", "a", "grants", value=["join-call"]))
+    assert changed_lines(ANCHORED, new) == ([7], ["    grants: [join-call]\n"])
+    new = edit(ANCHORED, set_("call_types", "b", "settings", "seconds", value=5))
+    assert changed_lines(ANCHORED, new) == (
+        [13],
+        ["    settings:\n", "      enabled: true\n", "      seconds: 5\n"],
+    )
+    data = read_back(new)
+    assert data["call_types"]["a"]["settings"] == {"enabled": True, "seconds": 120}
+
+
+def test_a_merged_key_is_overridden_in_the_mapping_itself() -> None:
+    new = edit(ANCHORED, set_("call_types", "a", "settings", "enabled", value=False))
+    assert changed_lines(ANCHORED, new) == ([], ["      enabled: false\n"])
+    assert read_back(new)["base"] == {"enabled": True, "seconds": 60}
+
+
+def test_a_merged_key_cannot_be_deleted() -> None:
+    with pytest.raises(EditRefused, match="merge key"):
+        edit(ANCHORED, delete("call_types", "a", "settings", "enabled"))
+    with pytest.raises(EditRefused, match="merged"):
+        edit(ANCHORED, delete("call_types", "a", "settings", "seconds"))
+
+
+def test_an_anchor_that_is_used_cannot_be_deleted_but_an_unused_one_can() -> None:
+    with pytest.raises(EditRefused, match="&base"):
+        edit(ANCHORED, delete("base"))
+    text = "a: &x 1\nb: 2\n"
+    assert edit(text, set_("a", value=3)) == "a: &x 3\nb: 2\n"
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+def test_a_variable_reference_is_never_overwritten() -> None:
+    text = "limits:\n  max_participants: ${max_viewers}\n"
+    with pytest.raises(EditRefused, match=r"variable reference '\$\{max_viewers\}'") as refused:
+        edit(text, set_("limits", "max_participants", value=80))
+    assert (refused.value.line, refused.value.col) == (2, 21)
+    with pytest.raises(EditRefused, match="variable"):
+        edit(text, delete("limits"))
+    with pytest.raises(EditRefused, match="variable reference"):
+        edit("a: 1\n", set_("a", value="${x}"))
+
+
+def test_a_missing_path_cannot_be_deleted_and_a_scalar_cannot_be_gone_through() -> None:
+    with pytest.raises(EditRefused, match="no 'nope'"):
+        edit(BASE, delete("call_types", "nope"))
+    with pytest.raises(EditRefused, match="goes through an integer at line 3"):
+        edit(BASE, set_("version", "x", value=1))
+    with pytest.raises(EditRefused, match="no entry 5"):
+        edit(BASE, delete("call_types", "shows", "grants", "user", 5))
+
+
+def test_a_file_that_is_not_one_yaml_mapping_is_refused() -> None:
+    for text in ("a: [\n", "a: 1\n---\nb: 2\n", "- a\n"):
+        with pytest.raises(EditRefused, match="cannot be edited"):
+            edit(text, set_("a", value=2))
+
+
+def test_refused_edits_lists_the_refusals_and_the_rest_apply() -> None:
+    edits = [
+        set_("call_types", "shows", "settings", "limits", "max_participants", value=5),
+        delete("call_types", "nope"),
+        set_("version", "x", value=1),
+        delete("call_types", "shows", "grants", "host"),
+    ]
+    refused = refused_edits(BASE, edits, file="m.yaml")
+    assert [r.path for r in refused] == [edits[1].path, edits[2].path]
+    with pytest.raises(EditRefused):
+        apply_edits(BASE, edits, file="m.yaml")
+    ok = [e for e in edits if e.path not in {r.path for r in refused}]
+    new = apply_edits(BASE, ok, file="m.yaml")
+    assert changed_lines(BASE, new) == (
+        [11, 17],
+        ["        max_participants: 5   # aligned comment\n"],
+    )
+
+
+# -- the file around the values --------------------------------------------------------------
+
+
+def test_crlf_line_endings_a_missing_final_newline_a_bom_and_document_markers_are_kept() -> None:
+    text = "\ufeff%YAML 1.2\n---\n# head\na: 1\r\nb:\r\n  c: 2\r\n...\n"
+    text = text.replace("\n", "\r\n").replace("\r\r\n", "\r\n")
+    new = edit(text, set_("b", "d", value=3), set_("a", value=9))
+    assert new == "\ufeff%YAML 1.2\r\n---\r\n# head\r\na: 9\r\nb:\r\n  c: 2\r\n  d: 3\r\n...\r\n"
+    assert edit("a: 1\nb: 2", set_("c", value=3)) == "a: 1\nb: 2\nc: 3"
+    assert edit("a: 1\nb: 2", delete("b")) == "a: 1"
+    assert edit("a: 1\nb: 2\n", delete("b")) == "a: 1\n"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_scalar_of_the_examples_changes_on_its_own_line_only(path: Path) -> None:
+    text = path.read_text("utf-8")
+    doc, _ = load(path)
+    assert doc is not None
+    for json_path, value in _leaves(doc.data, ()):
+        if isinstance(value, str) and "${" in value:
+            continue
+        new_value: Any = (
+            not value
+            if isinstance(value, bool)
+            else (value + 7 if isinstance(value, int) else f"{value}-x")
+        )
+        new = edit(text, Edit(json_path, "set", new_value))
+        removed, added = changed_lines(text, new)
+        line = doc.locate(_dotted(json_path), value=True).line
+        assert removed == [line], json_path
+        assert len(added) == 1
+        old_line = text.splitlines(keepends=True)[line - 1]
+        assert _common_ends(old_line, added[0]) >= len(old_line) - len(json.dumps(value)) - 2
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
+def test_deleting_any_key_of_the_examples_removes_only_its_lines(path: Path) -> None:
+    text = path.read_text("utf-8")
+    doc, _ = load(path)
+    assert doc is not None
+    lines = text.splitlines()
+    for json_path, value in _keys(doc.data, ()):
+        if "${" in json.dumps(value):
+            continue  # refused: a variable reference is never overwritten
+        new = edit(text, Edit(json_path, "delete"))
+        removed, added = changed_lines(text, new)
+        line = doc.locate(_dotted(json_path)).line
+        key_line = lines[line - 1]
+        if not key_line.strip().startswith(str(json_path[-1])):
+            # Inside a flow mapping: that one line changes, and only the entry goes from it.
+            assert removed == [line] and len(added) == 1, json_path
+            assert len(added[0]) < len(key_line) + 1, json_path
+        elif added:  # the parent's only key went: "{}" after the parent's key
+            assert removed[:1] == [line - 1], json_path
+            assert len(added) == 1 and added[0].rstrip().endswith("{}"), json_path
+        else:
+            assert removed[0] == line, json_path
+            assert removed == list(range(line, removed[-1] + 1)), json_path
+
+
+def _leaves(data: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _leaves(value, (*path, index))
+    else:
+        yield path, data
+
+
+def _keys(data: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield (*path, key), value
+            yield from _keys(value, (*path, key))
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    from stagecfg.manifest import join_path
+
+    return join_path(path)
+
+
+def _common_ends(a: str, b: str) -> int:
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    return start + end
