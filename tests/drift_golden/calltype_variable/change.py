@@ -38,7 +38,9 @@ JSON_ITEMS = (
     {"path": "settings.recording.mode", "manifest": "available", "live": "auto-on"},
 )
 XFAIL_REPORT = (
-    "drift 1ff9b48: the variable-backed max_participants is reported adoptable: true (it cannot "
-    "be: ${max_viewers} is never overwritten) and located at the reference m/base.yaml:16:27 "
-    "instead of where production sets the value, m/environments/production.yaml:6:16"
+    "drift 1d78b01: the variable-backed max_participants is reported adoptable: true (want "
+    "false: ${max_viewers} is never overwritten, and --write leaves it) and located at the "
+    "reference m/base.yaml:16:27 (want m/environments/production.yaml:6:16, where production sets "
+    "the value, as interface.md's example shows; it is now only in the extra field "
+    "variable_source)"
 )
