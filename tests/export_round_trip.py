@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,38 @@ def assert_fresh_apply_exports_the_same(
     assert code == 0, out + err
     assert export(capsys, fresh, *flags) == text
     assert_plans_empty(capsys, fresh, path)
+
+
+#: One value for every settings group of the manifest schema, each leaf unlike the ``default``
+#: call type's (so a type or call declaring it exports exactly this); the keys a group's schema
+#: requires are set too. tests/test_export_call_types.py holds it to every group the schema has.
+EVERY_SETTINGS_GROUP: dict[str, Any] = {
+    "audio": {
+        "default_device": "speaker",
+        "mic_default_on": False,
+        "hifi_audio_enabled": True,
+        "noise_cancellation": {"mode": "auto-on"},
+    },
+    "backstage": {"enabled": True, "join_ahead_time_seconds": 60},
+    "broadcasting": {
+        "hls": {"auto_on": True, "quality_tracks": ["1080p"]},
+        "rtmp": {"enabled": True, "quality": "1080p"},
+    },
+    "encryption": {"mode": "available"},
+    "frame_recording": {"mode": "auto-on", "capture_interval_in_seconds": 5},
+    "geofencing": {"names": ["european_union"]},
+    "individual_recording": {"mode": "disabled"},
+    "ingress": {"enabled": True},
+    "limits": {"max_participants": 25, "max_duration_seconds": 3600},
+    "raw_recording": {"mode": "auto-on", "audio_only": True},
+    "recording": {"mode": "auto-on", "quality": "1080p"},
+    "ring": {"incoming_call_timeout_ms": 30000, "auto_cancel_timeout_ms": 20000},
+    "screensharing": {"enabled": False, "access_request_enabled": False},
+    "session": {"inactivity_timeout_seconds": 120},
+    "thumbnails": {"enabled": False},
+    "transcription": {"mode": "auto-on", "language": "en", "closed_caption_mode": "auto-on"},
+    "video": {
+        "camera_facing": "back",
+        "target_resolution": {"width": 1280, "height": 720, "bitrate": 1500000},
+    },
+}

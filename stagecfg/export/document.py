@@ -15,6 +15,8 @@ bytes, and an export applied to a fresh app exports again to the same bytes.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from stagecfg.backends.base import Backend
@@ -103,13 +105,48 @@ def export_manifest(
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style YAML, keys sorted, strings that look like other types quoted."""
+    """Block style YAML, keys sorted, strings that look like other types quoted.
+
+    PyYAML quotes what YAML 1.1 would read as another type; stagecfg's loader reads YAML 1.2
+    and reports YAML 1.1's extra booleans, so the strings either reads otherwise are quoted too
+    (a custom value ``n``, ``1e3`` or ``0o17`` must come back as that text).
+    """
+
+
+_Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?i:y|n|yes|no|on|off)$"),
+    list("yYnNoO"),
+)
+_Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:0o[0-7]+|0x[0-9a-fA-F]+)$"), ["0"]
+)
+_Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+
+def _literal_text(value: object) -> object:
+    """``value`` with every string's ``${`` written ``$${``: backend text is never a variable
+    reference (the loader reads ``$${`` as a literal ``${``). Keys are never expanded."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {key: _literal_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal_text(item) for item in value]
+    return value
 
 
 def dump_manifest(manifest: Json) -> str:
-    """YAML text with the schema modeline, sorted keys and stable formatting."""
+    """YAML text with the schema modeline, sorted keys and stable formatting; loaded by
+    stagecfg it gives ``manifest`` back."""
     body = yaml.dump(
-        manifest,
+        _literal_text(manifest),
         Dumper=_Dumper,
         sort_keys=True,
         default_flow_style=False,
