@@ -56,15 +56,20 @@ def assert_round_trip(
 
 
 def assert_fresh_apply_exports_the_same(
-    capsys: pytest.CaptureFixture[str], text: str, work: Path, *flags: str
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    work: Path,
+    *flags: str,
+    expected: str | None = None,
 ) -> None:
-    """``text`` applied to a new sandbox exports to ``text`` again, and re-plans empty there."""
+    """``text`` applied to a new sandbox exports to ``expected`` (default: ``text``) again, and
+    ``text`` re-plans empty there."""
     path = work / "exported.yaml"
     path.write_text(text, "utf-8")
     fresh = ("--sandbox", str(work / f"fresh-{len(list(work.glob('fresh-*.db')))}.db"))
     code, out, err = run(capsys, "apply", str(path), *fresh, "--auto-approve")
     assert code == 0, out + err
-    assert export(capsys, fresh, *flags) == text
+    assert export(capsys, fresh, *flags) == (text if expected is None else expected)
     assert_plans_empty(capsys, fresh, path)
 
 

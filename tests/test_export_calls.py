@@ -166,3 +166,30 @@ def test_a_call_that_kept_a_value_but_has_every_key_follows(
         "live": True,
     }
     assert_fresh_apply_exports_the_same(capsys, text, work)
+
+
+def test_a_waiting_call_whose_backstage_was_switched_off_is_copied_live(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The other state no manifest rebuilds: a call still in backstage although its backstage
+    is now off. It exports as it is (``live: false``) and re-plans empty; a copy made from the
+    file is live from creation, since nothing waits in backstage when it is off."""
+    backend = open_backend("local", sandbox_path="sb.db")
+    try:
+        backend.upsert_users({"ann": {}})
+        backend.create_call("audio_room:talk", {"created_by_id": "ann"})
+        backend.update_call(
+            "audio_room:talk", {"settings_override": {"backstage": {"enabled": False}}}
+        )
+    finally:
+        backend.close()
+    text = assert_round_trip(capsys, SB, work)
+    talk = yaml.safe_load(text)["calls"]["audio_room:talk"]
+    assert talk == {
+        "created_by_id": "ann",
+        "settings_override": {"backstage": {"enabled": False}},
+        "live": False,
+    }
+    assert_fresh_apply_exports_the_same(
+        capsys, text, work, expected=text.replace("    live: false\n", "    live: true\n")
+    )

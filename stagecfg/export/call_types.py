@@ -27,12 +27,13 @@ def call_type_entry(state: CallTypeState) -> Json:
     )
     if settings is not None:
         entry["settings"] = settings
-    # A role is one value (a request replaces its whole list); one that the baseline has and
-    # the backend lacks cannot be declared away, so only present roles are compared.
+    # A role is one value (a request replaces its whole list). As the planner reads them, a
+    # role the backend lacks holds no grants, so an empty role the baseline lacks is no change;
+    # a role the baseline has and the backend lacks cannot be declared away, so it is skipped.
     grants = {
         role: sorted(set(ids))
         for role, ids in sorted(state.grants.items())
-        if sorted(set(ids)) != baseline["grants"].get(role)
+        if sorted(set(ids)) != baseline["grants"].get(role, [])
     }
     if grants:
         entry["grants"] = grants
