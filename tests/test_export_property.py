@@ -10,7 +10,8 @@ and dashboard edits write them (sandbox writes, not manifests), the export
   only); and calls here never have backstage switched off while they wait in it (not
   generated).
 
-Each example runs the CLI in-process as a user does: export twice, plan, apply, export.
+Each example runs the CLI in-process as a user does: export twice, plan, apply, export. The
+histories are written to a sandbox file (120 cases) and, over HTTP, to the emulator (30 cases).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emulator_fixture import stream_backend_for
 from export_round_trip import (
     EVERY_SETTINGS_GROUP,
     assert_fresh_apply_exports_the_same,
@@ -30,6 +32,7 @@ from hypothesis import strategies as st
 
 from stagecfg.backends import open_backend
 from stagecfg.backends.base import Backend
+from stagecfg.emulator.server import run_in_thread
 
 USERS = ("ann", "bob", "cy", "dee")
 CUSTOM_TYPES = ("club", "gala")
@@ -174,13 +177,26 @@ def write_history(backend: Backend, history: dict[str, Any]) -> None:
         backend.update_call_type(name, {"settings": settings_edit})
 
 
+def check_export(
+    capsys: pytest.CaptureFixture[str], app: tuple[str, ...], work: Path, users_flag: str
+) -> None:
+    flags = ("--users", users_flag)
+    text = assert_round_trip(capsys, app, work, *flags)
+    pinned = text.count("    follow_call_type: false\n")
+    event(f"calls that must not follow their type: {min(pinned, 2)}{'+' if pinned > 2 else ''}")
+    event(f"calls exported: {min(text.count('    live: '), 4)}")
+    assert_fresh_apply_exports_the_same(
+        capsys, text, work, *flags, expected=text.replace("    follow_call_type: false\n", "")
+    )
+
+
 @settings(
     max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(history=app_histories(), users_flag=st.sampled_from(["referenced", "all"]))
-def test_generated_apps_export_diff_clean_and_idempotent(
+def test_generated_sandbox_apps_export_diff_clean_and_idempotent(
     capsys: pytest.CaptureFixture[str], history: dict[str, Any], users_flag: str
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,16 +206,33 @@ def test_generated_apps_export_diff_clean_and_idempotent(
             write_history(backend, history)
         finally:
             backend.close()
-        app = ("--sandbox", str(work / "app.db"))
-        flags = ("--users", users_flag)
-        text = assert_round_trip(capsys, app, work, *flags)
-        pinned = text.count("    follow_call_type: false\n")
-        event(f"calls that must not follow their type: {min(pinned, 2)}{'+' if pinned > 2 else ''}")
-        event(f"calls exported: {min(text.count('    live: '), 4)}")
-        assert_fresh_apply_exports_the_same(
-            capsys,
-            text,
-            work,
-            *flags,
-            expected=text.replace("    follow_call_type: false\n", ""),
-        )
+        check_export(capsys, ("--sandbox", str(work / "app.db")), work, users_flag)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=app_histories(), users_flag=st.sampled_from(["referenced", "all"]))
+def test_generated_emulator_apps_export_diff_clean_and_idempotent(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    history: dict[str, Any],
+    users_flag: str,
+) -> None:
+    """The same over HTTP: written and exported through the emulator, copied to a sandbox."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        handle = run_in_thread(work / "emulator.db")
+        try:
+            backend = stream_backend_for(handle)
+            try:
+                write_history(backend, history)
+            finally:
+                backend.close()
+            monkeypatch.setenv("STREAM_API_SECRET", handle.api_secret)
+            app = ("--backend", "stream", "--base-url", handle.url, "--api-key", handle.api_key)
+            check_export(capsys, app, work, users_flag)
+        finally:
+            handle.stop()
