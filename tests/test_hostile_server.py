@@ -383,10 +383,8 @@ def test_export_stops_at_the_page_limit_of_a_cursor_forever(
     assert sum(1 for m, p, _ in server.requests if f"{m} {p}" == QUERY) == 5
 
 
-def _users(first: int, count: int) -> bytes:
-    return json.dumps(
-        {"users": [{"id": f"u{i:04d}"} for i in range(first, first + count)]}
-    ).encode()
+def _users(first: int, count: int) -> Reply:
+    return ok({"users": [{"id": f"u{i:04d}"} for i in range(first, first + count)]})
 
 
 def test_export_of_every_user_stops_when_a_page_repeats(
