@@ -79,10 +79,15 @@ class Wrapped(Backend):
         return self.inner.identity()
 
     def read(
-        self, *, cids: Collection[str] = (), users: Collection[str] = (), all_calls: bool = False
+        self,
+        *,
+        cids: Collection[str] = (),
+        users: Collection[str] = (),
+        all_calls: bool = False,
+        all_users: bool = False,
     ) -> ActualState:
         self.reads += 1
-        return self.inner.read(cids=cids, users=users, all_calls=all_calls)
+        return self.inner.read(cids=cids, users=users, all_calls=all_calls, all_users=all_users)
 
     def query_calls(self, filter_conditions: Json) -> list[CallState]:
         return self.inner.query_calls(filter_conditions)

@@ -69,6 +69,7 @@ def test_nothing_but_the_entry_point_imports_the_cli() -> None:
         "cli",
         "drift",
         "emulator",
+        "export",
         "github",
         "manifest",
         "plan",

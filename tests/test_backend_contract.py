@@ -313,6 +313,23 @@ def test_read_all_calls(backend: Backend) -> None:
     assert sorted(state.calls) == cids[1:]
 
 
+def test_read_all_users_pages_past_the_offset_limit(subject: Subject) -> None:
+    backend = subject.backend
+    # More than QueryUsers' offset limit (1000) reaches: paging must go by id, not offset.
+    ids = [f"u{i:04d}" for i in range(1150)]
+    backend.upsert_users({uid: {"name": uid.upper()} for uid in ids})
+    engine_of(subject).deactivate_user("u0007", {})
+    engine_of(subject).delete_users({"user_ids": ["u0008"]})
+    if subject.emulator is not None:
+        subject.emulator.reset_stats()
+    users = backend.read(all_users=True).users
+    assert sorted(users) == [uid for uid in ids if uid != "u0008"]  # deactivated ones too
+    assert users["u1149"].name == "U1149"
+    if subject.emulator is not None:
+        # 1149 users at 100 a page: 12 pages, the last one short.
+        assert subject.requests() == {"ListCallTypes": {"GET": 1}, "QueryUsers": {"GET": 12}}
+
+
 def test_parallel_writes_from_many_threads(backend: Backend) -> None:
     backend.create_call_type("stage", STAGE)
 

@@ -383,6 +383,30 @@ def test_export_stops_at_the_page_limit_of_a_cursor_forever(
     assert sum(1 for m, p, _ in server.requests if f"{m} {p}" == QUERY) == 5
 
 
+def _users(first: int, count: int) -> Reply:
+    return ok({"users": [{"id": f"u{i:04d}"} for i in range(first, first + count)]})
+
+
+def test_export_of_every_user_stops_when_a_page_repeats(
+    work: Path, capsys: pytest.CaptureFixture[str], servers: Callable[..., Server]
+) -> None:
+    # A full page, then the same page again whatever the filter says: the paging must stop.
+    server = servers({USERS: lambda n: _users(0, 100)})
+    code, out, err, elapsed = run(capsys, "export", *stream(server), "--users", "all")
+    assert_one_line_failure(code, err, elapsed, "read users", "repeats user")
+    assert out == ""
+    assert sum(1 for m, p, _ in server.requests if f"{m} {p}" == USERS) == 2
+
+
+def test_export_of_every_user_refuses_a_user_of_the_wrong_shape(
+    work: Path, capsys: pytest.CaptureFixture[str], servers: Callable[..., Server]
+) -> None:
+    server = servers({USERS: lambda n: ok({"users": [{"id": "u1", "teams_role": {"red": 3}}]})})
+    code, out, err, elapsed = run(capsys, "export", *stream(server), "--users", "all")
+    assert_one_line_failure(code, err, elapsed, "read users", "teams_role")
+    assert out == ""
+
+
 def test_a_base_url_with_userinfo_is_refused_without_printing_it(
     work: Path, capsys: pytest.CaptureFixture[str], servers: Callable[..., Server]
 ) -> None:

@@ -43,10 +43,12 @@ class Backend(abc.ABC):
         cids: Collection[str] = (),
         users: Collection[str] = (),
         all_calls: bool = False,
+        all_users: bool = False,
     ) -> ActualState:
         """All call types, the named calls that exist (not deleted), and the named users.
 
-        With ``all_calls`` every call that is not deleted is returned too (for prune and export).
+        With ``all_calls`` every call that is not deleted is returned too (for prune and export),
+        and with ``all_users`` every user, deactivated ones included (for export).
         """
 
     @abc.abstractmethod

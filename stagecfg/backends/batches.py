@@ -70,6 +70,37 @@ def user_queries(ids: Collection[str]) -> list[Json]:
     ]
 
 
+def query_every_user(fetch: Callable[[Json], Json]) -> dict[str, UserState]:
+    """Every user of the app, deactivated ones too; ``fetch`` sends one QueryUsers payload.
+
+    Paged by id rather than by offset: QueryUsers refuses an offset past 1000, so each page asks
+    for the ids after the last one the previous page held, in id order.
+    """
+    found: dict[str, UserState] = {}
+    conditions: Json = {}
+    for number in range(1, MAX_PAGES + 1):
+        body = fetch(
+            {
+                "filter_conditions": conditions,
+                "sort": [{"field": "id", "direction": 1}],
+                "limit": PAGE_LIMIT,
+                "include_deactivated_users": True,
+            }
+        )
+        page = wire.arr(body.get("users"), f"page {number} users")
+        users = [wire.user_from_wire(wire.obj(u, f"page {number} users[]")) for u in page]
+        if not users:
+            return found
+        last = users[-1].id
+        if last in found:
+            raise wire.WireError(f"page {number} repeats user {last!r}; the paging would not end")
+        found.update((u.id, u) for u in users)
+        if len(users) < PAGE_LIMIT:
+            return found
+        conditions = {"id": {"$gt": last}}
+    raise wire.WireError(f"the answer still had more pages after {MAX_PAGES}; stopped there")
+
+
 def users_from_wire(body: Json) -> dict[str, UserState]:
     found = (
         wire.user_from_wire(wire.obj(u, "users[]")) for u in wire.arr(body.get("users"), "users")

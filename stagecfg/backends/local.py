@@ -103,6 +103,7 @@ class LocalBackend(Backend):
         cids: Collection[str] = (),
         users: Collection[str] = (),
         all_calls: bool = False,
+        all_users: bool = False,
     ) -> ActualState:
         body = self._call("read", KIND_CALL_TYPE, "*", self.engine.list_call_types)
         calls: dict[str, CallState] = {}
@@ -110,11 +111,15 @@ class LocalBackend(Backend):
             calls.update((c.cid, c) for c in self.query_calls(conditions))
         found: dict[str, UserState] = {}
         for request in batches.user_queries(users):
-            result = self._call(
-                "read", KIND_USER, "", functools.partial(self.engine.query_users, request)
-            )
-            found.update(batches.users_from_wire(result))
+            found.update(batches.users_from_wire(self._query_users(request)))
+        if all_users:
+            found.update(batches.query_every_user(self._query_users))
         return batches.actual_state(batches.call_types_from_wire(body), calls, found)
+
+    def _query_users(self, request: Json) -> Json:
+        return self._call(
+            "read", KIND_USER, "", functools.partial(self.engine.query_users, request)
+        )
 
     def read_vocabulary(self) -> AppVocabulary:
         permissions = self._call("read", "permissions", "*", self.engine.list_permissions)

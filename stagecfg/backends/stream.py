@@ -101,6 +101,7 @@ class StreamBackend(Backend):
         cids: Collection[str] = (),
         users: Collection[str] = (),
         all_calls: bool = False,
+        all_users: bool = False,
     ) -> ActualState:
         types_job = self._pool.submit(self._list_call_types)
         call_jobs = [
@@ -114,9 +115,14 @@ class StreamBackend(Backend):
         calls: dict[str, CallState] = {}
         for job in call_jobs:
             calls.update((call.cid, call) for call in job.result())
+        read_users = Target("read", "users")
         found_users: dict[str, UserState] = {}
         for user_job in user_jobs:
-            found_users.update(user_job.result())
+            body = user_job.result()
+            found_users.update(_shaped(read_users, lambda: batches.users_from_wire(body)))  # noqa: B023
+        if all_users:  # paged one after another (each page starts after the last id)
+            every = _shaped(read_users, lambda: batches.query_every_user(self._query_users))
+            found_users.update(every)
         return batches.actual_state(call_types, calls, found_users)
 
     def _list_call_types(self) -> dict[str, CallTypeState]:
@@ -149,15 +155,14 @@ class StreamBackend(Backend):
             source=self.describe(),
         )
 
-    def _query_users(self, payload: Json) -> dict[str, UserState]:
-        target = Target("read", "users")
-        body = self.session.request(
+    def _query_users(self, payload: Json) -> Json:
+        """One QueryUsers answer, unread (the callers shape it)."""
+        return self.session.request(
             "GET",
             "/api/v2/users",
-            target,
+            Target("read", "users"),
             params={"payload": json.dumps(payload, separators=(",", ":"))},
         )
-        return _shaped(target, lambda: batches.users_from_wire(body))
 
     # --- call types -----------------------------------------------------------------------------
 

@@ -159,6 +159,10 @@ EXPORT: tuple[Example, ...] = (
         "stagecfg export --project backstage-demo --out current.yaml",
     ),
     (
+        "Every user of the app too, not only those the calls refer to",
+        "stagecfg export --users all --out everything.yaml",
+    ),
+    (
         "The real app, built-in call types too: needs STREAM_API_KEY and STREAM_API_SECRET",
         "stagecfg export --backend stream --include-builtin",
     ),
