@@ -112,7 +112,12 @@ def _new_objects(
     calls = {cid: detected.actual.calls[cid] for cid in cids if cid in detected.actual.calls}
     state = ActualState(call_types=detected.actual.call_types, calls=calls)
     manifest = export.export_manifest(state, project=desired.project)
-    entries = manifest.get("calls") or {}
+    # ``live`` is left out: declaring it would make stagecfg manage the product's own show
+    # (a later apply would stop it when it goes live). Keys in the schema's (sorted) order.
+    entries = {
+        cid: {key: value for key, value in sorted(entry.items()) if key != "live"}
+        for cid, entry in (manifest.get("calls") or {}).items()
+    }
     return NewObjects(
         path=loaded.get(target, path),
         calls=entries,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stagecfg.drift.edits import Edit
-from stagecfg.drift.origins import SECTIONS, Origins
+from stagecfg.drift.origins import SECTIONS, Origin, Origins, variable_reason
 from stagecfg.drift.report import STATUS_ABSENT, STATUS_CHANGED, STATUS_UNDECLARED, DriftItem
 from stagecfg.model import KIND_CALL_TYPE
 
@@ -94,19 +94,13 @@ def plan_adoption(
 def _adopt_field(item: DriftItem, origins: Origins, adoption: Adoption) -> None:
     origin = origins.field(item.kind, item.name, item.keys)
     if origin.reference is not None:
-        sources = "; ".join(f"{n} is set by {origins.variable_source(n)}" for n in origin.variables)
-        adoption.leave(
-            item,
-            f"the manifest's value comes from {origin.reference.text} at "
-            f"{origin.reference.location}"
-            + (f" ({sources})" if sources else "")
-            + ": change the variable there to the live value; stagecfg does not overwrite "
-            "a variable",
-        )
+        names = origin.variables
+        sources = [origins.variable_source(n) for n in names]
+        adoption.leave(item, variable_reason(origin, names, sources))
         return
     path = origin.doc.path
     if item.live_present:
-        adoption.add(path, Edit(origin.keys, "set", item.live), item)
+        adoption.add(path, Edit(origin.keys, "set", _adopted_value(item, origin)), item)
     elif origin.overlay and origins.in_base(item.kind, item.name, item.keys):
         adoption.add(path, Edit(origin.keys, "set", None), item)
     else:
@@ -156,3 +150,18 @@ def _adopt_new(item: DriftItem, new_objects: NewObjects | None, adoption: Adopti
         )
         data.setdefault("calls", {})[item.name] = entry
     adoption.adopted.append(item)
+
+
+def _adopted_value(item: DriftItem, origin: Origin) -> Any:
+    """The value to write. A grant list is a set to Stream, which answers it sorted: the
+    declared entries keep their order, those the app dropped go, and new ones are appended."""
+    if item.kind != KIND_CALL_TYPE or item.keys[:1] != ("grants",):
+        return item.live
+    declared: Any = origin.doc.data
+    for key in origin.keys:
+        declared = declared.get(key) if isinstance(declared, dict) else None
+    if not isinstance(declared, list) or not isinstance(item.live, list):
+        return item.live
+    live = list(item.live)
+    kept = [p for p in declared if p in live]
+    return kept + [p for p in live if p not in kept]

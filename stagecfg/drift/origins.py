@@ -185,12 +185,28 @@ def _located_field(item: DriftItem, origins: Origins) -> DriftItem:
             origin = origins.field(item.kind, item.name, item.keys)
         return replace(item, location=origin.location)
     origin = origins.field(item.kind, item.name, item.keys)
-    names = origin.variables
-    if not names:
+    if origin.reference is None:
         return replace(item, location=origin.location)
+    names = origin.variables
+    sources = [origins.variable_source(n) for n in names]
     return replace(
         item,
         location=origin.location,
-        variable=", ".join(names),
-        variable_source="; ".join(origins.variable_source(n) for n in names),
+        variable=", ".join(names) or None,
+        variable_source="; ".join(sources) or None,
+        adoptable=False,
+        why=variable_reason(origin, names, sources),
+    )
+
+
+def variable_reason(origin: Origin, names: Sequence[str], sources: Sequence[str]) -> str:
+    """Why a value a ``${...}`` gives is left: which variable to change, and where."""
+    assert origin.reference is not None
+    where = "; ".join(f"{n} is set by {s}" for n, s in zip(names, sources, strict=True))
+    return (
+        f"the manifest's value comes from {origin.reference.text} at "
+        f"{origin.reference.location}"
+        + (f" ({where})" if where else "")
+        + ": change the variable there to the live value; stagecfg does not overwrite a "
+        "variable"
     )

@@ -77,8 +77,11 @@ def _notes(item: DriftItem) -> list[str]:
     notes = []
     if item.variable:
         source = f", set by {item.variable_source}" if item.variable_source else ""
-        notes.append(f"variable {item.variable}{source}")
-    if not item.adoptable and item.why:
+        notes.append(
+            f"variable {item.variable}{source}: change it there (--write never overwrites a "
+            "variable)"
+        )
+    elif not item.adoptable and item.why:
         notes.append(f"not adopted: {item.why}")
     elif item.why:
         notes.append(item.why)

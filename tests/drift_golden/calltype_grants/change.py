@@ -17,12 +17,3 @@ def change(client: Stream) -> None:
             "user": ["join-call", "read-call", "create-call-reaction"],
         },
     )  # fmt: skip
-
-
-XFAIL = (
-    "drift --write 1d78b01 writes the live grant lists in Stream's sorted order: host gets "
-    "'- screenshare' inserted between read-call and send-audio (want it appended after "
-    "send-video), and user becomes [create-call-reaction, join-call, read-call] (want "
-    "[join-call, read-call, create-call-reaction]: only send-event removed). Grants are a set "
-    "to Stream, so the declared order should be kept and new entries appended"
-)

@@ -27,9 +27,3 @@ def change(client: Stream) -> None:
 
 
 JSON_ITEMS = ({"kind": "call", "name": "livestream:extra", "status": "undeclared"},)
-XFAIL = (
-    "drift --write 1d78b01 adds livestream:extra with 'live: false' as its first key, before "
-    "created_by_id. Want: no live key (the README: leave live out and stagecfg does not manage "
-    "the live state; declaring it would make a later apply stop the product's own show when it "
-    "goes live), and the keys in the schema's order: created_by_id, custom, members"
-)

@@ -23,7 +23,3 @@ def change(client: Stream) -> None:
 
 
 JSON_ITEMS = ({"name": "host", "path": "name", "variable": "CITY", "adoptable": False},)
-XFAIL_REPORT = (
-    "drift 1d78b01: the name built from ${CITY} is reported adoptable: true; a value from a "
-    "variable is never overwritten, so it cannot be adopted"
-)
