@@ -110,8 +110,7 @@ def render_text(report: DriftReport) -> str:
     if report.drifted:
         lines += [
             "",
-            "Adopt these into the manifests with `stagecfg drift PATH... --write` (review the "
-            "diff with --dry-run first), or revert the app with `stagecfg apply`.",
+            "Adopt: stagecfg drift PATH... --write (preview: --dry-run). Revert: stagecfg apply.",
         ]
     return "\n".join(lines) + "\n"
 
