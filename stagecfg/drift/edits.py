@@ -282,7 +282,7 @@ class _Editor(Splicer):
         return Slot(node.items[index], None, -1, slot.flow or node.flow, dash)
 
     def replace(self, slot: Slot, value: Any) -> None:
-        if slot.key is None and slot.dash < 0:
+        if slot.node is self.tree.root:
             raise self.refuse("the top level must stay a mapping")
         self.check_removable(slot.node)
         super().replace(slot, value)
@@ -333,6 +333,10 @@ class _Editor(Splicer):
         ]
         kept = [i for i in range(len(node.pairs)) if i not in gone]
         first_inline = bool(node.pairs) and not self.tree.at_line_start(node.pairs[0][0].start)
+        if not kept and node is self.tree.root and node.flow:
+            # A top level emptied to "{}" by earlier edits gets its keys back in block style.
+            self.splice(node.start, node.end, block_text(value, 0, self.layout) or "{}")
+            return
         if not kept and (node.flow or not node.pairs or first_inline):
             self.replace(slot, value)
             return

@@ -195,7 +195,8 @@ class _TreeBuilder:
         parent = stack[-1]
         if parent.kind == "seq":
             if not parent.flow:
-                at = bisect.bisect_right(self.dashes, node.start) - 1
+                # The last "-" before the entry (a nested list starts at its own "-").
+                at = bisect.bisect_left(self.dashes, node.start) - 1
                 parent.dashes.append(self.dashes[at] if at >= 0 else node.start)
             parent.items.append(node)
             return
