@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stagecfg.drift.edits import Edit, EditRefused, apply_edits, refused_edits
+from stagecfg.drift.yaml_tree import end_of, parse
 from stagecfg.manifest import load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -317,8 +318,9 @@ def test_deleting_a_list_entry_removes_exactly_that_one() -> None:
 
 
 def test_the_first_key_of_a_list_entry_can_go() -> None:
+    # The "-" stays alone on its line, so that the next key's line is not touched.
     text = "l:\n  - name: a\n    role: user\n"
-    assert edit(text, delete("l", 0, "name")) == "l:\n  - role: user\n"
+    assert edit(text, delete("l", 0, "name")) == "l:\n  -\n    role: user\n"
     text = "l:\n  - name: a\n    # c\n    role: user\n"
     new = edit(text, delete("l", 0, "name"))
     assert new == "l:\n  -\n    # c\n    role: user\n"
@@ -689,7 +691,9 @@ def manifests(draw: Any) -> tuple[dict[str, Any], str]:
     if draw(st.booleans()):
         writer.lines.append("# header")
     writer.mapping(data, 0)
-    return data, "\n".join(writer.lines) + "\n"
+    newline = "\r\n" if draw(st.integers(0, 4)) == 0 else "\n"
+    end = "" if draw(st.integers(0, 4)) == 0 else newline
+    return data, newline.join(writer.lines) + end
 
 
 def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
@@ -827,9 +831,13 @@ def test_generated_edits_read_back_keep_comments_and_are_idempotent(drawn: st.Da
     assert _typed(read_back(new)) == _typed(expected), new
     kept = _comment_lines(new)
     assert all(line in kept for line in _comment_lines(text)), new
+    if "\r\n" in text:
+        assert new.count("\n") == new.count("\r\n"), new
+    if new.splitlines()[-1:] == text.splitlines()[-1:]:
+        assert new.endswith("\n") == text.endswith("\n"), new
     # Again, the same values change nothing (list deletes and appends move positions: not those).
     sets = [e for e in made if e.action == "set"]
-    if not any(isinstance(e.path[-1], int) and e not in sets or _appends(e, data) for e in made):
+    if not any((isinstance(e.path[-1], int) and e not in sets) or _appends(e, data) for e in made):
         assert apply_edits(new, sets, file="m.yaml") == new
 
 
@@ -864,3 +872,56 @@ def test_a_generated_scalar_change_touches_only_its_own_line(drawn: st.DataObjec
     assert len(before) == len(after), (text, new)
     differ = [n + 1 for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
     assert differ == [where[_dotted(path)].line], (text, new)
+
+
+def _entry_lines(text: str, path: tuple[str | int, ...]) -> tuple[int, int, bool]:
+    """(first, last) line of the entry at ``path`` (its key or "-" to the end of its value), or
+    of the deepest entry that exists on the way, and whether the whole path exists."""
+    tree = parse(text)
+    node, first, last = tree.root, 1, len(text.splitlines())
+    for key in path:
+        if node.kind == "map" and isinstance(key, str):
+            found = [(k, v) for k, v in node.pairs if k.value == key]
+            if not found:
+                return first, last, False
+            start, node = found[0][0].start, found[0][1]
+        elif node.kind == "seq" and isinstance(key, int) and key < len(node.items):
+            start = node.start if node.flow else node.dashes[key]
+            node = node.items[key]
+            start = node.start if node.flow else start
+        else:
+            return first, last, False
+        first, last = tree.line_of(start), tree.line_of(max(end_of(text, node) - 1, start))
+    return first, last, True
+
+
+def _only_between(old: str, new: str, first: int, last: int) -> bool:
+    """Whether every old line outside ``first``..``last`` is in the new text, in place: the new
+    text is the lines before them, any new lines, then the lines after them."""
+    a, b = old.splitlines(), new.splitlines()
+    before, after = a[: first - 1], a[last:]
+    return (
+        len(b) >= len(before) + len(after)
+        and b[: len(before)] == before
+        and b[len(b) - len(after) :] == after
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_generated_edit_changes_only_the_lines_of_its_value(drawn: st.DataObject) -> None:
+    data, text = drawn.draw(manifests())
+    edits = drawn.draw(edits_for(data))
+    one = edits[0]
+    assume(not refused_edits(text, [one], file="m.yaml"))
+    new = apply_edits(text, [one], file="m.yaml")
+    entry_first, entry_last, exists = _entry_lines(text, one.path)
+    parent_first, parent_last, _ = _entry_lines(text, one.path[:-1])
+    after = _apply_data(data, one.path, one)
+    parent_after = _at(after, one.path[:-1]) if exists else None
+    if exists and parent_after not in ({}, []):
+        assert _only_between(text, new, entry_first, entry_last), (text, new)
+    else:
+        # A new key or entry (after the last, or in a flow or null value), or the last entry
+        # gone ("{}" after the parent's key): within the parent.
+        assert _only_between(text, new, parent_first, parent_last), (text, new)
