@@ -925,3 +925,60 @@ def test_a_generated_edit_changes_only_the_lines_of_its_value(drawn: st.DataObje
         # A new key or entry (after the last, or in a flow or null value), or the last entry
         # gone ("{}" after the parent's key): within the parent.
         assert _only_between(text, new, parent_first, parent_last), (text, new)
+
+
+_ANCHORS = """\
+# shared values
+defaults: &d {x: 1, z: [a, b]}
+grants: &g
+  - join-call  # all
+  - read-call
+use1: *d
+use2:
+  <<: *d
+  # own z
+  z: [c]
+roles:
+  host: *g
+  user: [*g]
+"""
+_ANCHORED_DATA = {
+    "defaults": {"x": 1, "z": ["a", "b"]},
+    "grants": ["join-call", "read-call"],
+    "use1": {"x": 1, "z": ["a", "b"]},
+    "use2": {"z": ["c"], "x": 1},
+    "roles": {"host": ["join-call", "read-call"], "user": [["join-call", "read-call"]]},
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_generated_edits_near_anchors_are_made_exactly_or_refused(drawn: st.DataObject) -> None:
+    assert _typed(read_back(_ANCHORS)) == _typed(_ANCHORED_DATA)
+    one = drawn.draw(edits_for(_ANCHORED_DATA))[0]
+    try:
+        expected = _apply_data(_ANCHORED_DATA, one.path, one)
+    except LookupError:
+        assert refused_edits(_ANCHORS, [one], file="m.yaml")
+        return
+    refused = refused_edits(_ANCHORS, [one], file="m.yaml")
+    if refused:
+        reason = refused[0].reason
+        assert "anchor &" in reason or "merge" in reason, reason
+        assert one.path[0] in ("defaults", "grants", "use2"), reason
+        return
+    new = apply_edits(_ANCHORS, [one], file="m.yaml")
+    assert _typed(read_back(new)) == _typed(expected), new
+    assert all(line in new.splitlines() for line in _comment_lines(_ANCHORS)), new
+    assert "&d" in new and "&g" in new
+
+
+def test_an_overlay_value_is_edited_in_the_overlay_file() -> None:
+    path = REPO / "examples" / "multi-env" / "environments" / "production.yaml"
+    text = path.read_text("utf-8")
+    grants = ("overlay", "call_types", "shows", "grants", "moderator")
+    new = edit(text, set_(*grants, value=["join-call", "read-call", "mute-users"]))
+    line = "        moderator: [join-call, read-call, mute-users]\n"
+    assert changed_lines(text, new) == ([15], [line])
+    new = edit(text, set_("overlay", "call_types", "shows", "grants", "user", value=["join-call"]))
+    assert changed_lines(text, new) == ([], ["        user: [join-call]\n"])

@@ -15,7 +15,6 @@ with :class:`EditRefused`; :func:`refused_edits` lists those without applying an
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,9 +31,11 @@ from stagecfg.drift.yaml_style import (
 )
 from stagecfg.drift.yaml_style import key_text as key_name
 from stagecfg.drift.yaml_tree import (
+    DELETE,
     Node,
     Tree,
     TreeError,
+    changed,
     data,
     end_of,
     holds_variable,
@@ -71,13 +72,6 @@ class EditRefused(StagecfgError):
         super().__init__(f"{where}: cannot edit {join_path(path)}: {reason}")
 
 
-class _Delete:
-    """The value of a delete: the key or entry goes."""
-
-
-_DELETE: Any = _Delete()
-
-
 def apply_edits(text: str, edits: Sequence[Edit], *, file: str) -> str:
     """The text with every edit made in order; :class:`EditRefused` (and nothing made) if one
     cannot be."""
@@ -102,7 +96,7 @@ def _apply(text: str, edit: Edit, file: str) -> str:
     def refuse(reason: str, line: int = 0, col: int = 0) -> EditRefused:
         return EditRefused(file, edit.path, reason, line, col)
 
-    value = _DELETE if edit.action == "delete" else edit.value
+    value = DELETE if edit.action == "delete" else edit.value
     if not edit.path:
         raise refuse("the path is empty; name the key to change")
     if edit.action == "set" and holds_variable(value):
@@ -137,35 +131,6 @@ def _apply(text: str, edit: Edit, file: str) -> str:
     return result
 
 
-def changed(current: Any, path: Sequence[Key], value: Any) -> Any:
-    """Data with the value at ``path`` set (missing mappings made) or deleted; LookupError
-    if the path cannot be there."""
-    if not path:
-        return copy.deepcopy(value)
-    key, rest = path[0], path[1:]
-    if isinstance(current, dict) and isinstance(key, str):
-        result = dict(current)
-        if not rest and value is _DELETE:
-            del result[key]
-        else:
-            result[key] = changed(current.get(key), rest, value)
-        return result
-    if isinstance(current, list) and isinstance(key, int) and not isinstance(key, bool):
-        items = list(current)
-        if not rest and value is _DELETE and 0 <= key < len(items):
-            del items[key]
-        elif not rest and key == len(items) and value is not _DELETE:
-            items.append(copy.deepcopy(value))
-        elif 0 <= key < len(items):
-            items[key] = changed(items[key], rest, value)
-        else:
-            raise LookupError(key)
-        return items
-    if current is None and isinstance(key, str) and value is not _DELETE:
-        return {key: changed(None, rest, value)}
-    raise LookupError(key)
-
-
 def _find(node: Node, name: str) -> int | None:
     for index, (key, _) in enumerate(node.pairs):
         if not is_merge(key) and key_text(key) == name:
@@ -184,7 +149,7 @@ class _Editor(Splicer):
         node = slot.node
         current = data(node)
         try:
-            if value is not _DELETE and same(current, changed(current, path, value)):
+            if value is not DELETE and same(current, changed(current, path, value)):
                 return
         except LookupError:
             pass
@@ -200,13 +165,13 @@ class _Editor(Splicer):
         if node.kind == "map" and isinstance(key, str):
             self.set_in_map(slot, key, rest, value)
         elif node.kind == "seq" and isinstance(key, int) and not isinstance(key, bool):
-            if 0 <= key < len(node.items) and (rest or value is not _DELETE):
+            if 0 <= key < len(node.items) and (rest or value is not DELETE):
                 self.set(self.item(slot, key), rest, value)
             elif 0 <= key < len(node.items) or (key == len(node.items) and not rest):
                 self.sync_list(slot, self.changed(current, path, value, node), removed=key)
             else:
                 raise self.refuse(f"the list at line {node.line} has no entry {key}", node.line)
-        elif current is None and value is not _DELETE and isinstance(key, str):
+        elif current is None and value is not DELETE and isinstance(key, str):
             self.replace(slot, self.changed(None, path, value, node))
         else:
             what = "a list" if node.kind == "seq" else type_name(current)
@@ -221,7 +186,7 @@ class _Editor(Splicer):
         node = slot.node
         index = _find(node, key)
         inherited = merged(node)
-        if value is _DELETE and not rest:
+        if value is DELETE and not rest:
             if index is None and key not in inherited:
                 raise self.refuse(
                     f"there is no '{key}' in the mapping at line {node.line} to delete",
@@ -242,7 +207,7 @@ class _Editor(Splicer):
         except LookupError:
             raise self.refuse(
                 f"the path does not exist under line {node.line}; nothing to delete"
-                if value is _DELETE
+                if value is DELETE
                 else f"the path goes through {type_name(current)} under line {node.line}, "
                 "not a mapping; edit it by hand",
                 node.line,
