@@ -15,6 +15,7 @@ with :class:`EditRefused`; :func:`refused_edits` lists those without applying an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,8 +76,9 @@ class EditRefused(StagecfgError):
 def apply_edits(text: str, edits: Sequence[Edit], *, file: str) -> str:
     """The text with every edit made in order; :class:`EditRefused` (and nothing made) if one
     cannot be."""
+    newline = _newline(text)
     for edit in edits:
-        text = _apply(text, edit, file)
+        text = _apply(text, edit, file, newline)
     return text
 
 
@@ -84,15 +86,22 @@ def refused_edits(text: str, edits: Sequence[Edit], *, file: str) -> list[EditRe
     """The edits :func:`apply_edits` would refuse, each tried after the ones before it that
     can be made; the others are then safe to apply together."""
     refused: list[EditRefused] = []
+    newline = _newline(text)
     for edit in edits:
         try:
-            text = _apply(text, edit, file)
+            text = _apply(text, edit, file, newline)
         except EditRefused as exc:
             refused.append(exc)
     return refused
 
 
-def _apply(text: str, edit: Edit, file: str) -> str:
+def _newline(text: str) -> str:
+    """The file's line break, kept for a text that earlier edits left on one line."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def _apply(text: str, edit: Edit, file: str, newline: str) -> str:
     def refuse(reason: str, line: int = 0, col: int = 0) -> EditRefused:
         return EditRefused(file, edit.path, reason, line, col)
 
@@ -108,7 +117,8 @@ def _apply(text: str, edit: Edit, file: str) -> str:
         tree = parse(text)
     except TreeError as exc:
         raise refuse(f"the file cannot be edited: {exc}; fix the YAML first") from None
-    editor = _Editor(tree, infer_layout(tree), refuse)
+    layout = infer_layout(tree)
+    editor = _Editor(tree, dataclasses.replace(layout, newline=newline), refuse)
     try:
         editor.set(Slot(tree.root, None, -1, False, -1), edit.path, value)
         result = editor.result()
