@@ -3,16 +3,21 @@ reads back, with stagecfg's own loader, as exactly the data the edits describe."
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from stagecfg.drift.edits import Edit, EditRefused, apply_edits, refused_edits
+from stagecfg.drift.yaml_tree import end_of, parse
 from stagecfg.manifest import load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -313,8 +318,9 @@ def test_deleting_a_list_entry_removes_exactly_that_one() -> None:
 
 
 def test_the_first_key_of_a_list_entry_can_go() -> None:
+    # The "-" stays alone on its line, so that the next key's line is not touched.
     text = "l:\n  - name: a\n    role: user\n"
-    assert edit(text, delete("l", 0, "name")) == "l:\n  - role: user\n"
+    assert edit(text, delete("l", 0, "name")) == "l:\n  -\n    role: user\n"
     text = "l:\n  - name: a\n    # c\n    role: user\n"
     new = edit(text, delete("l", 0, "name"))
     assert new == "l:\n  -\n    # c\n    role: user\n"
@@ -528,3 +534,468 @@ def _common_ends(a: str, b: str) -> int:
     while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
         end += 1
     return start + end
+
+
+# -- properties: generated manifests and edits -------------------------------------------------
+
+_TEXTS = [
+    "join-call",
+    "yes",
+    "No",
+    "on",
+    "y",
+    "5",
+    "1.5",
+    "0x1F",
+    "null",
+    "True",
+    "~",
+    "",
+    " lead",
+    "a: b",
+    "x #y",
+    "it's",
+    'say "hi"',
+    "2027-03-01T18:00:00Z",
+    "-dash",
+    "{brace}",
+    "a,b",
+    "[x]",
+    "multi\nline",
+    "ünïcode",
+    "tab\there",
+    "trailing ",
+    "*star",
+    "&amp",
+    "!bang",
+    "%pct",
+    "@at",
+    "`tick",
+    "|bar",
+    ">gt",
+    "?q",
+    "k: v: w",
+    "# hash",
+    "l\u2028s",
+    "n\x85l",
+    "b\ufeffom",
+    "del\x7f",
+    "ctl\x01",
+    "emoji \U0001f600",
+]
+SCALARS = st.one_of(
+    st.integers(-1000, 10**6),
+    st.booleans(),
+    st.none(),
+    st.sampled_from([1.5, -0.25, 1e20, 0.0]),
+    st.sampled_from(_TEXTS),
+    st.text(alphabet="abcxyz -_:#'\".,", max_size=6),
+)
+KEYS = st.sampled_from(
+    ["a", "b", "c", "name", "role", "limits", "x-y", "max_participants", "k k", "on", "5"]
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
+    max_leaves=8,
+)
+MANIFESTS = st.dictionaries(KEYS, VALUES, min_size=1, max_size=4)
+_SIMPLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*( [A-Za-z0-9_-]+)*$")
+_NOT_TEXT = {"yes", "no", "on", "off", "y", "n", "true", "false", "null"}
+
+
+def _double(text: str) -> str:
+    """A double-quoted YAML scalar (JSON's escapes, and YAML's for what JSON leaves raw)."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in quoted)
+
+
+class _Writer:
+    """Writes data as a YAML manifest with drawn styles, comments and blank lines."""
+
+    def __init__(self, draw: Any) -> None:
+        self.draw = draw
+        self.indent = draw(st.sampled_from([2, 4]))
+        self.offset = draw(st.sampled_from([0, 2]))
+        self.lines: list[str] = []
+        self.notes = 0
+
+    def chance(self, one_in: int) -> bool:
+        return bool(self.draw(st.integers(0, one_in - 1)) == 0)
+
+    def comment(self, col: int) -> None:
+        if self.chance(3):
+            self.notes += 1
+            self.lines.append(" " * col + f"# note {self.notes}")
+        if self.chance(6):
+            self.lines.append("")
+
+    def tail(self) -> str:
+        if self.chance(4):
+            self.notes += 1
+            return f"  # tail {self.notes}"
+        return ""
+
+    def scalar(self, value: Any, *, flow: bool, empty_ok: bool = False) -> str:
+        if value is None:
+            return self.draw(st.sampled_from(["null", "~", ""] if empty_ok else ["null", "~"]))
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        simple = bool(_SIMPLE.match(value)) and value.lower() not in _NOT_TEXT
+        style = self.draw(st.sampled_from(["plain", "single", "double"]))
+        if style == "plain" and simple:
+            return str(value)
+        if style == "single" and value.isprintable():
+            return "'" + value.replace("'", "''") + "'"
+        return _double(value)
+
+    def key(self, name: str) -> str:
+        return name if _SIMPLE.match(name) and name.lower() not in _NOT_TEXT else _double(name)
+
+    def flow(self, value: Any) -> str:
+        if isinstance(value, dict):
+            inner = ", ".join(f"{self.key(k)}: {self.flow(v)}" for k, v in value.items())
+            return "{" + inner + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(self.flow(v) for v in value) + "]"
+        return self.scalar(value, flow=True)
+
+    def mapping(self, data: dict[str, Any], col: int, first: str | None = None) -> None:
+        for index, (name, value) in enumerate(data.items()):
+            if first is None or index:
+                self.comment(col)
+            head = (first if first is not None and not index else " " * col) + self.key(name) + ":"
+            self.value(head, value, col)
+
+    def value(self, head: str, value: Any, col: int) -> None:
+        if isinstance(value, (dict, list)) and value and not self.chance(3):
+            self.lines.append(head + self.tail())
+            if isinstance(value, dict):
+                self.mapping(value, col + self.indent)
+            else:
+                self.sequence(value, col + self.offset)
+            return
+        text = (
+            self.flow(value)
+            if isinstance(value, (dict, list))
+            else self.scalar(value, flow=False, empty_ok=True)
+        )
+        self.lines.append(head + (" " + text if text else "") + self.tail())
+
+    def sequence(self, items: list[Any], col: int) -> None:
+        for item in items:
+            self.comment(col)
+            dash = " " * col + "- "
+            if isinstance(item, dict) and item and not self.chance(3):
+                self.mapping(item, col + 2, first=dash)
+            elif isinstance(item, (dict, list)):
+                self.lines.append(dash + self.flow(item) + self.tail())
+            else:
+                self.lines.append(dash + self.scalar(item, flow=False) + self.tail())
+
+
+@st.composite
+def manifests(draw: Any) -> tuple[dict[str, Any], str]:
+    data = draw(MANIFESTS)
+    writer = _Writer(draw)
+    if draw(st.booleans()):
+        writer.lines.append("# header")
+    writer.mapping(data, 0)
+    newline = "\r\n" if draw(st.integers(0, 4)) == 0 else "\n"
+    end = "" if draw(st.integers(0, 4)) == 0 else newline
+    return data, newline.join(writer.lines) + end
+
+
+def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = []
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else []
+    )
+    for key, value in items:
+        found.append((*prefix, key))
+        found += _paths(value, (*prefix, key))
+    return found
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+@st.composite
+def edits_for(draw: Any, data: dict[str, Any]) -> list[Edit]:
+    """1-3 edits on paths none of which is inside another: changes, deletes, new keys."""
+    chosen: list[Edit] = []
+    existing = _paths(data)
+    containers = [()] + [p for p in existing if isinstance(_at(data, p), (dict, list))]
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["set", "mutate", "delete", "add"]))
+        if kind in ("set", "mutate", "delete") and existing:
+            path = draw(st.sampled_from(existing))
+            old = _at(data, path)
+            if kind == "delete":
+                if all(_apart(path, e.path) for e in chosen):
+                    chosen.append(Edit(path, "delete"))
+                continue
+            value = draw(VALUES) if kind == "set" else draw(_mutated(old))
+        else:
+            parent = draw(st.sampled_from(containers))
+            holder = _at(data, parent)
+            key: str | int = len(holder) if isinstance(holder, list) else draw(KEYS)
+            path, value = (*parent, key), draw(VALUES)
+            if draw(st.booleans()) and isinstance(key, str):
+                path = (*path, draw(KEYS))
+        if all(_apart(path, e.path) for e in chosen):
+            chosen.append(Edit(path, "set", value))
+    return chosen
+
+
+def _mutated(old: Any) -> Any:
+    """A value near the old one: a list reordered, shortened or grown; a mapping with one key
+    changed, dropped or added; a scalar replaced."""
+    if isinstance(old, list) and old:
+        return st.permutations(old).flatmap(
+            lambda items: st.tuples(st.integers(0, len(items)), st.lists(SCALARS, max_size=2)).map(
+                lambda cut: [*items[: cut[0]], *cut[1], *items[cut[0] + 1 :]]
+            )
+        )
+    if isinstance(old, dict) and old:
+        return st.tuples(
+            st.sampled_from(sorted(old)), st.one_of(st.none(), VALUES), KEYS, VALUES
+        ).map(
+            lambda c: {
+                **{k: v for k, v in old.items() if k != c[0] or c[1] is not None},
+                **({c[0]: c[1]} if c[1] is not None else {}),
+                c[2]: c[3],
+            }
+        )
+    return VALUES
+
+
+def _apart(a: tuple[str | int, ...], b: tuple[str | int, ...]) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] != b[:n]
+
+
+def _apply_data(data: Any, path: tuple[str | int, ...], edit: Edit) -> Any:
+    """The edit made on plain data (LookupError if its path cannot be there); a null or a
+    missing key on the way becomes a mapping."""
+    key, rest = path[0], path[1:]
+    if isinstance(key, str):
+        if data is None and edit.action == "set":
+            data = {}
+        if not isinstance(data, dict) or (edit.action == "delete" and key not in data):
+            raise LookupError(key)
+        result = dict(data)
+        if rest:
+            result[key] = _apply_data(data.get(key), rest, edit)
+        elif edit.action == "delete":
+            del result[key]
+        else:
+            result[key] = copy.deepcopy(edit.value)
+        return result
+    room = 1 if edit.action == "set" and not rest else 0
+    if not isinstance(data, list) or not 0 <= key < len(data) + room:
+        raise LookupError(key)
+    items = list(data)
+    if rest:
+        items[key] = _apply_data(items[key], rest, edit)
+    elif edit.action == "delete":
+        del items[key]
+    else:
+        items[key : key + 1] = [copy.deepcopy(edit.value)]
+    return items
+
+
+def _typed(data: Any) -> str:
+    """Data compared by JSON type and value, whatever the mappings' key order."""
+    return json.dumps(data, sort_keys=True)
+
+
+def _comment_lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip().startswith("#")]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_generated_edits_read_back_keep_comments_and_are_idempotent(drawn: st.DataObject) -> None:
+    data, text = drawn.draw(manifests())
+    assert _typed(read_back(text)) == _typed(data), text
+    edits = drawn.draw(edits_for(data))
+    expected: Any = data
+    should_refuse: list[tuple[str | int, ...]] = []
+    for one in edits:
+        try:
+            expected = _apply_data(expected, one.path, one)
+        except LookupError:
+            should_refuse.append(one.path)
+    refused = refused_edits(text, edits, file="m.yaml")
+    assert [r.path for r in refused] == should_refuse, [str(r) for r in refused]
+    made = [e for e in edits if e.path not in should_refuse]
+    new = apply_edits(text, made, file="m.yaml")
+    assert _typed(read_back(new)) == _typed(expected), new
+    kept = _comment_lines(new.replace("\r\n", "\n"))
+    assert all(line in kept for line in _comment_lines(text.replace("\r\n", "\n"))), new
+    if "\r\n" in text:
+        assert new.count("\n") == new.count("\r\n"), new
+    if new.split("\n")[-1:] == text.split("\n")[-1:]:
+        assert new.endswith("\n") == text.endswith("\n"), new
+    # Again, the same values change nothing (list deletes and appends move positions: not those).
+    sets = [e for e in made if e.action == "set"]
+    if not any((isinstance(e.path[-1], int) and e not in sets) or _appends(e, data) for e in made):
+        assert apply_edits(new, sets, file="m.yaml") == new
+
+
+def _appends(one: Edit, data: Any) -> bool:
+    *parent, last = one.path
+    try:
+        holder = _at(data, tuple(parent))
+    except (KeyError, IndexError, TypeError):
+        return False
+    return isinstance(holder, list) and last == len(holder)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_generated_scalar_change_touches_only_its_own_line(drawn: st.DataObject) -> None:
+    data, text = drawn.draw(manifests())
+    leaves = [p for p in _paths(data) if not isinstance(_at(data, p), (dict, list))]
+    assume(leaves)
+    path = drawn.draw(st.sampled_from(leaves))
+    value = drawn.draw(SCALARS)
+    old = _at(data, path)
+    new = apply_edits(text, [Edit(path, "set", value)], file="m.yaml")
+    if _typed(old) == _typed(value):
+        assert new == text
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "m.yaml").write_text(text, "utf-8")
+        doc, _ = load(Path(folder) / "m.yaml")
+    assert doc is not None
+    where = doc.keys if old is None and isinstance(path[-1], str) else doc.values
+    before, after = text.split("\n"), new.split("\n")
+    assert len(before) == len(after), (text, new)
+    differ = [n + 1 for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert differ == [where[_dotted(path)].line], (text, new)
+
+
+def _entry_lines(text: str, path: tuple[str | int, ...]) -> tuple[int, int, bool]:
+    """(first, last) line of the entry at ``path`` (its key or "-" to the end of its value), or
+    of the deepest entry that exists on the way, and whether the whole path exists."""
+    tree = parse(text)
+    node, first, last = tree.root, 1, len(text.split("\n"))
+    for key in path:
+        if node.kind == "map" and isinstance(key, str):
+            found = [(k, v) for k, v in node.pairs if k.value == key]
+            if not found:
+                return first, last, False
+            start, node = found[0][0].start, found[0][1]
+        elif node.kind == "seq" and isinstance(key, int) and key < len(node.items):
+            start = node.start if node.flow else node.dashes[key]
+            node = node.items[key]
+            start = node.start if node.flow else start
+        else:
+            return first, last, False
+        first, last = tree.line_of(start), tree.line_of(max(end_of(text, node) - 1, start))
+    return first, last, True
+
+
+def _lines(text: str) -> list[str]:
+    """The lines without their line breaks (only \\n and \\r\\n break a YAML line here)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _only_between(old: str, new: str, first: int, last: int) -> bool:
+    """Whether every old line outside ``first``..``last`` is in the new text, in place: the new
+    text is the lines before them, any new lines, then the lines after them."""
+    a, b = _lines(old), _lines(new)
+    before, after = a[: first - 1], a[last:]
+    return (
+        len(b) >= len(before) + len(after)
+        and b[: len(before)] == before
+        and b[len(b) - len(after) :] == after
+    )
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_generated_edit_changes_only_the_lines_of_its_value(drawn: st.DataObject) -> None:
+    data, text = drawn.draw(manifests())
+    edits = drawn.draw(edits_for(data))
+    one = edits[0]
+    assume(not refused_edits(text, [one], file="m.yaml"))
+    new = apply_edits(text, [one], file="m.yaml")
+    entry_first, entry_last, exists = _entry_lines(text, one.path)
+    parent_first, parent_last, _ = _entry_lines(text, one.path[:-1])
+    after = _apply_data(data, one.path, one)
+    parent_after = _at(after, one.path[:-1]) if exists else None
+    if exists and parent_after not in ({}, []):
+        assert _only_between(text, new, entry_first, entry_last), (text, new)
+    else:
+        # A new key or entry (after the last, or in a flow or null value), or the last entry
+        # gone ("{}" after the parent's key): within the parent.
+        assert _only_between(text, new, parent_first, parent_last), (text, new)
+
+
+_ANCHORS = """\
+# shared values
+defaults: &d {x: 1, z: [a, b]}
+grants: &g
+  - join-call  # all
+  - read-call
+use1: *d
+use2:
+  <<: *d
+  # own z
+  z: [c]
+roles:
+  host: *g
+  user: [*g]
+"""
+_ANCHORED_DATA = {
+    "defaults": {"x": 1, "z": ["a", "b"]},
+    "grants": ["join-call", "read-call"],
+    "use1": {"x": 1, "z": ["a", "b"]},
+    "use2": {"z": ["c"], "x": 1},
+    "roles": {"host": ["join-call", "read-call"], "user": [["join-call", "read-call"]]},
+}
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_generated_edits_near_anchors_are_made_exactly_or_refused(drawn: st.DataObject) -> None:
+    assert _typed(read_back(_ANCHORS)) == _typed(_ANCHORED_DATA)
+    one = drawn.draw(edits_for(_ANCHORED_DATA))[0]
+    try:
+        expected = _apply_data(_ANCHORED_DATA, one.path, one)
+    except LookupError:
+        assert refused_edits(_ANCHORS, [one], file="m.yaml")
+        return
+    refused = refused_edits(_ANCHORS, [one], file="m.yaml")
+    if refused:
+        reason = refused[0].reason
+        assert "anchor &" in reason or "merge" in reason, reason
+        assert one.path[0] in ("defaults", "grants", "use2"), reason
+        return
+    new = apply_edits(_ANCHORS, [one], file="m.yaml")
+    assert _typed(read_back(new)) == _typed(expected), new
+    assert all(line in new.splitlines() for line in _comment_lines(_ANCHORS)), new
+    assert "&d" in new and "&g" in new
+
+
+def test_an_overlay_value_is_edited_in_the_overlay_file() -> None:
+    path = REPO / "examples" / "multi-env" / "environments" / "production.yaml"
+    text = path.read_text("utf-8")
+    grants = ("overlay", "call_types", "shows", "grants", "moderator")
+    new = edit(text, set_(*grants, value=["join-call", "read-call", "mute-users"]))
+    line = "        moderator: [join-call, read-call, mute-users]\n"
+    assert changed_lines(text, new) == ([15], [line])
+    new = edit(text, set_("overlay", "call_types", "shows", "grants", "user", value=["join-call"]))
+    assert changed_lines(text, new) == ([], ["        user: [join-call]\n"])

@@ -15,7 +15,7 @@ with :class:`EditRefused`; :func:`refused_edits` lists those without applying an
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,9 +32,11 @@ from stagecfg.drift.yaml_style import (
 )
 from stagecfg.drift.yaml_style import key_text as key_name
 from stagecfg.drift.yaml_tree import (
+    DELETE,
     Node,
     Tree,
     TreeError,
+    changed,
     data,
     end_of,
     holds_variable,
@@ -71,18 +73,12 @@ class EditRefused(StagecfgError):
         super().__init__(f"{where}: cannot edit {join_path(path)}: {reason}")
 
 
-class _Delete:
-    """The value of a delete: the key or entry goes."""
-
-
-_DELETE: Any = _Delete()
-
-
 def apply_edits(text: str, edits: Sequence[Edit], *, file: str) -> str:
     """The text with every edit made in order; :class:`EditRefused` (and nothing made) if one
     cannot be."""
+    newline = _newline(text)
     for edit in edits:
-        text = _apply(text, edit, file)
+        text = _apply(text, edit, file, newline)
     return text
 
 
@@ -90,19 +86,26 @@ def refused_edits(text: str, edits: Sequence[Edit], *, file: str) -> list[EditRe
     """The edits :func:`apply_edits` would refuse, each tried after the ones before it that
     can be made; the others are then safe to apply together."""
     refused: list[EditRefused] = []
+    newline = _newline(text)
     for edit in edits:
         try:
-            text = _apply(text, edit, file)
+            text = _apply(text, edit, file, newline)
         except EditRefused as exc:
             refused.append(exc)
     return refused
 
 
-def _apply(text: str, edit: Edit, file: str) -> str:
+def _newline(text: str) -> str:
+    """The file's line break, kept for a text that earlier edits left on one line."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def _apply(text: str, edit: Edit, file: str, newline: str) -> str:
     def refuse(reason: str, line: int = 0, col: int = 0) -> EditRefused:
         return EditRefused(file, edit.path, reason, line, col)
 
-    value = _DELETE if edit.action == "delete" else edit.value
+    value = DELETE if edit.action == "delete" else edit.value
     if not edit.path:
         raise refuse("the path is empty; name the key to change")
     if edit.action == "set" and holds_variable(value):
@@ -114,7 +117,8 @@ def _apply(text: str, edit: Edit, file: str) -> str:
         tree = parse(text)
     except TreeError as exc:
         raise refuse(f"the file cannot be edited: {exc}; fix the YAML first") from None
-    editor = _Editor(tree, infer_layout(tree), refuse)
+    layout = infer_layout(tree)
+    editor = _Editor(tree, dataclasses.replace(layout, newline=newline), refuse)
     try:
         editor.set(Slot(tree.root, None, -1, False, -1), edit.path, value)
         result = editor.result()
@@ -137,35 +141,6 @@ def _apply(text: str, edit: Edit, file: str) -> str:
     return result
 
 
-def changed(current: Any, path: Sequence[Key], value: Any) -> Any:
-    """Data with the value at ``path`` set (missing mappings made) or deleted; LookupError
-    if the path cannot be there."""
-    if not path:
-        return copy.deepcopy(value)
-    key, rest = path[0], path[1:]
-    if isinstance(current, dict) and isinstance(key, str):
-        result = dict(current)
-        if not rest and value is _DELETE:
-            del result[key]
-        else:
-            result[key] = changed(current.get(key), rest, value)
-        return result
-    if isinstance(current, list) and isinstance(key, int) and not isinstance(key, bool):
-        items = list(current)
-        if not rest and value is _DELETE and 0 <= key < len(items):
-            del items[key]
-        elif not rest and key == len(items) and value is not _DELETE:
-            items.append(copy.deepcopy(value))
-        elif 0 <= key < len(items):
-            items[key] = changed(items[key], rest, value)
-        else:
-            raise LookupError(key)
-        return items
-    if current is None and isinstance(key, str) and value is not _DELETE:
-        return {key: changed(None, rest, value)}
-    raise LookupError(key)
-
-
 def _find(node: Node, name: str) -> int | None:
     for index, (key, _) in enumerate(node.pairs):
         if not is_merge(key) and key_text(key) == name:
@@ -184,7 +159,7 @@ class _Editor(Splicer):
         node = slot.node
         current = data(node)
         try:
-            if value is not _DELETE and same(current, changed(current, path, value)):
+            if value is not DELETE and same(current, changed(current, path, value)):
                 return
         except LookupError:
             pass
@@ -200,13 +175,13 @@ class _Editor(Splicer):
         if node.kind == "map" and isinstance(key, str):
             self.set_in_map(slot, key, rest, value)
         elif node.kind == "seq" and isinstance(key, int) and not isinstance(key, bool):
-            if 0 <= key < len(node.items) and (rest or value is not _DELETE):
+            if 0 <= key < len(node.items) and (rest or value is not DELETE):
                 self.set(self.item(slot, key), rest, value)
             elif 0 <= key < len(node.items) or (key == len(node.items) and not rest):
                 self.sync_list(slot, self.changed(current, path, value, node), removed=key)
             else:
                 raise self.refuse(f"the list at line {node.line} has no entry {key}", node.line)
-        elif current is None and value is not _DELETE and isinstance(key, str):
+        elif current is None and value is not DELETE and isinstance(key, str):
             self.replace(slot, self.changed(None, path, value, node))
         else:
             what = "a list" if node.kind == "seq" else type_name(current)
@@ -221,7 +196,7 @@ class _Editor(Splicer):
         node = slot.node
         index = _find(node, key)
         inherited = merged(node)
-        if value is _DELETE and not rest:
+        if value is DELETE and not rest:
             if index is None and key not in inherited:
                 raise self.refuse(
                     f"there is no '{key}' in the mapping at line {node.line} to delete",
@@ -242,7 +217,7 @@ class _Editor(Splicer):
         except LookupError:
             raise self.refuse(
                 f"the path does not exist under line {node.line}; nothing to delete"
-                if value is _DELETE
+                if value is DELETE
                 else f"the path goes through {type_name(current)} under line {node.line}, "
                 "not a mapping; edit it by hand",
                 node.line,
@@ -282,7 +257,7 @@ class _Editor(Splicer):
         return Slot(node.items[index], None, -1, slot.flow or node.flow, dash)
 
     def replace(self, slot: Slot, value: Any) -> None:
-        if slot.key is None and slot.dash < 0:
+        if slot.node is self.tree.root:
             raise self.refuse("the top level must stay a mapping")
         self.check_removable(slot.node)
         super().replace(slot, value)
@@ -333,6 +308,10 @@ class _Editor(Splicer):
         ]
         kept = [i for i in range(len(node.pairs)) if i not in gone]
         first_inline = bool(node.pairs) and not self.tree.at_line_start(node.pairs[0][0].start)
+        if not kept and node is self.tree.root and node.flow:
+            # A top level emptied to "{}" by earlier edits gets its keys back in block style.
+            self.splice(node.start, node.end, block_text(value, 0, self.layout) or "{}")
+            return
         if not kept and (node.flow or not node.pairs or first_inline):
             self.replace(slot, value)
             return

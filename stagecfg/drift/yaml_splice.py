@@ -60,10 +60,11 @@ class Splicer:
         out.append(self.text[at:])
         result = "".join(out)
         newline = self.layout.newline
-        if not self.text.endswith("\n") and result.endswith("\n"):
-            result = result[: -len(newline)] if result.endswith(newline) else result[:-1]
-        elif self.text.endswith("\n") and result and not result.endswith("\n"):
-            result += newline
+        cut = any(end == len(self.text) > start for start, end, _, _ in self.splices)
+        # The last line of a file without a final newline went: so does the newline before
+        # it (unless that ends a blank line, which stays).
+        if cut and not self.text.endswith("\n") and result.endswith(newline):
+            result = result if result.endswith(newline * 2) else result[: -len(newline)]
         return result
 
     # -- lines ------------------------------------------------------------------------------
@@ -114,21 +115,15 @@ class Splicer:
             return
         skip: set[int] = set()
         if 0 in dropped and not self.tree.at_line_start(entries[0][0]):
-            # "- a: 1" or "- - x": the first entry shares the line of the "-" above; the next
-            # one kept moves up unless comment lines lie between (then the "-" stands alone).
-            nxt = left[0]
+            # "- a: 1" or "- - x": the first entry shares the line of its "-", which stays
+            # alone on it (the next entry is not moved up, so its line stays as it was).
             start, end = entries[0]
-            between = range(self.tree.line_of(start), self.tree.line_of(entries[nxt][0]))
-            if not any(self.tree.is_comment_line(n) for n in between):
-                self.splice(start, entries[nxt][0], "")
-                skip = set(range(nxt))
-            else:
-                line = self.tree.line_of(start)
-                while self.text[start - 1] == " ":
-                    start -= 1
-                self.splice(start, min(end, self.content_end(line)), "")
-                self.remove_lines(line + 1, self.tree.line_of(max(end - 1, start)))
-                skip = {0}
+            line = self.tree.line_of(start)
+            while self.text[start - 1] == " ":
+                start -= 1
+            self.splice(start, min(end, self.content_end(line)), "")
+            self.remove_lines(line + 1, self.tree.line_of(max(end - 1, start)))
+            skip = {0}
         for i in gone:
             if i not in skip:
                 start, end = entries[i]
@@ -149,7 +144,12 @@ class Splicer:
     def insert_empty(self, slot: Slot, text: str) -> None:
         """Write ``{}`` or ``[]`` for a block collection whose entries were all removed."""
         if slot.colon < 0 and slot.dash < 0:
-            self.insert_lines([text], before=slot.node.start)
+            # The top level: after what is left (comment lines), where no removal reaches.
+            end = len(self.text)
+            last = self.text.endswith("\n")
+            self.splice(
+                end, end, text + self.layout.newline if last else self.layout.newline + text
+            )
         else:
             at = self.after_head(slot)
             self.splice(at, at, " " + text)

@@ -20,13 +20,17 @@ from stagecfg.drift.yaml_tree import Node, Tree, scalar
 #: Plain text that can only be read as itself: no indicator first, no ": " or " #" inside.
 _PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\n\t]*$")
 _FLOW_BREAKERS = frozenset(",[]{}:#")
-_PRINTABLE = re.compile("[\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: What YAML may hold unescaped; U+0085, U+2028 and U+2029 are line breaks to YAML 1.1 readers.
+_PRINTABLE = re.compile(
+    "[\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 @dataclass(frozen=True)
 class Layout:
     """The file's block indentation: a mapping's keys ``mapping`` columns right of their
-    parent key, and a list's ``-`` ``offset`` columns right of its key (0: at the key)."""
+    parent key, and a list's ``-`` ``offset`` columns right of its key (0: at the key); and
+    its line break."""
 
     mapping: int = 2
     offset: int = 2
@@ -51,9 +55,7 @@ def infer_layout(tree: Tree) -> Layout:
         stack.extend(node.items)
     step = min(mapping, key=lambda s: (-mapping[s], s)) if mapping else 2
     dash = min(offset, key=lambda s: (-offset[s], s)) if offset else step
-    crlf = tree.text.count("\r\n")
-    newline = "\r\n" if crlf and crlf * 2 >= tree.text.count("\n") else "\n"
-    return Layout(step, max(dash, 0), newline)
+    return Layout(step, max(dash, 0))
 
 
 def reads_as_text(text: str) -> bool:
@@ -80,7 +82,7 @@ def double_quoted(text: str) -> str:
             out.append("\\n")
         elif ch == "\t":
             out.append("\\t")
-        elif ch == "\x85" or not _PRINTABLE.match(ch) or ch in "\u2028\u2029\ufeff":
+        elif not _PRINTABLE.match(ch):
             code = ord(ch)
             out.append(
                 f"\\x{code:02x}"

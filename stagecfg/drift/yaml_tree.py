@@ -8,14 +8,17 @@ composed node graph, an alias stays a node of its own here, at the place it is w
 
 ``data`` reads a node the way stagecfg's loader does (stagecfg.manifest.yaml_data): plain
 scalars by YAML 1.2 core rules, ``yes``/``no``/``on``/``off``/``y``/``n`` as booleans, timestamps
-as strings, merge keys (``<<``) with the mapping's own keys winning.
+as strings, merge keys (``<<``) with the mapping's own keys winning; ``changed`` is that data
+with one value set or deleted, which an edit's result must read back as.
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +198,8 @@ class _TreeBuilder:
         parent = stack[-1]
         if parent.kind == "seq":
             if not parent.flow:
-                at = bisect.bisect_right(self.dashes, node.start) - 1
+                # The last "-" before the entry (a nested list starts at its own "-").
+                at = bisect.bisect_left(self.dashes, node.start) - 1
                 parent.dashes.append(self.dashes[at] if at >= 0 else node.start)
             parent.items.append(node)
             return
@@ -319,6 +323,42 @@ def _explicit(tag: str, text: str) -> Any:
     except (KeyError, ValueError):
         return text
     return None
+
+
+class _Delete:
+    """The value of a delete: the key or entry goes."""
+
+
+DELETE: Any = _Delete()
+
+
+def changed(current: Any, path: Sequence[str | int], value: Any) -> Any:
+    """Data with the value at ``path`` set (missing mappings made) or deleted; LookupError
+    if the path cannot be there."""
+    if not path:
+        return copy.deepcopy(value)
+    key, rest = path[0], path[1:]
+    if isinstance(current, dict) and isinstance(key, str):
+        result = dict(current)
+        if not rest and value is DELETE:
+            del result[key]
+        else:
+            result[key] = changed(current.get(key), rest, value)
+        return result
+    if isinstance(current, list) and isinstance(key, int) and not isinstance(key, bool):
+        items = list(current)
+        if not rest and value is DELETE and 0 <= key < len(items):
+            del items[key]
+        elif not rest and key == len(items) and value is not DELETE:
+            items.append(copy.deepcopy(value))
+        elif 0 <= key < len(items):
+            items[key] = changed(items[key], rest, value)
+        else:
+            raise LookupError(key)
+        return items
+    if current is None and isinstance(key, str) and value is not DELETE:
+        return {key: changed(None, rest, value)}
+    raise LookupError(key)
 
 
 def same(a: Any, b: Any) -> bool:
