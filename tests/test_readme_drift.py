@@ -24,8 +24,7 @@ def example_blocks() -> dict[str, str]:
     text = (REPO / "README.md").read_text()
     section = text.split("### A worked example", 1)[1].split("<!-- /section:drift -->", 1)[0]
     return {
-        lang: body
-        for lang, body in re.findall(r"```(python|text|diff)\n(.*?)```", section, re.S)
+        lang: body for lang, body in re.findall(r"```(python|text|diff)\n(.*?)```", section, re.S)
     }
 
 
