@@ -12,15 +12,13 @@ from typing import Any
 import click
 
 from stagecfg.cli.help_text import DRIFT, Command
-from stagecfg.cli.options import backend_options, open_backend
+from stagecfg.cli.options import PATHS_HELP, backend_options, open_backend
 from stagecfg.cli.output import echo, echo_warnings
 from stagecfg.cli.selection_options import selection_from, selection_options
 
-_PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
-
 
 @click.command("drift", cls=Command, examples=DRIFT)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=_PATHS_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=PATHS_HELP)
 @click.option(
     "--format",
     "fmt",

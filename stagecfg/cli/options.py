@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The PATHS argument's help, the same for every command that loads manifests.
+PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
+
 DEFAULT_SANDBOX = os.path.join(".stagecfg", "sandbox.db")
 
 #: The credentials flags of the stream backend: (parameter name, flag, environment variable).

@@ -14,15 +14,13 @@ import click
 from stagecfg.cli.apply_run import confirm, run_planned
 from stagecfg.cli.github_comment import github_comment_option, post_plan_comment
 from stagecfg.cli.help_text import APPLY, PLAN, Command
-from stagecfg.cli.options import F, backend_options, open_backend
+from stagecfg.cli.options import PATHS_HELP, F, backend_options, open_backend
 from stagecfg.cli.output import color, echo, echo_warnings, masked_plan, masked_refusals
 from stagecfg.cli.reviewed_apply import reviewed_options
 from stagecfg.cli.selection_options import selection_from, selection_options
 from stagecfg.errors import PlanRefused
 
 _FORMATS = ["text", "json", "markdown", "github"]
-
-_PATHS_HELP = "Manifest files, or directories of *.yaml / *.yml files (searched recursively)."
 
 
 def _prune_option() -> Callable[[F], F]:
@@ -45,7 +43,7 @@ def _full_option(help_text: str) -> Callable[[F], F]:
 
 
 @click.command("plan", cls=Command, examples=PLAN)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=_PATHS_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), help=PATHS_HELP)
 @click.option(
     # Not dir_okay=False: savedplan refuses a directory (and any other non-regular file) in
     # one line, where click would print a usage block.
@@ -153,7 +151,7 @@ def plan_command(
 
 
 @click.command("apply", cls=Command, examples=APPLY)
-@click.argument("paths", nargs=-1, type=click.Path(), help=_PATHS_HELP + " Or give --plan.")
+@click.argument("paths", nargs=-1, type=click.Path(), help=PATHS_HELP + " Or give --plan.")
 @click.option(
     "--plan",
     "plan_file",
