@@ -27,14 +27,9 @@ from ruamel.yaml import events as ev
 from ruamel.yaml import tokens as tk
 from ruamel.yaml.error import YAMLError
 
+from stagecfg.manifest.yaml_data import EXPLICIT_TAGS, YAML11_BOOLS, core_value, explicit_value
+
 _TAG = "tag:yaml.org,2002:"
-_INT = re.compile(r"^[-+]?[0-9]+$")
-_OCT = re.compile(r"^0o[0-7]+$")
-_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
-_NAN = re.compile(r"^\.(nan|NaN|NAN)$")
-YAML11_BOOLS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
 
 
 class TreeError(Exception):
@@ -284,45 +279,14 @@ def key_text(key: Node) -> str:
 
 
 def scalar(text: str, style: str | None, tag: str | None) -> Any:
-    """A scalar's value: quoted and block scalars are text; plain ones by YAML 1.2 core rules."""
-    if tag in (_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"):
-        return _explicit(tag, text)
+    """A scalar's value: quoted and block scalars are text; plain ones by the loader's rules."""
+    if tag in EXPLICIT_TAGS:
+        return explicit_value(tag, text)
     if style is not None or (tag is not None and tag != _TAG + "str"):
         return text
-    if text in ("", "~", "null", "Null", "NULL"):
-        return None
-    if text in ("true", "True", "TRUE"):
-        return True
-    if text in ("false", "False", "FALSE"):
-        return False
     if text.lower() in YAML11_BOOLS:
         return YAML11_BOOLS[text.lower()]
-    if _INT.match(text):
-        return int(text)
-    if _OCT.match(text):
-        return int(text[2:], 8)
-    if _HEX.match(text):
-        return int(text[2:], 16)
-    if _FLOAT.match(text):
-        return float(text)
-    if _INF.match(text):
-        return -math.inf if text.startswith("-") else math.inf
-    if _NAN.match(text):
-        return math.nan
-    return text
-
-
-def _explicit(tag: str, text: str) -> Any:
-    try:
-        if tag == _TAG + "int":
-            return int(text) if _INT.match(text) else int(text, 0)
-        if tag == _TAG + "float":
-            return float(text)
-        if tag == _TAG + "bool":
-            return {"true": True, "false": False}[text.lower()]
-    except (KeyError, ValueError):
-        return text
-    return None
+    return core_value(text)
 
 
 class _Delete:

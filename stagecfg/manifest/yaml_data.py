@@ -248,12 +248,6 @@ class _Builder:
         if len(text) > 5 and text[0] not in _NUMERIC_START and text[:5].lower() != "false":
             # Fast path: most scalars are names and words that can only be strings.
             return text if is_key else self.string(text, node, path)
-        if text in ("", "~", "null", "Null", "NULL"):
-            return None
-        if text in ("true", "True", "TRUE"):
-            return True
-        if text in ("false", "False", "FALSE"):
-            return False
         lowered = text.lower()
         if lowered in _YAML11_BOOLS:
             word = "true" if _YAML11_BOOLS[lowered] else "false"
@@ -264,23 +258,52 @@ class _Builder:
                 suggestion=f'"{text}" if you mean the text',
             )
             return _YAML11_BOOLS[lowered] if not is_key else text
-        if _INT.match(text):
-            return int(text)
-        if _OCT.match(text):
-            return int(text[2:], 8)
-        if _HEX.match(text):
-            return int(text[2:], 16)
-        if _FLOAT.match(text):
-            return float(text)
-        if _INF.match(text):
-            return float("-inf") if text.startswith("-") else float("inf")
-        if _NAN.match(text):
-            return float("nan")
-        return text if is_key else self.string(text, node, path)
+        value = core_value(text)
+        if isinstance(value, str):
+            return text if is_key else self.string(text, node, path)
+        return value
 
     def string(self, text: str, node: yaml.Node, path: str) -> str:
         if "${" in text:
             self.references.append(Reference(path, self.where(node), text))
+        return text
+
+
+def core_value(text: str) -> Any:
+    """An untagged, unquoted scalar's value by YAML 1.2 core rules (YAML 1.1's yes/no/on/off
+    words are the caller's: the loader reports them); the text itself when it is a string.
+    The one place these rules live: ``drift --write`` reads its edits back with them too."""
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if _INT.match(text):
+        return int(text)
+    if _OCT.match(text):
+        return int(text[2:], 8)
+    if _HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if _NAN.match(text):
+        return float("nan")
+    return text
+
+
+#: YAML 1.1's boolean words, which the loader reads as booleans and reports.
+YAML11_BOOLS = _YAML11_BOOLS
+EXPLICIT_TAGS = (_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null")
+
+
+def explicit_value(tag: str, text: str) -> Any:
+    """:func:`_explicit`, or the text when it is not a valid value of its tag."""
+    try:
+        return _explicit(tag, text)
+    except (KeyError, ValueError):
         return text
 
 
