@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -359,6 +359,35 @@ def expect_object(value: Any, operation: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise GithubError(f"GitHub: {operation}: the answer is {_kind(value)}, not {what}")
     return value
+
+
+def list_pages(
+    client: GithubClient,
+    path: str,
+    operation: str,
+    *,
+    what: str,
+    too_many: str,
+    per_page: int,
+    max_pages: int,
+    params: Mapping[str, Any] | None = None,
+    hint: Callable[[int], str] | None = None,
+) -> Iterator[list[Any]]:
+    """Each page of a GitHub list, ``per_page`` items at a time, while GitHub says there is a
+    next one; more than ``max_pages`` is a GithubError ending "more than N ``too_many``"."""
+    for page in range(1, max_pages + 1):
+        answer, headers = client.request(
+            "GET",
+            path,
+            f"{operation} (page {page})",
+            params={**(params or {}), "per_page": per_page, "page": page},
+            hint=hint,
+        )
+        items = expect_list(answer, operation, what)
+        yield items
+        if len(items) < per_page or 'rel="next"' not in headers.get("link", ""):
+            return
+    raise GithubError(f"GitHub: {operation}: more than {max_pages * per_page:,} {too_many}")
 
 
 def expect_list(value: Any, operation: str, what: str) -> list[Any]:

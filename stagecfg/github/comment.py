@@ -25,6 +25,7 @@ from stagecfg.github.client import (
     expect_id,
     expect_list,
     expect_object,
+    list_pages,
     repo_path,
 )
 
@@ -57,14 +58,15 @@ def find_comment(
     operation = f"list the comments of pull request #{number} in {repository}"
     markers = (marker, LEGACY_MARKER) if legacy else (marker,)
     best: Found | None = None
-    for page in range(1, MAX_PAGES + 1):
-        answer, headers = client.request(
-            "GET",
-            f"{repo_path(repository)}/issues/{number}/comments",
-            f"{operation} (page {page})",
-            params={"per_page": PER_PAGE, "page": page},
-        )
-        items = expect_list(answer, operation, "a list of comments")
+    for items in list_pages(
+        client,
+        f"{repo_path(repository)}/issues/{number}/comments",
+        operation,
+        what="a list of comments",
+        too_many="comments; stagecfg reads at most that many to find its comment",
+        per_page=PER_PAGE,
+        max_pages=MAX_PAGES,
+    ):
         for index, item in enumerate(items):
             comment = expect_object(item, operation, f"a list of comments (item {index})")
             cid = expect_id(comment.get("id"), operation, f"comment {index}'s id")
@@ -78,12 +80,7 @@ def find_comment(
             bot = isinstance(user, dict) and user.get("type") == "Bot"
             if best is None or (bot and not best.bot):
                 best = Found(cid, bot)
-        if len(items) < PER_PAGE or 'rel="next"' not in headers.get("link", ""):
-            return best
-    raise GithubError(
-        f"GitHub: {operation}: more than {MAX_PAGES * PER_PAGE:,} comments; stagecfg reads at "
-        "most that many to find its comment"
-    )
+    return best
 
 
 def upsert_comment(

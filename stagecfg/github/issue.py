@@ -31,8 +31,8 @@ from stagecfg.github.client import (
     GithubClient,
     GithubError,
     expect_id,
-    expect_list,
     expect_object,
+    list_pages,
     repo_path,
 )
 
@@ -91,34 +91,25 @@ def find_issue(client: GithubClient, repository: str, marker: str) -> OpenIssue 
     """The open issue whose body starts with ``marker`` (see the module), or None."""
     operation = f"list the open issues of {repository}"
     best: OpenIssue | None = None
-    for page in range(1, MAX_PAGES + 1):
-        answer, headers = client.request(
-            "GET",
-            f"{repo_path(repository)}/issues",
-            f"{operation} (page {page})",
-            params={
-                "state": "open",
-                "sort": "created",
-                "direction": "asc",
-                "per_page": PER_PAGE,
-                "page": page,
-            },
-            hint=_hint,
-        )
-        items = expect_list(answer, operation, "a list of issues")
+    for items in list_pages(
+        client,
+        f"{repo_path(repository)}/issues",
+        operation,
+        what="a list of issues",
+        too_many="open issues; stagecfg reads at most that many to find its drift issue (close "
+        "some, or report drift as a pull-request comment)",
+        per_page=PER_PAGE,
+        max_pages=MAX_PAGES,
+        params={"state": "open", "sort": "created", "direction": "asc"},
+        hint=_hint,
+    ):
         for index, item in enumerate(items):
             found = _candidate(item, index, marker, operation)
             if found is None:
                 continue
             if best is None or (found.bot, -found.number) > (best.bot, -best.number):
                 best = found
-        if len(items) < PER_PAGE or 'rel="next"' not in headers.get("link", ""):
-            return best
-    raise GithubError(
-        f"GitHub: {operation}: more than {MAX_PAGES * PER_PAGE:,} open issues; stagecfg reads "
-        "at most that many to find its drift issue (close some, or report drift as a "
-        "pull-request comment)"
-    )
+    return best
 
 
 def _candidate(item: Any, index: int, marker: str, operation: str) -> OpenIssue | None:
