@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import pytest
 from github_fake import TOKEN, FakeGithub, fake_github  # noqa: F401
 
+from stagecfg.github.answers import expect_list
 from stagecfg.github.client import (
     GithubClient,
     GithubError,
     GithubRetry,
     check_api_url,
     check_token,
-    expect_list,
 )
 from stagecfg.redact import mask_text
 

@@ -19,15 +19,14 @@ from typing import Any
 from urllib.parse import quote
 
 from stagecfg.errors import one_line
-from stagecfg.github.client import (
-    GithubClient,
-    GithubError,
+from stagecfg.github.answers import (
     expect_id,
     expect_list,
     expect_object,
     list_pages,
     repo_path,
 )
+from stagecfg.github.client import GithubClient, GithubError
 
 PER_PAGE = 100
 #: 5,000 comments; a pull request with more is not one stagecfg can keep a sticky comment on.

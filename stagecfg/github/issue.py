@@ -27,14 +27,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from stagecfg.errors import one_line
-from stagecfg.github.client import (
-    GithubClient,
-    GithubError,
+from stagecfg.github.answers import (
     expect_id,
     expect_object,
     list_pages,
     repo_path,
 )
+from stagecfg.github.client import GithubClient, GithubError
 
 PER_PAGE = 100
 #: 5,000 open issues; a repository with more gets an error saying so, not a second issue.
