@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stagecfg.drift.yaml_comments import flow_lines, lost_comments
 from stagecfg.drift.yaml_lists import plan_list
 from stagecfg.drift.yaml_splice import Slot, SpliceError, Splicer
 from stagecfg.drift.yaml_style import (
@@ -138,6 +139,10 @@ def _apply(text: str, edit: Edit, file: str, newline: str) -> str:
             "the edit could not be written without changing other values (a stagecfg bug); "
             "make it by hand"
         )
+    lost = lost_comments(text, result, flow_lines(tree))
+    if lost:
+        line, comment = lost[0]
+        raise refuse(f"it would lose the comment {comment!r}; make this edit by hand", line)
     return result
 
 
