@@ -179,6 +179,10 @@ def run_backend_phases(
     ]
     # Every call gets a new starts_at and custom: one PATCH per call, nothing else.
     workload.generate(manifests, call_types=args.call_types, calls=args.calls, revision=1)
+    # Before that apply, every call has drifted from the new manifests (two fields each): drift
+    # reads the app and writes nothing to it, and --write --dry-run works out every file edit.
+    rows.append(phase("drift (every call drifted)", ["drift"], reads, 0))
+    rows.append(phase("drift --write --dry-run", ["drift", "--write", "--dry-run"], reads, 0))
     rows.append(phase("apply (update all calls)", ["apply", "--auto-approve"], reads, wl.calls))
     return rows
 

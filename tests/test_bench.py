@@ -203,10 +203,15 @@ def test_harness_end_to_end_meets_the_round_trip_minimums(tmp_path: Path) -> Non
         "apply (create all)",
         "plan (no-op)",
         "apply (no-op)",
+        "drift (every call drifted)",
+        "drift --write --dry-run",
         "apply (update all calls)",
     }
     for row in phases.values():
         assert row["exit"] == 0, row.get("stderr_tail")
+    # drift reads the app (every call: the manifests name a project) and never writes to it.
+    for name in ("drift (every call drifted)", "drift --write --dry-run"):
+        assert phases[name]["writes"] == 0 and phases[name]["reads"] >= 4, name
     # 1 list of call types + 2 call queries (150 cids) + 1 user query
     assert phases["plan (empty app)"]["min_reads"] == 4
     for name in ("plan (empty app)", "plan (no-op)", "apply (no-op)"):

@@ -999,3 +999,31 @@ def test_an_overlay_value_is_edited_in_the_overlay_file() -> None:
     assert changed_lines(text, new) == ([15], [line])
     new = edit(text, set_("overlay", "call_types", "shows", "grants", "user", value=["join-call"]))
     assert changed_lines(text, new) == ([], ["        user: [join-call]\n"])
+
+
+def test_edits_in_separate_places_are_made_together_like_one_at_a_time() -> None:
+    text = "a: 1  # one\nb:\n  c: [x, y]\n  d: keep\ne: 'quoted'\n"
+    edits = [
+        Edit(("a",), "set", 2),
+        Edit(("b", "c"), "set", ["x"]),
+        Edit(("e",), "set", "new"),
+        Edit(("b", "d"), "delete"),
+    ]
+    together = apply_edits(text, edits, file="m.yaml")
+    one_by_one = text
+    for edit in edits:
+        one_by_one = apply_edits(one_by_one, [edit], file="m.yaml")
+    assert together == one_by_one == "a: 2  # one\nb:\n  c: [x]\ne: 'new'\n"
+
+
+def test_edits_that_build_on_each_other_still_apply_in_order() -> None:
+    # The second edit writes into the mapping the first one creates.
+    text = "call:\n  live: false\n"
+    edits = [
+        Edit(("call", "settings_override"), "set", {"limits": {}}),
+        Edit(("call", "settings_override", "limits", "max"), "set", 5),
+    ]
+    written = apply_edits(text, edits, file="m.yaml")
+    assert read_back(written) == {
+        "call": {"live": False, "settings_override": {"limits": {"max": 5}}}
+    }

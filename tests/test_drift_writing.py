@@ -280,7 +280,7 @@ def test_nothing_is_written_when_the_edited_files_would_not_match_the_app(
     app.update_users_partial({"alice": {"set": {"name": "Alice B."}}})
     before = files(project)
     # A writer that makes no edit at all: the check after the edits must catch it.
-    monkeypatch.setattr(yaml_edits, "apply_edits", lambda text, edits, *, file: text)
+    monkeypatch.setattr(yaml_edits, "apply_possible", lambda text, edits, *, file: (text, []))
     code, out, err = run(capsys, "drift", "stagecfg", "--env", "production", "--write")
     assert code == 1
     assert "nothing was written" in err and "user:alice.name" in err

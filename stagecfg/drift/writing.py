@@ -137,9 +137,13 @@ def _make_edits(adoption: Adoption, result: Rewrite) -> None:
     item out, with every other edit of that item (in any file), so no item is half adopted."""
     texts = {path: _current(path, result) for path in adoption.edits}
     refused: dict[int, str] = {}
+    made: dict[str, str] = {}
     for path, pairs in adoption.edits.items():
         edit_list = [edit for edit, _ in pairs]
-        for refusal in yaml_edits.refused_edits(_body(texts[path]), edit_list, file=path):
+        text, refusals = yaml_edits.apply_possible(_body(texts[path]), edit_list, file=path)
+        if not refusals:
+            made[path] = text  # every edit made: nothing to do again below
+        for refusal in refusals:
             for edit, item in pairs:
                 if edit.path == refusal.path:
                     refused.setdefault(id(item), refusal.reason)
@@ -149,9 +153,11 @@ def _make_edits(adoption: Adoption, result: Rewrite) -> None:
             adoption.left.append(replace(item, adoptable=False, why=refused[id(item)]))
     for path, pairs in adoption.edits.items():
         kept = [edit for edit, item in pairs if id(item) not in refused]
-        if kept:
-            text = texts[path]
-            bom = _BOM if text.startswith(_BOM) else ""
+        text = texts[path]
+        bom = _BOM if text.startswith(_BOM) else ""
+        if path in made and len(kept) == len(pairs):
+            result.texts[path] = bom + made[path]
+        elif kept:
             result.texts[path] = bom + yaml_edits.apply_edits(_body(text), kept, file=path)
     for path, data in adoption.created.items():
         from stagecfg.export import dump_manifest

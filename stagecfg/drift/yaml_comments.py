@@ -58,6 +58,11 @@ def flow_lines(tree: Tree) -> set[int]:
 def lost_comments(before: str, after: str, watched: set[int]) -> list[tuple[int, str]]:
     """The comments on ``watched`` lines of ``before`` that ``after`` no longer has, but for
     those whose whole line is gone."""
+    if not watched:
+        return []
+    candidates = [(line, c) for line, c in comments(before) if line in watched]
+    if not candidates:
+        return []
     remaining = Counter(comment for _, comment in comments(after))
     old_lines = before.splitlines()
     matcher = difflib.SequenceMatcher(None, old_lines, after.splitlines(), autojunk=False)
@@ -68,9 +73,9 @@ def lost_comments(before: str, after: str, watched: set[int]) -> list[tuple[int,
         for line in range(first, last)
     }
     lost = []
-    for line, comment in comments(before):
+    for line, comment in candidates:
         if remaining[comment] > 0:
             remaining[comment] -= 1
-        elif line in watched and line not in gone:
+        elif line not in gone:
             lost.append((line, comment))
     return lost
