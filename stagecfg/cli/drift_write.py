@@ -91,15 +91,13 @@ def _new_objects(
     from stagecfg import export
     from stagecfg.drift.adoption import NewObjects
     from stagecfg.drift.report import STATUS_UNDECLARED
+    from stagecfg.drift.writing import is_inside
     from stagecfg.errors import UsageError
     from stagecfg.model import ActualState
 
     loaded = {os.path.abspath(d.path): d.path for d in composition.documents}
     target = os.path.abspath(path)
-    inside = any(
-        Path(p).is_dir() and not os.path.relpath(target, os.path.abspath(p)).startswith("..")
-        for p in paths
-    )
+    inside = any(Path(p).is_dir() and is_inside(target, p) for p in paths)
     if target not in loaded and (os.path.exists(path) or not inside):
         raise UsageError(
             f"--new-objects-file {path}: not one of the manifests loaded from "

@@ -42,13 +42,11 @@ from stagecfg.plan.changes import (
     FieldChange,
     target_name,
 )
-from stagecfg.plan.comparison import differs
+from stagecfg.plan.comparison import MISSING, differs, get_path
 
 STATUS_CHANGED = "changed"  # a declared field differs
 STATUS_ABSENT = "absent"  # declared, not in the app
 STATUS_UNDECLARED = "undeclared"  # in the app with this project's marker, declared nowhere
-
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -221,18 +219,18 @@ def _from_field(
                     declared, dict(getattr(state, head)), subset=subset
                 )
             ]
-        return [_item(change, (head,), field_change.after, field_change.before, True)]
+        return [_item(change, (head,), field_change.after, field_change.before)]
     if kind == KIND_CALL_TYPE:
         ct_state = actual.call_types[name]
         if head == "grants":
-            return [_item(change, ("grants", rest), field_change.after, field_change.before, True)]
+            return [_item(change, ("grants", rest), field_change.after, field_change.before)]
         if head in ("settings", "notification_settings"):
             spec_ct = desired.call_types[name]
             tree = getattr(ct_state, head)
             keys = (head, *split_dotted(rest, getattr(spec_ct, head), tree))
-            live = _get(tree, keys[1:])
-            return [_item(change, keys, field_change.after, live, live is not _MISSING)]
-        return [_item(change, (head,), field_change.after, field_change.before, True)]
+            live = get_path(tree, keys[1:])
+            return [_item(change, keys, field_change.after, live)]
+        return [_item(change, (head,), field_change.after, field_change.before)]
     call_spec, call_state = desired.calls[name], actual.calls[name]
     return _call_field(change, field_change, call_spec, call_state, head, rest)
 
@@ -254,8 +252,8 @@ def _call_field(
         # A leaf the call follows from its call type is adopted as the call's own override:
         # the app's call has its own value now, whatever its type says.
         keys = split_dotted(rest, spec.settings_override, state.settings)
-        live = _get(state.settings, keys)
-        item = _item(change, ("settings_override", *keys), field_change.after, live, True)
+        live = get_path(state.settings, keys)
+        item = _item(change, ("settings_override", *keys), field_change.after, live)
         follows = head == "settings"
         return [
             replace(
@@ -266,8 +264,8 @@ def _call_field(
         ]
     if head == "custom":
         keys = split_dotted(rest, spec.custom, state.custom)
-        live = _get(state.custom, keys)
-        item = _item(change, ("custom", *keys), field_change.after, live, live is not _MISSING)
+        live = get_path(state.custom, keys)
+        item = _item(change, ("custom", *keys), field_change.after, live)
         if keys == (PROJECT_MARKER_KEY,):
             return [
                 replace(
@@ -277,12 +275,13 @@ def _call_field(
                 )
             ]
         return [item]
-    return [_item(change, (head,), field_change.after, field_change.before, True)]
+    return [_item(change, (head,), field_change.after, field_change.before)]
 
 
 def _item(
-    change: Change, keys: tuple[str, ...], manifest: Any, live: Any, present: bool
+    change: Change, keys: tuple[str, ...], manifest: Any, live: Any, present: bool = True
 ) -> DriftItem:
+    """A changed field; ``live`` MISSING (or ``present`` False) when the app lacks it."""
     return DriftItem(
         change.kind,
         change.name,
@@ -290,8 +289,8 @@ def _item(
         ".".join(keys),
         keys,
         manifest=manifest,
-        live=None if live is _MISSING else live,
-        live_present=present and live is not _MISSING,
+        live=None if live is MISSING else live,
+        live_present=present and live is not MISSING,
         location=change.location,
     )
 
@@ -370,11 +369,3 @@ def split_dotted(dotted: str, *trees: Any) -> tuple[str, ...]:
         remaining = remaining[len(match) + 1 :]
         nodes = [n.get(match) if isinstance(n, Mapping) else None for n in nodes]
     return tuple(keys)
-
-
-def _get(tree: Any, keys: Sequence[str]) -> Any:
-    for key in keys:
-        if not isinstance(tree, Mapping) or key not in tree:
-            return _MISSING
-        tree = tree[key]
-    return tree

@@ -46,7 +46,6 @@ class Rewrite:
     texts: dict[str, str] = field(default_factory=dict)
     adopted: list[DriftItem] = field(default_factory=list)
     left: list[DriftItem] = field(default_factory=list)
-    rounds: int = 0
 
     @property
     def changed(self) -> list[str]:
@@ -100,13 +99,8 @@ def rewrite(
     """The edited files that adopt ``items``, checked against ``inputs.actual``."""
     result = Rewrite()
     pending = list(items)
-    origins = Origins(
-        composition,
-        cli_variables=frozenset(v.name for v in inputs.selection.variables),
-        environ=inputs.env if inputs.env is not None else os.environ,
-    )
+    origins = _origins(inputs, composition)
     for round_number in range(1, ROUNDS + 1):
-        result.rounds = round_number
         adoption = plan_adoption(
             pending, origins, new_objects if round_number == 1 else None, left=result.left
         )
@@ -201,13 +195,18 @@ def _check(inputs: Inputs, result: Rewrite) -> tuple[list[DriftItem], Origins]:
             ) from None
         plan = make_plan(desired, inputs.actual, prune=inputs.prune, project=desired.project)
         remaining = select(find_drift(desired, inputs.actual, plan), inputs.only)
-    origins = Origins(
+    return [replace(i, location=None) for i in remaining], _origins(inputs, composition, back)
+
+
+def _origins(
+    inputs: Inputs, composition: Composition, rename: dict[str, str] | None = None
+) -> Origins:
+    return Origins(
         composition,
-        back,
+        rename,
         cli_variables=frozenset(v.name for v in inputs.selection.variables),
         environ=inputs.env if inputs.env is not None else os.environ,
     )
-    return [replace(i, location=None) for i in remaining], origins
 
 
 def _mirror(
@@ -224,10 +223,10 @@ def _mirror(
             mirrored.append(str(base))
             for source in sources:
                 name = str(source.path)
-                if _under(name, given):
+                if is_inside(name, given):
                     back[str(base / os.path.relpath(name, given))] = name
             for name in texts:
-                if _under(name, given):
+                if is_inside(name, given):
                     back[str(base / os.path.relpath(name, given))] = name
         else:
             target = base / Path(given).name
@@ -242,7 +241,8 @@ def _mirror(
     return mirrored, back
 
 
-def _under(name: str, directory: str) -> bool:
+def is_inside(name: str, directory: str) -> bool:
+    """Whether path ``name`` is ``directory`` or inside it."""
     relative = os.path.relpath(os.path.abspath(name), os.path.abspath(directory))
     return not relative.startswith("..")
 

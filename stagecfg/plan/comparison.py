@@ -9,7 +9,7 @@ the keys Stream's request models require next to them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecfg.model import Json
@@ -25,6 +25,8 @@ class _Missing:
 
 
 _MISSING = _Missing()
+#: What :func:`get_path` gives for a path the data does not have (distinct from JSON null).
+MISSING = _MISSING
 
 
 def _project(actual: Any, declared: Any) -> Any:
@@ -32,6 +34,11 @@ def _project(actual: Any, declared: Any) -> Any:
     if not isinstance(declared, Mapping) or not isinstance(actual, Mapping):
         return actual
     return {k: _project(actual[k], v) for k, v in declared.items() if k in actual}
+
+
+def get_path(data: Any, path: Sequence[str]) -> Any:
+    """The value at ``path`` (dict keys), or :data:`MISSING`."""
+    return _get(data, tuple(path))
 
 
 def _get(data: Any, path: tuple[str, ...]) -> Any:
