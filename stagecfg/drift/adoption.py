@@ -22,6 +22,7 @@ from stagecfg.drift.edits import Edit
 from stagecfg.drift.origins import SECTIONS, Origin, Origins, variable_reason
 from stagecfg.drift.report import STATUS_ABSENT, STATUS_CHANGED, STATUS_UNDECLARED, DriftItem
 from stagecfg.model import KIND_CALL_TYPE
+from stagecfg.plan.comparison import get_path
 
 
 @dataclass
@@ -157,9 +158,7 @@ def _adopted_value(item: DriftItem, origin: Origin) -> Any:
     declared entries keep their order, those the app dropped go, and new ones are appended."""
     if item.kind != KIND_CALL_TYPE or item.keys[:1] != ("grants",):
         return item.live
-    declared: Any = origin.doc.data
-    for key in origin.keys:
-        declared = declared.get(key) if isinstance(declared, dict) else None
+    declared = get_path(origin.doc.data, [str(k) for k in origin.keys])
     if not isinstance(declared, list) or not isinstance(item.live, list):
         return item.live
     live = list(item.live)

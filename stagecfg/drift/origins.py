@@ -20,6 +20,7 @@ from stagecfg.errors import Location
 from stagecfg.manifest import ENV_PREFIX, Composition, Document, child_path, join_path
 from stagecfg.manifest.references import Reference
 from stagecfg.model import KIND_CALL, KIND_CALL_TYPE, KIND_USER
+from stagecfg.plan.comparison import MISSING, get_path
 
 SECTIONS = {KIND_USER: "users", KIND_CALL_TYPE: "call_types", KIND_CALL: "calls"}
 
@@ -97,12 +98,8 @@ class Origins:
     def in_base(self, kind: str, name: str, keys: tuple[str, ...]) -> bool:
         """Whether the declaring file itself has the field (so an overlay must null it, not
         just drop its own line, to remove it)."""
-        node: object = self.declaring(kind, name).data.get(SECTIONS[kind], {})
-        for key in (name, *keys):
-            if not isinstance(node, dict) or key not in node:
-                return False
-            node = node[key]
-        return True
+        declared = self.declaring(kind, name).data
+        return get_path(declared, (SECTIONS[kind], name, *keys)) is not MISSING
 
     def _origin(self, doc: Document, keys: tuple[Key, ...]) -> Origin:
         path = join_path(keys)
