@@ -121,11 +121,10 @@ def drift_command(
             raise click.exceptions.Exit(EXIT_CHANGES)
         return
     report = _masked(detected.report)
-    key = desired.environment or "default"
-    echo(rendering.render(report, fmt, key=key), nl=False, masked_data=True)
-    if github_comment and not _post_comment(report, key, github_timeout):
+    echo(rendering.render(report, fmt), nl=False, masked_data=True)
+    if github_comment and not _publish(report, issue=False, timeout=github_timeout):
         raise click.exceptions.Exit(EXIT_ERROR)
-    if github_issue and not _file_issue(report, key, desired.environment, github_timeout):
+    if github_issue and not _publish(report, issue=True, timeout=github_timeout):
         raise click.exceptions.Exit(EXIT_ERROR)
     if detailed_exitcode and report.drifted:
         raise click.exceptions.Exit(EXIT_CHANGES)
@@ -144,50 +143,32 @@ def _masked(report: Any) -> Any:
     return dataclasses.replace(report, items=items)
 
 
-def _post_comment(report: Any, key: str, timeout: float) -> bool:
-    from stagecfg.drift.rendering import drift_marker, render_markdown
-    from stagecfg.errors import StagecfgError
-    from stagecfg.github.context import read_context
-    from stagecfg.github.publish import publish
-    from stagecfg.redact import redact
-
-    try:
-        context = read_context(os.environ)
-        marker, _, rest = render_markdown(report, key=key).partition("\n")
-        publish(
-            context,
-            marker=drift_marker(key),
-            body=f"{marker}\n{redact(rest)}",
-            notify=lambda line: echo(line, err=True),
-            timeout=timeout,
-            what="drift report",
-        )
-    except StagecfgError as exc:
-        echo(f"Error: {exc}", err=True)
-        return False
-    return True
-
-
-def _file_issue(report: Any, key: str, environment: str | None, timeout: float) -> bool:
-    """Open, update or close the environment's drift issue; False, after printing the error,
-    when that failed."""
+def _publish(report: Any, *, issue: bool, timeout: float) -> bool:
+    """The Markdown report as the environment's drift issue (``issue``) or the pull request's
+    sticky drift comment; False, after printing the error, when that failed."""
+    from stagecfg.cli.github_comment import safe_body
     from stagecfg.drift.rendering import render_markdown
     from stagecfg.errors import StagecfgError
     from stagecfg.github.context import read_context
-    from stagecfg.github.publish import publish_drift
-    from stagecfg.redact import redact
+    from stagecfg.github.issue import drift_marker
+    from stagecfg.github.publish import publish, publish_drift
+
+    def notify(line: str) -> None:
+        echo(line, err=True)
 
     try:
         context = read_context(os.environ)
-        marker, _, rest = render_markdown(report, key=key).partition("\n")
-        publish_drift(
-            context,
-            environment=environment,
-            body=f"{marker}\n{redact(rest)}",
-            drifted=report.drifted,
-            notify=lambda line: echo(line, err=True),
-            timeout=timeout,
-        )
+        body = safe_body(render_markdown(report))
+        if issue:
+            publish_drift(
+                context, environment=report.environment, body=body, drifted=report.drifted,
+                notify=notify, timeout=timeout,
+            )  # fmt: skip
+        else:
+            publish(
+                context, marker=drift_marker(report.environment), body=body, notify=notify,
+                timeout=timeout, what="drift report",
+            )  # fmt: skip
     except StagecfgError as exc:
         echo(f"Error: {exc}", err=True)
         return False

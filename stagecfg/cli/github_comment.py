@@ -49,7 +49,7 @@ def full_plan_hint(context: GithubContext, paths: Sequence[str]) -> str:
     return local
 
 
-def _safe_body(markdown: str) -> str:
+def safe_body(markdown: str) -> str:
     """Long secrets and JWTs masked (the Markdown is rendered from masked data, as printed
     plans are); the marker line is left whole, so the comment is found again."""
     from stagecfg.redact import redact
@@ -120,7 +120,7 @@ def post_plan_comment(
         publish(
             context,
             marker=comment_marker(key),
-            body=_safe_body(body),
+            body=safe_body(body),
             notify=lambda line: echo(line, err=True),
             timeout=timeout,
             legacy=key == COMMENT_KEY,
@@ -161,7 +161,7 @@ class MergeComment:
         publish(
             self.context,
             marker=comment_marker(self.merge.key),
-            body=_safe_body(body),
+            body=safe_body(body),
             notify=lambda line: echo(line, err=True),
             pr=self.pr,
             find_pr=self.pr is None,

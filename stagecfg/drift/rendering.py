@@ -16,6 +16,7 @@ from stagecfg.drift.report import (
     DriftReport,
 )
 from stagecfg.errors import Problem, UsageError
+from stagecfg.github.issue import drift_marker
 from stagecfg.render.common import GITHUB_COMMENT_LIMIT, format_value
 from stagecfg.validation import github_annotation
 
@@ -24,20 +25,13 @@ NO_DRIFT = "No drift. The app matches the manifests."
 _SYMBOLS = {STATUS_CHANGED: "~", STATUS_ABSENT: "-", STATUS_UNDECLARED: "+"}
 
 
-def drift_marker(key: str) -> str:
-    """``<!-- stagecfg-drift:KEY -->``: finds the drift issue (or comment) of one environment."""
-    from stagecfg.render.common import comment_marker
-
-    return comment_marker(key).replace("stagecfg-plan:", "stagecfg-drift:")
-
-
-def render(report: DriftReport, fmt: str, *, key: str = "default") -> str:
+def render(report: DriftReport, fmt: str) -> str:
     if fmt == "text":
         return render_text(report)
     if fmt == "json":
         return json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if fmt == "markdown":
-        return render_markdown(report, key=key)
+        return render_markdown(report)
     if fmt == "github":
         return render_github(report)
     raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -119,12 +113,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def render_markdown(
-    report: DriftReport, *, key: str = "default", limit: int = GITHUB_COMMENT_LIMIT
-) -> str:
-    """An issue or comment body: the marker, a title, the summary, one table per object."""
+def render_markdown(report: DriftReport, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """An issue or comment body: the environment's marker (the one the drift issue and the
+    sticky comment are found by), a title, the summary, one table per object."""
     head = [
-        drift_marker(key),
+        drift_marker(report.environment),
         f"### stagecfg drift: {report.environment or 'the app'}",
         "",
         f"{summary_line(report)} (`{_cell(report.backend)}`)",
