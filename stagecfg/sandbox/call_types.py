@@ -32,9 +32,8 @@ from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.requests import (
     check_grants,
     check_notifications,
-    check_request,
     check_settings,
-    check_types,
+    check_typed_request,
     is_id,
 )
 from stagecfg.sandbox.responses import call_type_response
@@ -131,8 +130,7 @@ def get_call_type(ctx: Context, name: str) -> Json:
 
 def create_call_type(ctx: Context, body: Json) -> Json:
     op = "CreateCallType"
-    body = check_request(op, body, _CREATE_KEYS)
-    check_types(op, "request", body, {"external_storage": "string"})
+    body = check_typed_request(op, body, {"external_storage": "string"}, keys=_CREATE_KEYS)
     name = body.get("name")
     if not is_id(name):
         raise input_error(op, "name is required: 1-64 letters, digits, underscores or dashes")
@@ -159,8 +157,7 @@ def create_call_type(ctx: Context, body: Json) -> Json:
 
 def update_call_type(ctx: Context, name: str, body: Json) -> Json:
     op = "UpdateCallType"
-    body = check_request(op, body, _UPDATE_KEYS)
-    check_types(op, "request", body, {"external_storage": "string"})
+    body = check_typed_request(op, body, {"external_storage": "string"}, keys=_UPDATE_KEYS)
     settings = check_settings(op, "settings", body.get("settings"))
     grants = check_grants(op, body.get("grants"))
     notifications = check_notifications(op, body.get("notification_settings"))

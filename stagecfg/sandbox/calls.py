@@ -40,6 +40,7 @@ from stagecfg.sandbox.requests import (
     check_keys,
     check_request,
     check_settings,
+    check_typed_request,
     check_types,
     instant,
     is_int32,
@@ -104,8 +105,7 @@ def get_call(ctx: Context, call_type: str, call_id: str, caller: str | None = No
 
 def get_or_create_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
     op = "GetOrCreateCall"
-    body = check_request(op, body, _GET_OR_CREATE_KEYS)
-    check_types(op, "request", body, _GET_OR_CREATE_TYPES)
+    body = check_typed_request(op, body, _GET_OR_CREATE_TYPES, keys=_GET_OR_CREATE_KEYS)
     check_members_limit(op, body)
     data = check_call_request(op, body.get("data"))
     check_call_id(op, call_id)
@@ -238,8 +238,7 @@ def update_call(ctx: Context, call_type: str, call_id: str, body: Json) -> Json:
 
 def delete_call(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "DeleteCall"
-    body = check_request(op, body, {"hard"})
-    check_types(op, "request", body, {"hard": "boolean"})
+    body = check_typed_request(op, body, {"hard": "boolean"}, keys={"hard"})
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         state = call_state(tx, row)
@@ -274,8 +273,7 @@ def mark_ended(ctx: Context, call_type: str, call_id: str) -> Json:
 
 def query_calls(ctx: Context, body: Json) -> Json:
     op = "QueryCalls"
-    body = check_request(op, body, _QUERY_CALLS_KEYS)
-    check_types(op, "request", body, {"watch": "boolean"})
+    body = check_typed_request(op, body, {"watch": "boolean"}, keys=_QUERY_CALLS_KEYS)
     params: list[object] = []
     try:
         where = query.compile_filter(

@@ -32,7 +32,13 @@ from stagecfg.model import Json
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.grants import control
-from stagecfg.sandbox.requests import check_definition, check_keys, check_request, check_types
+from stagecfg.sandbox.requests import (
+    check_definition,
+    check_keys,
+    check_request,
+    check_typed_request,
+    check_types,
+)
 
 #: StartRecording's ``recording_type`` and the egress field each kind runs in.
 RECORDINGS: Mapping[str, str] = {
@@ -176,8 +182,7 @@ def start_recording(
 ) -> Json:
     op = "StartRecording"
     kind = _recording_kind(op, recording_type)
-    body = check_request(op, body, START_RECORDING_TYPES)
-    check_types(op, "request", body, START_RECORDING_TYPES)
+    body = check_typed_request(op, body, START_RECORDING_TYPES)
     with control(ctx, op, call_type, call_id, caller) as c:
         _need_session(op, c.stored)
         if recording_running(c.stored, kind):
@@ -238,8 +243,7 @@ def start_transcription(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "StartTranscription"
-    body = check_request(op, body, START_TRANSCRIPTION_TYPES)
-    check_types(op, "request", body, START_TRANSCRIPTION_TYPES)
+    body = check_typed_request(op, body, START_TRANSCRIPTION_TYPES)
     _check_language(op, body)
     with control(ctx, op, call_type, call_id, caller) as c:
         _need_session(op, c.stored)
@@ -254,8 +258,7 @@ def stop_transcription(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "StopTranscription"
-    body = check_request(op, body, STOP_TRANSCRIPTION_TYPES)
-    check_types(op, "request", body, STOP_TRANSCRIPTION_TYPES)
+    body = check_typed_request(op, body, STOP_TRANSCRIPTION_TYPES)
     with control(ctx, op, call_type, call_id, caller) as c:
         _switch(op, c.stored, "transcribing", False, "transcription")
         if body.get("stop_closed_captions"):
@@ -268,8 +271,7 @@ def start_closed_captions(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "StartClosedCaptions"
-    body = check_request(op, body, START_CAPTIONS_KEYS)
-    check_types(op, "request", body, START_CAPTIONS_TYPES)
+    body = check_typed_request(op, body, START_CAPTIONS_TYPES, keys=START_CAPTIONS_KEYS)
     _check_language(op, body)
     segments = body.get("speech_segment_config")
     check_definition(op, "speech_segment_config", segments, "SpeechSegmentConfig")
@@ -286,8 +288,7 @@ def stop_closed_captions(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "StopClosedCaptions"
-    body = check_request(op, body, STOP_CAPTIONS_TYPES)
-    check_types(op, "request", body, STOP_CAPTIONS_TYPES)
+    body = check_typed_request(op, body, STOP_CAPTIONS_TYPES)
     with control(ctx, op, call_type, call_id, caller) as c:
         _switch(op, c.stored, "captioning", False, "closed captions")
         if body.get("stop_transcription"):

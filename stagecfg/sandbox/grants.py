@@ -41,7 +41,7 @@ from stagecfg.sandbox.call_types import call_type_capabilities, call_type_grants
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.events import emit_call_events, save_call
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import check_request, check_types
+from stagecfg.sandbox.requests import check_typed_request
 from stagecfg.sandbox.responses import users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user, require_users, standing_of
@@ -188,8 +188,7 @@ def update_user_permissions(
 ) -> Json:
     """UpdateUserPermissions: grant and revoke permissions for one user in one call."""
     op = "UpdateUserPermissions"
-    body = check_request(op, body, UPDATE_KEYS)
-    check_types(op, "request", body, UPDATE_TYPES)
+    body = check_typed_request(op, body, UPDATE_TYPES, keys=UPDATE_KEYS)
     user_id = body.get("user_id")
     if not user_id:
         raise input_error(op, "user_id is required")

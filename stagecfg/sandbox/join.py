@@ -46,7 +46,11 @@ from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.events import emit_call_events, save_call
 from stagecfg.sandbox.grants import admit
 from stagecfg.sandbox.live import session
-from stagecfg.sandbox.requests import INT32_MAX, check_call_id, check_request, check_types
+from stagecfg.sandbox.requests import (
+    INT32_MAX,
+    check_call_id,
+    check_typed_request,
+)
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.users import ensure_user
@@ -89,8 +93,7 @@ _REFUSALS: Mapping[str, str] = {
 def join_call(ctx: Context, call_type: str, call_id: str, *, user_id: str, body: Json) -> Json:
     """A user joins (client-side): the call type's current grants decide whether they may."""
     op = "JoinCall"
-    body = check_request(op, body, _JOIN_KEYS)
-    check_types(op, "request", body, _JOIN_TYPES)
+    body = check_typed_request(op, body, _JOIN_TYPES, keys=_JOIN_KEYS)
     check_members_limit(op, body)
     if not isinstance(user_id, str) or not user_id:
         raise input_error(op, "user_id is required")

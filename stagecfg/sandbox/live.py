@@ -34,7 +34,7 @@ from stagecfg.sandbox.egress import (
 from stagecfg.sandbox.events import save_call
 from stagecfg.sandbox.grants import overrides_of, updated_event
 from stagecfg.sandbox.members import roles
-from stagecfg.sandbox.requests import check_request, check_types
+from stagecfg.sandbox.requests import check_typed_request
 from stagecfg.sandbox.responses import call_state
 from stagecfg.sandbox.store import Transaction
 
@@ -83,8 +83,7 @@ def session(stored: Json, now: int) -> Json:
 
 def go_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "GoLive"
-    body = check_request(op, body, _GO_LIVE_KEYS)
-    check_types(op, "request", body, _GO_LIVE_KEYS)
+    body = check_typed_request(op, body, _GO_LIVE_KEYS)
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         now = ctx.now()
@@ -131,8 +130,7 @@ def live_started_event(tx: Transaction, call_type: str) -> Json:
 
 def stop_live(ctx: Context, call_type: str, call_id: str, body: Json | None = None) -> Json:
     op = "StopLive"
-    body = check_request(op, body, _STOP_LIVE_KEYS)
-    check_types(op, "request", body, _STOP_LIVE_KEYS)
+    body = check_typed_request(op, body, _STOP_LIVE_KEYS)
     with ctx.store.write() as tx:
         row = live_call(tx, op, call_type, call_id)
         now = ctx.now()

@@ -32,7 +32,7 @@ from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.egress import has_active_session
 from stagecfg.sandbox.grants import Control, blocked_user_ids, control
-from stagecfg.sandbox.requests import check_keys, check_request, check_types
+from stagecfg.sandbox.requests import check_keys, check_request, check_typed_request
 from stagecfg.sandbox.responses import users_by_id
 from stagecfg.sandbox.users import require_users
 
@@ -127,8 +127,7 @@ def kick_user(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "KickUser"
-    body = check_request(op, body, KICK_KEYS)
-    check_types(op, "request", body, KICK_TYPES)
+    body = check_typed_request(op, body, KICK_TYPES, keys=KICK_KEYS)
     user_id = _user_id(op, body)
     _acting_user(op, body, "kicked_by")
     with control(ctx, op, call_type, call_id, caller) as c:
@@ -150,8 +149,7 @@ def mute_users(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "MuteUsers"
-    body = check_request(op, body, MUTE_KEYS)
-    check_types(op, "request", body, MUTE_TYPES)
+    body = check_typed_request(op, body, MUTE_TYPES, keys=MUTE_KEYS)
     _acting_user(op, body, "muted_by")
     user_ids: list[str] = body.get("user_ids") or []
     if len(user_ids) > MEMBERS_PER_REQUEST:
@@ -177,8 +175,7 @@ def mute_users(
 
 
 def _pin_request(op: str, body: Json) -> tuple[str, str]:
-    body = check_request(op, body, PIN_TYPES)
-    check_types(op, "request", body, PIN_TYPES)
+    body = check_typed_request(op, body, PIN_TYPES)
     session_id = body.get("session_id")
     if not session_id:
         raise input_error(op, "session_id is required")

@@ -79,6 +79,16 @@ def check_request(op: str, body: Any, allowed: Iterable[str]) -> Json:
     return check_keys(op, "request", body, allowed)
 
 
+def check_typed_request(
+    op: str, body: Any, types: dict[str, str], keys: Iterable[str] | None = None
+) -> Json:
+    """A whole request body (:func:`check_request`) with only ``keys`` (by default the typed
+    ones), each typed field of its type (:func:`check_types`)."""
+    checked = check_request(op, body, types if keys is None else keys)
+    check_types(op, "request", checked, types)
+    return checked
+
+
 def check_keys(op: str, what: str, body: Any, allowed: Iterable[str]) -> Json:
     """``body`` as an object with only ``allowed`` keys; an absent body is an empty one."""
     if body is None:

@@ -25,7 +25,7 @@ from stagecfg.sandbox import users
 from stagecfg.sandbox.apierror import input_error
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.grants import Control, blocked_user_ids, control
-from stagecfg.sandbox.requests import check_keys, check_request, check_types
+from stagecfg.sandbox.requests import check_keys, check_typed_request
 from stagecfg.sandbox.responses import MEMBER_COLUMNS, member_response, users_by_id
 from stagecfg.sandbox.users import require_users, write_user
 
@@ -41,8 +41,7 @@ def send_call_event(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "SendCallEvent"
-    body = check_request(op, body, EVENT_KEYS)
-    check_types(op, "request", body, EVENT_TYPES)
+    body = check_typed_request(op, body, EVENT_TYPES, keys=EVENT_KEYS)
     user = body.get("user")
     sender = body.get("user_id")
     if user is not None:
@@ -71,8 +70,7 @@ def ring_call(
     ctx: Context, call_type: str, call_id: str, body: Json, caller: str | None = None
 ) -> Json:
     op = "RingCall"
-    body = check_request(op, body, RING_TYPES)
-    check_types(op, "request", body, RING_TYPES)
+    body = check_typed_request(op, body, RING_TYPES)
     wanted = body.get("members_ids")
     if wanted is not None and len(wanted) > MAX_RING:
         raise input_error(op, f"members_ids may name at most {MAX_RING} members")

@@ -37,7 +37,7 @@ from stagecfg.model import Json
 from stagecfg.sandbox.apierror import input_error, not_found
 from stagecfg.sandbox.context import Context
 from stagecfg.sandbox.events import emit, emit_users, user_event
-from stagecfg.sandbox.requests import check_request, check_types
+from stagecfg.sandbox.requests import check_typed_request
 from stagecfg.sandbox.responses import USER_COLUMNS, user_response, users_by_id
 from stagecfg.sandbox.store import Transaction
 from stagecfg.sandbox.tasks import record_task
@@ -78,8 +78,7 @@ def _in(values: Sequence[object]) -> str:
 
 
 def _checked(op: str, body: Json | None, types: dict[str, str]) -> Json:
-    body = check_request(op, body, types)
-    check_types(op, "request", body, types)
+    body = check_typed_request(op, body, types)
     return body
 
 
