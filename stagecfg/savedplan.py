@@ -222,6 +222,13 @@ _NOT_REGULAR = (
 )
 
 
+def check_replaceable(path: str, flag: str = "--out") -> None:
+    """Raise the one-line error :func:`write_text_atomic` would for a path it must not replace
+    (a symbolic link, a directory, a device), before anything is written; a caller writing
+    several files checks them all first, so none is written when one cannot be."""
+    _check_replaceable(path, flag)
+
+
 def _check_replaceable(path: str, flag: str) -> None:
     """Refuse a path that holds anything but a regular file: renaming over it would replace a
     device, a FIFO or a symlink (``/proc/self/fd/1``) with a file. lstat, so a symlink to a

@@ -310,3 +310,21 @@ def test_write_does_not_take_report_flags(
     for flag in (["--format", "json"], ["--github-issue"], ["--github-comment"]):
         code, _, err = run(capsys, "drift", "stagecfg", "--env", "production", "--write", *flag)
         assert code == 1 and "--write prints a diff of the files it changes" in err, flag
+
+
+def test_a_file_that_cannot_be_written_stops_the_write_before_any_file_changes(
+    app: LocalBackend, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # production.yaml becomes a symbolic link: it must not be replaced, and base.yaml (written
+    # first in sorted order) must not change either, or the adoption would be half made.
+    real = project / "elsewhere.yaml"
+    os.replace(project / "stagecfg" / "production.yaml", real)
+    os.symlink(real, project / "stagecfg" / "production.yaml")
+    app.update_users_partial({"alice": {"set": {"name": "Alice B."}}})
+    app.update_call_type("shows", {"grants": {"moderator": ["join-call"]}})
+    before = files(project)
+    code, _, err = run(capsys, "drift", "stagecfg", "--env", "production", "--write")
+    assert code == 1
+    assert "cannot write stagecfg/production.yaml: it is a symbolic link" in err
+    assert "Traceback" not in err
+    assert files(project) == before and real.read_text() == PRODUCTION

@@ -27,7 +27,7 @@ from stagecfg.errors import ManifestError, Problem, StagecfgError, UsageError
 from stagecfg.manifest import Composition, Selection, collect_sources
 from stagecfg.model import ActualState
 from stagecfg.plan import make_plan
-from stagecfg.savedplan import write_text_atomic
+from stagecfg.savedplan import check_replaceable, write_text_atomic
 from stagecfg.validation import load_composed
 
 ROUNDS = 3
@@ -70,6 +70,10 @@ class Rewrite:
         return "".join(out)
 
     def write(self) -> None:
+        """Every changed file, each atomically; a file that cannot be replaced (a symbolic
+        link, a directory) stops the write before any file changes."""
+        for path in self.changed:
+            check_replaceable(path, "drift --write")
         for path in self.changed:
             mode = 0o644
             if os.path.exists(path):
